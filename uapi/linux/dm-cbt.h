@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * dm-cbt: changed block tracking device-mapper target.
+ *
+ * Generic netlink control plane shared by the kernel module (kmod/) and
+ * the cbtship userspace (shipper/).  Family name CBT_GENL_NAME, version
+ * CBT_GENL_VERSION.
+ *
+ * A volume is one dm device carrying a "cbt" table.  It is addressed by
+ * the block device number of the dm device (CBT_A_DEV_MAJOR/MINOR).
+ * All block numbers and counts are in units of the volume's tracking
+ * block size (CBT_A_BLOCK_SIZE bytes).
+ *
+ * Cycle protocol:
+ *   FREEZE      the live change set becomes the frozen set of a new cycle;
+ *               returns once every write counted in it has completed, so
+ *               the frozen blocks can be read with their data on disk.
+ *               Writes after the freeze go to the live set (next cycle).
+ *   GET_CHANGES (dump) the frozen set as extents, several messages.
+ *   COMMIT      the cycle has been shipped; the frozen set is dropped.
+ *   ABORT       the cycle failed; the frozen set is merged back into the
+ *               live set so nothing is lost.
+ * Only one cycle can be frozen at a time (FREEZE answers -EBUSY).
+ */
+#ifndef _UAPI_LINUX_DM_CBT_H
+#define _UAPI_LINUX_DM_CBT_H
+
+#include <linux/types.h>
+
+#define CBT_GENL_NAME		"dm-cbt"
+#define CBT_GENL_VERSION	1
+#define CBT_GENL_MCGRP_EVENTS	"events"
+
+enum cbt_cmd {
+	CBT_CMD_UNSPEC,
+	CBT_CMD_LIST,		/* dump: one message per volume (volume attrs) */
+	CBT_CMD_GET,		/* doit: volume attrs of one volume */
+	CBT_CMD_FREEZE,		/* doit, admin: freeze a cycle; replies volume attrs */
+	CBT_CMD_GET_CHANGES,	/* dump, admin: frozen set as CBT_A_EXTENTS */
+	CBT_CMD_COMMIT,		/* doit, admin: CBT_A_CYCLE must name the frozen cycle */
+	CBT_CMD_ABORT,		/* doit, admin: CBT_A_CYCLE must name the frozen cycle */
+	CBT_CMD_MARK_DIRTY,	/* doit, admin: CBT_A_EXTENTS added to the live set */
+	__CBT_CMD_MAX,
+};
+#define CBT_CMD_MAX (__CBT_CMD_MAX - 1)
+
+enum cbt_attr {
+	CBT_A_UNSPEC,
+	CBT_A_PAD,
+	CBT_A_DEV_MAJOR,	/* u32: dm device major */
+	CBT_A_DEV_MINOR,	/* u32: dm device minor */
+	CBT_A_NAME,		/* string: dm device name (informational) */
+	CBT_A_BLOCK_SIZE,	/* u32: tracking block size in bytes */
+	CBT_A_NR_BLOCKS,	/* u64: volume size in blocks (last may be partial) */
+	CBT_A_DIRTY_BLOCKS,	/* u64: blocks in the live set */
+	CBT_A_FROZEN_BLOCKS,	/* u64: blocks in the frozen set, 0 if none */
+	CBT_A_CYCLE,		/* u64: id of the frozen cycle, else of the last one */
+	CBT_A_FROZEN,		/* u8: 1 while a cycle is frozen */
+	CBT_A_STATE,		/* u32: enum cbt_volume_state */
+	CBT_A_EXTENTS,		/* binary: array of struct cbt_extent */
+	CBT_A_VOLUME_ID,	/* binary[16]: random id of this volume's tracking state */
+	__CBT_A_MAX,
+};
+#define CBT_A_MAX (__CBT_A_MAX - 1)
+
+/* A run of changed blocks: [start, start + count). */
+struct cbt_extent {
+	__u64 start;
+	__u64 count;
+};
+
+/* Upper bound on extents in one CBT_A_EXTENTS attribute. */
+#define CBT_MAX_EXTENTS_PER_MSG	1024
+
+enum cbt_volume_state {
+	CBT_STATE_TRACKING,	/* exact tracking */
+	CBT_STATE_DEGRADED,	/* some regions tracked coarsely (memory short) */
+};
+
+#endif /* _UAPI_LINUX_DM_CBT_H */
