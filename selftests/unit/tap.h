@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Minimal TAP output for unit tests: one "ok N - what" line per check and a
+ * plan at the end; tap_done() is the process exit status.
+ */
+#ifndef CBTSHIP_TAP_H
+#define CBTSHIP_TAP_H
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static int tap_count, tap_failed;
+
+__attribute__((format(printf, 2, 3), unused))
+static int tap_ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	tap_count++;
+	if (!cond)
+		tap_failed++;
+	printf("%sok %d - ", cond ? "" : "not ", tap_count);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	return cond;
+}
+
+#define tap_eq(a, b, what) \
+	tap_ok((a) == (b), "%s (got %lld, want %lld)", (what), (long long)(a), (long long)(b))
+
+__attribute__((unused))
+static int tap_done(void)
+{
+	printf("1..%d\n", tap_count);
+	if (tap_failed)
+		printf("# %d of %d failed\n", tap_failed, tap_count);
+	return tap_failed ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The cbtship subcommands: one file each (cmd-NAME.c), listed in main.c. */
+#ifndef CBTSHIP_COMMANDS_H
+#define CBTSHIP_COMMANDS_H
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);	/* argv[0] is the subcommand name */
+	void (*usage)(void);			/* prints this subcommand's usage to stdout */
+	const char *help;			/* one line for the command list */
+};
+
+extern const struct command cmd_keygen;
+extern const struct command cmd_replicate;
+extern const struct command cmd_apply;
+extern const struct command cmd_cbt;
+
+#endif
