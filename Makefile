@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# cbtship: make (build everything), make check (all tests), make demo.
+#
+# The module is built against KDIR: the running kernel's build directory if
+# it has one, else the newest kernel headers installed under /lib/modules.
+
+KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; \
+	  if [ -d $$d ]; then echo $$d; else \
+	  ls -d /lib/modules/*/build 2>/dev/null | sort -V | tail -n 1; fi)
+
+.PHONY: all shipper kmod unit check check-fast demo deps clean help
+
+all: shipper kmod
+
+shipper:
+	$(MAKE) -C shipper
+
+kmod:
+	@if [ -z "$(KDIR)" ] || [ ! -d "$(KDIR)" ]; then \
+		echo "no kernel headers found: run scripts/install-deps (or give KDIR=...)" >&2; \
+		exit 1; fi
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+# Unit tests, plain and under ASan/UBSan.
+unit:
+	$(MAKE) -C shipper unit
+	$(MAKE) -C shipper unit SANITIZE=1
+
+# Everything, from a fresh machine: dependencies, build, host and VM tests.
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	selftests/run
+
+# Host-only tests (no guest boot).
+check-fast: all unit
+	selftests/run --no-vm
+
+demo: deps
+	$(MAKE) all
+	scripts/demo
+
+deps:
+	scripts/install-deps
+
+clean:
+	$(MAKE) -C shipper clean
+	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
+		$(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
+
+help:
+	@echo "make            build shipper/cbtship and kmod/dm-cbt.ko"
+	@echo "make check      install what is missing, build, run every test (host and VM)"
+	@echo "make check-fast build and run the host tests only"
+	@echo "make demo       install what is missing, build, replicate a volume in a VM"
+	@echo "make deps       install build and test dependencies (Debian/Ubuntu, root)"
