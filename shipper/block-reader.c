@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * io_uring block reader.  Reads are numbered in submission order and read
+ * number n always uses buffer slot n % queue_depth; with at most
+ * queue_depth reads in flight a slot is never reused before its read has
+ * been delivered, so in-order delivery needs no extra bookkeeping: deliver
+ * the oldest read once it is complete, then the next, and so on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/fs.h>
+#include <liburing.h>
+
+#include "block-reader.h"
+#include "log.h"
+
+#define BR_ALIGN		4096
+#define BR_DEFAULT_QD		32
+#define BR_DEFAULT_READ		(1024 * 1024)
+#define BR_MAX_QD		1024
+
+struct br_slot {
+	uint64_t first;		/* first block of this read */
+	uint64_t nr;		/* blocks */
+	uint64_t offset;	/* byte offset of the first block */
+	size_t want;		/* bytes to deliver (less at the end of the device) */
+	size_t done;		/* bytes read so far */
+	bool in_flight;
+};
+
+struct block_reader {
+	char *path;
+	int fd;
+	bool direct;
+	uint64_t size;
+	unsigned int qd;
+	size_t max_read;	/* bytes per read, as asked */
+	size_t buf_bytes;	/* per buffer: max_read rounded up to BR_ALIGN */
+	struct io_uring ring;
+	struct iovec *iov;	/* registered buffers, one per slot */
+	struct br_slot *slots;
+};
+
+static inline uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+static int br_size(struct block_reader *br)
+{
+	struct stat st;
+
+	if (fstat(br->fd, &st) < 0)
+		return -errno;
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(br->fd, BLKGETSIZE64, &br->size) < 0)
+			return -errno;
+	} else if (S_ISREG(st.st_mode)) {
+		br->size = (uint64_t)st.st_size;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Some file systems (tmpfs before 6.6, some FUSE) refuse O_DIRECT at open
+ * time or only at the first read: try one aligned read before trusting it.
+ */
+static int br_open_fd(struct block_reader *br)
+{
+	void *probe;
+	ssize_t n;
+	int fd;
+
+	fd = open(br->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd >= 0 && posix_memalign(&probe, BR_ALIGN, BR_ALIGN) == 0) {
+		n = pread(fd, probe, BR_ALIGN, 0);
+		free(probe);
+		if (n >= 0) {
+			br->fd = fd;
+			br->direct = true;
+			return 0;
+		}
+		if (errno != EINVAL) {
+			int err = -errno;
+
+			close(fd);
+			log_err("cannot read %s: %s", br->path, strerror(-err));
+			return err;
+		}
+		close(fd);
+	} else if (fd >= 0) {
+		close(fd);
+		return -ENOMEM;
+	} else if (errno != EINVAL) {
+		int err = -errno;
+
+		log_err("cannot open %s: %s", br->path, strerror(-err));
+		return err;
+	}
+	log_debug("%s does not support O_DIRECT; reading through the page cache", br->path);
+	br->fd = open(br->path, O_RDONLY | O_CLOEXEC);
+	if (br->fd < 0) {
+		int err = -errno;
+
+		log_err("cannot open %s: %s", br->path, strerror(-err));
+		return err;
+	}
+	br->direct = false;
+	return 0;
+}
+
+int block_reader_open(const char *path, const struct block_reader_opts *opts,
+		      struct block_reader **out)
+{
+	struct block_reader *br;
+	unsigned int i;
+	int fd_index[1];
+	int err;
+
+	br = calloc(1, sizeof(*br));
+	if (!br)
+		return -ENOMEM;
+	br->fd = -1;
+	br->qd = opts && opts->queue_depth ? opts->queue_depth : BR_DEFAULT_QD;
+	br->max_read = opts && opts->max_read_bytes ? opts->max_read_bytes : BR_DEFAULT_READ;
+	if (br->qd > BR_MAX_QD || br->max_read > (1u << 30)) {
+		log_err("block reader: queue depth %u or read size %zu out of range (at most %u and 1 GiB)",
+			br->qd, br->max_read, BR_MAX_QD);
+		err = -EINVAL;
+		goto out_free;
+	}
+	br->buf_bytes = round_up(br->max_read, BR_ALIGN);
+	br->path = strdup(path);
+	br->iov = calloc(br->qd, sizeof(*br->iov));
+	br->slots = calloc(br->qd, sizeof(*br->slots));
+	if (!br->path || !br->iov || !br->slots) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+
+	err = br_open_fd(br);
+	if (err)
+		goto out_free;
+	err = br_size(br);
+	if (err) {
+		log_err("cannot get the size of %s (not a block device or regular file?): %s",
+			path, strerror(-err));
+		goto out_close;
+	}
+
+	for (i = 0; i < br->qd; i++) {
+		if (posix_memalign(&br->iov[i].iov_base, BR_ALIGN, br->buf_bytes)) {
+			err = -ENOMEM;
+			goto out_bufs;
+		}
+		br->iov[i].iov_len = br->buf_bytes;
+	}
+
+	err = io_uring_queue_init(br->qd, &br->ring, 0);
+	if (err < 0) {
+		log_err("cannot set up io_uring (queue depth %u): %s", br->qd, strerror(-err));
+		goto out_bufs;
+	}
+	err = io_uring_register_buffers(&br->ring, br->iov, br->qd);
+	if (err < 0) {
+		log_err("cannot register %u read buffers of %zu bytes with io_uring: %s (raise RLIMIT_MEMLOCK or lower the queue depth)",
+			br->qd, br->buf_bytes, strerror(-err));
+		goto out_ring;
+	}
+	fd_index[0] = br->fd;
+	err = io_uring_register_files(&br->ring, fd_index, 1);
+	if (err < 0) {
+		log_err("cannot register %s with io_uring: %s", path, strerror(-err));
+		goto out_ring;
+	}
+	*out = br;
+	return 0;
+
+out_ring:
+	io_uring_queue_exit(&br->ring);
+out_bufs:
+	for (i = 0; i < br->qd; i++)
+		free(br->iov[i].iov_base);
+out_close:
+	close(br->fd);
+out_free:
+	free(br->slots);
+	free(br->iov);
+	free(br->path);
+	free(br);
+	return err;
+}
+
+uint64_t block_reader_size(const struct block_reader *br)
+{
+	return br->size;
+}
+
+void block_reader_close(struct block_reader *br)
+{
+	unsigned int i;
+
+	if (!br)
+		return;
+	io_uring_queue_exit(&br->ring);
+	for (i = 0; i < br->qd; i++)
+		free(br->iov[i].iov_base);
+	close(br->fd);
+	free(br->slots);
+	free(br->iov);
+	free(br->path);
+	free(br);
+}
+
+/* ---- reading ---- */
+
+/* Walks the extents, cutting them into reads of at most max_blocks blocks. */
+struct br_plan {
+	const struct cbt_extent *ext;
+	size_t nr_ext;
+	size_t i;		/* current extent */
+	uint64_t pos;		/* blocks of it already planned */
+	uint64_t max_blocks;
+};
+
+/* Next read: adjacent extents are joined, long ones split.  false at the end. */
+static bool br_plan_next(struct br_plan *p, uint64_t *first, uint64_t *nr)
+{
+	uint64_t n, take;
+
+	if (p->i >= p->nr_ext)
+		return false;
+	*first = p->ext[p->i].start + p->pos;
+	n = 0;
+	while (p->i < p->nr_ext && n < p->max_blocks &&
+	       p->ext[p->i].start + p->pos == *first + n) {
+		take = p->ext[p->i].count - p->pos;
+		if (take > p->max_blocks - n)
+			take = p->max_blocks - n;
+		n += take;
+		p->pos += take;
+		if (p->pos == p->ext[p->i].count) {
+			p->i++;
+			p->pos = 0;
+		}
+	}
+	*nr = n;
+	return true;
+}
+
+static int br_check_extents(const struct block_reader *br, uint32_t block_size,
+			    const struct cbt_extent *ext, size_t nr_ext)
+{
+	uint64_t nr_blocks = br->size / block_size + (br->size % block_size != 0);
+	uint64_t end = 0;
+	size_t i;
+
+	for (i = 0; i < nr_ext; i++) {
+		if (!ext[i].count || ext[i].start < end || ext[i].start >= nr_blocks ||
+		    ext[i].count > nr_blocks - ext[i].start) {
+			log_err("read of %s: extent [%llu, +%llu) is empty, out of order or beyond the %" PRIu64 " blocks of the device",
+				br->path, (unsigned long long)ext[i].start,
+				(unsigned long long)ext[i].count, nr_blocks);
+			return -EINVAL;
+		}
+		end = ext[i].start + ext[i].count;
+	}
+	return 0;
+}
+
+/* Queue the (rest of the) read of slot idx. */
+static int br_queue(struct block_reader *br, unsigned int idx)
+{
+	struct br_slot *s = &br->slots[idx];
+	struct io_uring_sqe *sqe;
+	size_t len = s->want;
+
+	/* O_DIRECT needs aligned lengths: the tail past EOF comes back short. */
+	if (br->direct)
+		len = round_up(len, BR_ALIGN);
+	sqe = io_uring_get_sqe(&br->ring);
+	if (!sqe) {
+		io_uring_submit(&br->ring);
+		sqe = io_uring_get_sqe(&br->ring);
+		if (!sqe)
+			return -EBUSY;
+	}
+	io_uring_prep_read_fixed(sqe, 0, (char *)br->iov[idx].iov_base + s->done,
+				 (unsigned int)(len - s->done), s->offset + s->done, (int)idx);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, idx);
+	s->in_flight = true;
+	return 0;
+}
+
+/* Account one completion; 0 (maybe requeued) or -errno for the read. */
+static int br_complete(struct block_reader *br, unsigned int idx, int res)
+{
+	struct br_slot *s = &br->slots[idx];
+
+	s->in_flight = false;
+	if (res == -EAGAIN || res == -EINTR)	/* transient: same read again */
+		return br_queue(br, idx);
+	if (res < 0) {
+		log_err("read of %s at byte %" PRIu64 " failed: %s", br->path,
+			s->offset + s->done, strerror(-res));
+		return res;
+	}
+	if (res == 0 && s->done < s->want) {
+		log_err("read of %s at byte %" PRIu64 ": unexpected end of file (did it shrink?)",
+			br->path, s->offset + s->done);
+		return -EIO;
+	}
+	s->done += (size_t)res;
+	if (s->done < s->want)
+		return br_queue(br, idx);	/* short read: ask for the rest */
+	return 0;
+}
+
+int block_reader_read(struct block_reader *br, uint32_t block_size,
+		      const struct cbt_extent *ext, size_t nr_ext,
+		      block_reader_fn fn, void *arg)
+{
+	struct br_plan plan = { .ext = ext, .nr_ext = nr_ext };
+	uint64_t submitted = 0, delivered = 0, first, nr;
+	unsigned int in_flight = 0, idx, head;
+	struct io_uring_cqe *cqe;
+	bool more = true;
+	int err = 0, ret;
+
+	if (!block_size || block_size > br->max_read) {
+		log_err("block size %u does not fit the reader's %zu-byte reads", block_size,
+			br->max_read);
+		return -EINVAL;
+	}
+	err = br_check_extents(br, block_size, ext, nr_ext);
+	if (err)
+		return err;
+	plan.max_blocks = br->max_read / block_size;
+
+	for (;;) {
+		/* Fill free slots, unless stopping. */
+		while (!err && more && submitted - delivered < br->qd) {
+			more = br_plan_next(&plan, &first, &nr);
+			if (!more)
+				break;
+			idx = (unsigned int)(submitted % br->qd);
+			br->slots[idx] = (struct br_slot){
+				.first = first,
+				.nr = nr,
+				.offset = first * block_size,
+			};
+			br->slots[idx].want = (size_t)(nr * block_size);
+			if (br->slots[idx].offset + br->slots[idx].want > br->size)
+				br->slots[idx].want = (size_t)(br->size - br->slots[idx].offset);
+			err = br_queue(br, idx);
+			if (err)
+				break;
+			submitted++;
+			in_flight++;
+		}
+		if (!in_flight)
+			break;
+
+		ret = io_uring_submit_and_wait(&br->ring, 1);
+		if (ret < 0 && ret != -EINTR) {
+			log_err("io_uring submit on %s failed: %s", br->path, strerror(-ret));
+			if (!err)
+				err = ret;
+			/* Reads already submitted still complete: wait for them below. */
+		}
+		while (io_uring_peek_cqe(&br->ring, &cqe) == 0) {
+			idx = (unsigned int)io_uring_cqe_get_data64(cqe);
+			ret = cqe->res;
+			io_uring_cqe_seen(&br->ring, cqe);
+			if (idx >= br->qd || !br->slots[idx].in_flight) {
+				log_err("io_uring returned an unknown completion (%u)", idx);
+				if (!err)
+					err = -EIO;
+				continue;
+			}
+			ret = br_complete(br, idx, ret);
+			if (ret && !err)
+				err = ret;
+			if (!br->slots[idx].in_flight)
+				in_flight--;
+		}
+		/* Deliver completed reads in order. */
+		while (!err && delivered < submitted) {
+			head = (unsigned int)(delivered % br->qd);
+			if (br->slots[head].in_flight)
+				break;
+			ret = fn(arg, br->slots[head].first, br->slots[head].nr,
+				 br->iov[head].iov_base, br->slots[head].want);
+			if (ret)
+				err = ret;
+			delivered++;
+		}
+	}
+	return err;
+}
