@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-cbt generic netlink control plane.
+ *
+ * Every command names a volume by the device number of its dm device.
+ * The family runs with parallel_ops: FREEZE waits for in-flight writes
+ * and must not hold the global genl mutex meanwhile.  Volumes are
+ * reference counted, so one removed during a command stays valid until
+ * the command drops it.
+ */
+
+#include <linux/kernel.h>
+#include <linux/kdev_t.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+
+#include <linux/dm-cbt.h>
+
+#include "cbt-genl.h"
+#include "cbt-volume.h"
+
+#define CBT_EXTENT_SIZE		sizeof(struct cbt_extent)
+
+static struct genl_family cbt_genl_family;
+
+static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
+	[CBT_A_DEV_MAJOR]	= { .type = NLA_U32 },
+	[CBT_A_DEV_MINOR]	= { .type = NLA_U32 },
+	[CBT_A_NAME]		= { .type = NLA_NUL_STRING, .len = DM_NAME_LEN - 1 },
+	[CBT_A_BLOCK_SIZE]	= { .type = NLA_U32 },
+	[CBT_A_NR_BLOCKS]	= { .type = NLA_U64 },
+	[CBT_A_DIRTY_BLOCKS]	= { .type = NLA_U64 },
+	[CBT_A_FROZEN_BLOCKS]	= { .type = NLA_U64 },
+	[CBT_A_CYCLE]		= { .type = NLA_U64 },
+	[CBT_A_FROZEN]		= { .type = NLA_U8 },
+	[CBT_A_STATE]		= { .type = NLA_U32 },
+	[CBT_A_EXTENTS]		= { .type = NLA_BINARY,
+				    .len = CBT_MAX_EXTENTS_PER_MSG * CBT_EXTENT_SIZE },
+	[CBT_A_VOLUME_ID]	= NLA_POLICY_EXACT_LEN(CBT_VOLUME_ID_LEN),
+};
+
+/* ---- Helpers ---- */
+
+/* Look up the volume named by CBT_A_DEV_MAJOR/MINOR; takes a reference. */
+static int get_volume(struct nlattr **attrs, struct netlink_ext_ack *extack,
+		      struct cbt_volume **out)
+{
+	u32 major, minor;
+
+	if (!attrs[CBT_A_DEV_MAJOR] || !attrs[CBT_A_DEV_MINOR]) {
+		NL_SET_ERR_MSG(extack,
+			       "CBT_A_DEV_MAJOR and CBT_A_DEV_MINOR are required");
+		return -EINVAL;
+	}
+	major = nla_get_u32(attrs[CBT_A_DEV_MAJOR]);
+	minor = nla_get_u32(attrs[CBT_A_DEV_MINOR]);
+	if (major >= (1U << (32 - MINORBITS)) || minor > MINORMASK) {
+		NL_SET_ERR_MSG(extack, "device number out of range");
+		return -EINVAL;
+	}
+	*out = cbt_volume_lookup(MKDEV(major, minor));
+	if (!*out) {
+		NL_SET_ERR_MSG(extack, "no active dm-cbt volume on that device");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int put_volume_attrs(struct sk_buff *skb, struct cbt_volume *v)
+{
+	struct cbt_volume_info info;
+
+	cbt_volume_get_info(v, &info);
+	if (nla_put_u32(skb, CBT_A_DEV_MAJOR, MAJOR(info.devt)) ||
+	    nla_put_u32(skb, CBT_A_DEV_MINOR, MINOR(info.devt)) ||
+	    nla_put_string(skb, CBT_A_NAME, info.name) ||
+	    nla_put_u32(skb, CBT_A_BLOCK_SIZE, info.block_size) ||
+	    nla_put_u64_64bit(skb, CBT_A_NR_BLOCKS, info.nr_blocks, CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_DIRTY_BLOCKS, info.dirty_blocks,
+			      CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_FROZEN_BLOCKS, info.frozen_blocks,
+			      CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_CYCLE, info.cycle, CBT_A_PAD) ||
+	    nla_put_u8(skb, CBT_A_FROZEN, info.frozen) ||
+	    nla_put_u32(skb, CBT_A_STATE, info.state) ||
+	    nla_put(skb, CBT_A_VOLUME_ID, sizeof(info.id), info.id))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* Reply to @info with a message of command @cmd carrying @v's attributes. */
+static int reply_volume(struct genl_info *info, struct cbt_volume *v, u8 cmd)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &cbt_genl_family, 0, cmd);
+	if (!hdr || put_volume_attrs(msg, v)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static int get_cycle_attr(struct genl_info *info, u64 *cycle)
+{
+	if (!info->attrs[CBT_A_CYCLE]) {
+		NL_SET_ERR_MSG(info->extack,
+			       "CBT_A_CYCLE is required: name the frozen cycle");
+		return -EINVAL;
+	}
+	*cycle = nla_get_u64(info->attrs[CBT_A_CYCLE]);
+	return 0;
+}
+
+static void set_cycle_error(struct genl_info *info, int r)
+{
+	if (r == -ENOENT)
+		NL_SET_ERR_MSG(info->extack, "no cycle is frozen on this volume");
+	else if (r == -ESTALE)
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[CBT_A_CYCLE],
+				    "CBT_A_CYCLE does not name the frozen cycle");
+}
+
+/* ---- Commands ---- */
+
+static int cbt_cmd_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cbt_volume *v;
+	int r;
+
+	r = get_volume(info->attrs, info->extack, &v);
+	if (r)
+		return r;
+	r = reply_volume(info, v, CBT_CMD_GET);
+	cbt_volume_put(v);
+	return r;
+}
+
+static int cbt_cmd_list(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	unsigned long idx = cb->args[0];
+	struct cbt_volume *v;
+
+	while ((v = cbt_volume_get_nth(idx))) {
+		void *hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+					cb->nlh->nlmsg_seq, &cbt_genl_family,
+					NLM_F_MULTI, CBT_CMD_LIST);
+
+		if (!hdr || put_volume_attrs(skb, v)) {
+			if (hdr)
+				genlmsg_cancel(skb, hdr);
+			cbt_volume_put(v);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		cbt_volume_put(v);
+		idx++;
+	}
+	cb->args[0] = idx;
+	return skb->len;
+}
+
+static int cbt_cmd_freeze(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cbt_volume *v;
+	u64 cycle;
+	int r;
+
+	r = get_volume(info->attrs, info->extack, &v);
+	if (r)
+		return r;
+	r = cbt_volume_freeze(v, &cycle);
+	if (r == -EBUSY)
+		NL_SET_ERR_MSG(info->extack,
+			       "a cycle is already frozen: commit or abort it first");
+	else if (r == -EINTR)
+		NL_SET_ERR_MSG(info->extack,
+			       "interrupted while in-flight writes drained; changes kept in the live set");
+	if (!r)
+		r = reply_volume(info, v, CBT_CMD_FREEZE);
+	cbt_volume_put(v);
+	return r;
+}
+
+static int cbt_cmd_commit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cbt_volume *v;
+	u64 cycle, frozen;
+	int r;
+
+	r = get_cycle_attr(info, &cycle);
+	if (r)
+		return r;
+	r = get_volume(info->attrs, info->extack, &v);
+	if (r)
+		return r;
+	r = cbt_volume_commit(v, cycle, &frozen);
+	set_cycle_error(info, r);
+	cbt_volume_put(v);
+	return r;
+}
+
+static int cbt_cmd_abort(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cbt_volume *v;
+	u64 cycle, frozen;
+	int r;
+
+	r = get_cycle_attr(info, &cycle);
+	if (r)
+		return r;
+	r = get_volume(info->attrs, info->extack, &v);
+	if (r)
+		return r;
+	r = cbt_volume_abort(v, cycle, &frozen);
+	set_cycle_error(info, r);
+	cbt_volume_put(v);
+	return r;
+}
+
+static int cbt_cmd_mark_dirty(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *attr = info->attrs[CBT_A_EXTENTS];
+	struct cbt_extent *ext;
+	struct cbt_volume *v;
+	unsigned int len;
+	int r;
+
+	if (!attr) {
+		NL_SET_ERR_MSG(info->extack, "CBT_A_EXTENTS is required");
+		return -EINVAL;
+	}
+	len = nla_len(attr);
+	if (!len || len % CBT_EXTENT_SIZE) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "CBT_A_EXTENTS must hold one or more struct cbt_extent");
+		return -EINVAL;
+	}
+	r = get_volume(info->attrs, info->extack, &v);
+	if (r)
+		return r;
+
+	/* Netlink attributes are only 4-byte aligned. */
+	ext = kmemdup(nla_data(attr), len, GFP_KERNEL);
+	if (!ext) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = cbt_volume_mark_dirty(v, ext, len / CBT_EXTENT_SIZE);
+	if (r == -ERANGE)
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "an extent is empty or reaches past the end of the volume");
+	kfree(ext);
+out:
+	cbt_volume_put(v);
+	return r;
+}
+
+/* ---- GET_CHANGES dump ---- */
+
+struct changes_dump {
+	struct cbt_volume *v;
+	u64 cycle;
+	u64 pos;		/* next block to look at */
+	bool sent;		/* at least one message went out */
+	bool done;
+	struct cbt_extent ext[CBT_MAX_EXTENTS_PER_MSG];
+};
+
+static int cbt_changes_start(struct netlink_callback *cb)
+{
+	struct nlattr **attrs = genl_dumpit_info(cb)->attrs;
+	struct cbt_volume_info info;
+	struct changes_dump *d;
+	struct cbt_volume *v;
+	int r;
+
+	r = get_volume(attrs, cb->extack, &v);
+	if (r)
+		return r;
+
+	cbt_volume_get_info(v, &info);
+	if (!info.frozen) {
+		NL_SET_ERR_MSG(cb->extack, "no cycle is frozen on this volume: freeze first");
+		r = -ENOENT;
+		goto bad;
+	}
+	if (attrs[CBT_A_CYCLE] && nla_get_u64(attrs[CBT_A_CYCLE]) != info.cycle) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[CBT_A_CYCLE],
+				    "CBT_A_CYCLE does not name the frozen cycle");
+		r = -ESTALE;
+		goto bad;
+	}
+
+	d = kvzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d) {
+		r = -ENOMEM;
+		goto bad;
+	}
+	d->v = v;
+	d->cycle = info.cycle;
+	cb->args[0] = (long)d;
+	return 0;
+
+bad:
+	cbt_volume_put(v);
+	return r;
+}
+
+static int cbt_changes_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct changes_dump *d = (struct changes_dump *)cb->args[0];
+	u64 pos = d->pos;
+	unsigned int max;
+	void *hdr;
+	int n;
+
+	if (d->done)
+		return 0;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &cbt_genl_family, NLM_F_MULTI, CBT_CMD_GET_CHANGES);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, CBT_A_DEV_MAJOR, MAJOR(cbt_volume_devt(d->v))) ||
+	    nla_put_u32(skb, CBT_A_DEV_MINOR, MINOR(cbt_volume_devt(d->v))) ||
+	    nla_put_u64_64bit(skb, CBT_A_CYCLE, d->cycle, CBT_A_PAD))
+		goto too_small;
+
+	/* As many extents as this buffer holds, up to the UAPI limit. */
+	max = skb_tailroom(skb) > nla_total_size(0) ?
+	      (skb_tailroom(skb) - nla_total_size(0)) / CBT_EXTENT_SIZE : 0;
+	max = min_t(unsigned int, max, CBT_MAX_EXTENTS_PER_MSG);
+	if (!max)
+		goto too_small;
+
+	n = cbt_volume_get_changes(d->v, d->cycle, &pos, d->ext, max);
+	if (n < 0) {
+		genlmsg_cancel(skb, hdr);
+		if (n == -ESTALE || n == -ENOENT)
+			NL_SET_ERR_MSG(cb->extack,
+				       "the cycle was committed or aborted during the dump");
+		return n;
+	}
+	if (!n && d->sent) {
+		genlmsg_cancel(skb, hdr);
+		return 0;
+	}
+	if (n && nla_put(skb, CBT_A_EXTENTS, n * CBT_EXTENT_SIZE, d->ext))
+		goto too_small;
+
+	genlmsg_end(skb, hdr);
+	d->pos = pos;
+	d->sent = true;
+	d->done = n < max;
+	return skb->len;
+
+too_small:
+	genlmsg_cancel(skb, hdr);
+	return skb->len ? skb->len : -EMSGSIZE;
+}
+
+static int cbt_changes_done(struct netlink_callback *cb)
+{
+	struct changes_dump *d = (struct changes_dump *)cb->args[0];
+
+	if (d) {
+		cbt_volume_put(d->v);
+		kvfree(d);
+	}
+	return 0;
+}
+
+/* ---- Family ---- */
+
+static const struct genl_ops cbt_genl_ops[] = {
+	{
+		.cmd = CBT_CMD_LIST,
+		.dumpit = cbt_cmd_list,
+	},
+	{
+		.cmd = CBT_CMD_GET,
+		.doit = cbt_cmd_get,
+	},
+	{
+		.cmd = CBT_CMD_FREEZE,
+		.doit = cbt_cmd_freeze,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = CBT_CMD_GET_CHANGES,
+		.start = cbt_changes_start,
+		.dumpit = cbt_changes_dump,
+		.done = cbt_changes_done,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = CBT_CMD_COMMIT,
+		.doit = cbt_cmd_commit,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = CBT_CMD_ABORT,
+		.doit = cbt_cmd_abort,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = CBT_CMD_MARK_DIRTY,
+		.doit = cbt_cmd_mark_dirty,
+		.flags = GENL_ADMIN_PERM,
+	},
+};
+
+static struct genl_family cbt_genl_family __ro_after_init = {
+	.name = CBT_GENL_NAME,
+	.version = CBT_GENL_VERSION,
+	.maxattr = CBT_A_MAX,
+	.policy = cbt_policy,
+	.parallel_ops = true,
+	.module = THIS_MODULE,
+	.ops = cbt_genl_ops,
+	.n_ops = ARRAY_SIZE(cbt_genl_ops),
+	.resv_start_op = CBT_CMD_MAX + 1,
+};
+
+int cbt_genl_register(void)
+{
+	return genl_register_family(&cbt_genl_family);
+}
+
+void cbt_genl_unregister(void)
+{
+	genl_unregister_family(&cbt_genl_family);
+}
