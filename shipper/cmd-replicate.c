@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cbtship replicate: ship a dm-cbt volume's cycles to a store. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "log.h"
+#include "replicate.h"
+
+static volatile sig_atomic_t replicate_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	replicate_stop = 1;
+}
+
+static void replicate_usage(void)
+{
+	printf("usage: cbtship replicate --store DIR --key KEYFILE [options] DEVICE\n"
+	       "\n"
+	       "Replicate the dm-cbt volume DEVICE (/dev/mapper/NAME) into the store DIR:\n"
+	       "the first run copies every block, later cycles only the changed ones.\n"
+	       "\n"
+	       "  --store DIR          store directory (created if absent or empty)\n"
+	       "  --key KEYFILE        encryption key (cbtship keygen)\n"
+	       "  --volume NAME        volume name in the store (default: the dm device name)\n"
+	       "  --once               run one cycle and exit\n"
+	       "  --interval SECONDS   pause between cycles (default 60)\n"
+	       "  --codec zstd|zlib|none  block compression (default zstd)\n"
+	       "  --level N            compression level (default: the codec's)\n"
+	       "  --fake-state FILE    for tests: DEVICE is a plain file, FILE the fake\n"
+	       "                       tracking state (see shipper/cbt-source.h)\n"
+	       "\n"
+	       "Prints one line per cycle. SIGINT/SIGTERM stop after merging back an\n"
+	       "unfinished cycle, so no change is lost.\n");
+}
+
+static int parse_uint(const char *s, const char *what, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v > max) {
+		log_err("invalid %s '%s': expected a number from 0 to %lu", what, s, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static void print_summary(const struct replicate_summary *s)
+{
+	const char *kind = s->kind == CYCLE_INITIAL ? "initial" : s->full ? "full delta" : "delta";
+
+	printf("cycle %" PRIu64 " (%s): %" PRIu64 " blocks, %.1f MiB read, %.1f MiB stored, %.1f s\n",
+	       s->cycle, kind, s->blocks, s->bytes_read / 1048576.0, s->bytes_stored / 1048576.0,
+	       s->seconds);
+	fflush(stdout);
+}
+
+/* Sleep up to seconds, returning early when a stop signal arrives. */
+static void pause_between(unsigned long seconds)
+{
+	struct timespec ts = { .tv_sec = (time_t)seconds };
+
+	while (!replicate_stop && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int replicate_run(int argc, char **argv)
+{
+	enum { OPT_STORE = 256, OPT_KEY, OPT_VOLUME, OPT_ONCE, OPT_INTERVAL, OPT_CODEC,
+	       OPT_LEVEL, OPT_FAKE_STATE };
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, OPT_STORE },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "volume", required_argument, NULL, OPT_VOLUME },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "codec", required_argument, NULL, OPT_CODEC },
+		{ "level", required_argument, NULL, OPT_LEVEL },
+		{ "fake-state", required_argument, NULL, OPT_FAKE_STATE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop };
+	struct replicate_summary sum;
+	struct sigaction sa;
+	struct replicator *r;
+	unsigned long interval = 60, level = 0;
+	bool once = false;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_STORE:
+			o.store = optarg;
+			break;
+		case OPT_KEY:
+			o.key_path = optarg;
+			break;
+		case OPT_VOLUME:
+			o.volume = optarg;
+			break;
+		case OPT_ONCE:
+			once = true;
+			break;
+		case OPT_INTERVAL:
+			if (parse_uint(optarg, "--interval", 7 * 24 * 3600, &interval))
+				return 2;
+			break;
+		case OPT_CODEC:
+			if (!strcmp(optarg, "zstd")) {
+				o.writer.codec = CODEC_ZSTD;
+			} else if (!strcmp(optarg, "zlib")) {
+				o.writer.codec = CODEC_ZLIB;
+			} else if (!strcmp(optarg, "none")) {
+				o.writer.codec = CODEC_NONE;
+			} else {
+				log_err("unknown --codec '%s': use zstd, zlib or none", optarg);
+				return 2;
+			}
+			break;
+		case OPT_LEVEL:
+			if (parse_uint(optarg, "--level", 22, &level))
+				return 2;
+			o.writer.level = (int)level;
+			break;
+		case OPT_FAKE_STATE:
+			o.fake_state = optarg;
+			break;
+		case 'h':
+			replicate_usage();
+			return 0;
+		default:
+			replicate_usage();
+			return 2;
+		}
+	}
+	if (optind != argc - 1 || !o.store || !o.key_path) {
+		log_err("replicate needs --store, --key and one DEVICE (see cbtship replicate --help)");
+		return 2;
+	}
+	o.device = argv[optind];
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART: waits return EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	err = replicator_open(&o, &r);
+	if (err)
+		return 1;
+	for (;;) {
+		err = replicator_cycle(r, &sum);
+		if (replicate_stop) {
+			log_notice("volume %s: stopping on signal", replicator_volume(r));
+			if (err == -EINTR)
+				err = 0;
+			if (!err && sum.result == REPLICATE_SHIPPED)
+				print_summary(&sum);
+			break;
+		}
+		if (!err && sum.result == REPLICATE_SHIPPED)
+			print_summary(&sum);
+		/* Configuration problems will not fix themselves: stop; retry the rest. */
+		if (err && (once || err == -EINVAL || err == -ENOTDIR || err == -EPERM))
+			break;
+		if (err)
+			log_err("volume %s: cycle failed (%s); retrying in %lu s",
+				replicator_volume(r), strerror(-err), interval);
+		else if (once)
+			break;
+		pause_between(interval);
+		if (replicate_stop) {
+			err = 0;
+			break;
+		}
+	}
+	replicator_close(r);
+	return err ? 1 : 0;
+}
+
+const struct command cmd_replicate = {
+	.name = "replicate",
+	.run = replicate_run,
+	.usage = replicate_usage,
+	.help = "replicate a dm-cbt volume into a store, cycle after cycle",
+};

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One replication cycle: freeze, list the changes, read them in ascending
+ * order through the block reader, seal them with a cycle writer (manifest
+ * last), then commit the kernel cycle.  The order matters: the kernel's
+ * frozen set is only dropped once the store holds the whole cycle, and the
+ * restart rule (commit if the store's newest cycle records this tracking
+ * cycle, abort otherwise) settles a crash between the two.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cbt-source.h"
+#include "format.h"
+#include "key.h"
+#include "log.h"
+#include "replicate.h"
+#include "store.h"
+
+/* Wraps the real store to count the bytes a cycle puts. */
+struct counting_store {
+	struct store st;
+	struct store *inner;
+	uint64_t bytes_put;
+};
+
+struct replicator {
+	struct replicate_opts opts;
+	char volume[VSTORE_NAME_MAX + 1];
+	struct cbt_key key;
+	struct counting_store cs;
+	struct cbt_source *src;
+	struct vstore *vs;		/* NULL until the volume exists in the store */
+	struct block_reader *br;
+};
+
+/* ---- counting store ---- */
+
+static struct store *inner_of(struct store *st)
+{
+	return ((struct counting_store *)st)->inner;
+}
+
+static int cs_put(struct store *st, const char *name, const void *buf, size_t len)
+{
+	int err = store_put(inner_of(st), name, buf, len);
+
+	if (!err)
+		((struct counting_store *)st)->bytes_put += len;
+	return err;
+}
+
+static int cs_get(struct store *st, const char *name, void **buf, size_t *len)
+{
+	return store_get(inner_of(st), name, buf, len);
+}
+
+static int cs_list(struct store *st, const char *prefix,
+		   int (*fn)(void *arg, const char *child), void *arg)
+{
+	struct store *in = inner_of(st);
+
+	return in->ops->list(in, prefix, fn, arg);
+}
+
+static int cs_remove(struct store *st, const char *name)
+{
+	struct store *in = inner_of(st);
+
+	return in->ops->remove(in, name);
+}
+
+static void cs_close(struct store *st)
+{
+	(void)st;	/* the replicator closes the inner store */
+}
+
+static const struct store_ops counting_store_ops = {
+	.name = "counting",
+	.put = cs_put,
+	.get = cs_get,
+	.list = cs_list,
+	.remove = cs_remove,
+	.close = cs_close,
+};
+
+/* ---- setup ---- */
+
+static int open_source(const struct replicate_opts *o, struct cbt_source **src)
+{
+	if (!o->fake_state)
+		return cbt_source_open_dm(o->device, src);
+	/* An existing state file keeps its block size; a new one gets 4 KiB. */
+	return cbt_source_open_file(o->device, o->fake_state,
+				    access(o->fake_state, F_OK) == 0 ? 0 : 4096, src);
+}
+
+int replicator_open(const struct replicate_opts *opts, struct replicator **out)
+{
+	struct cbt_volume_info info;
+	struct replicator *r;
+	struct store *inner;
+	int err;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->opts = *opts;
+
+	err = key_load(opts->key_path, &r->key);
+	if (err)
+		goto out_free;
+	err = store_open(opts->store, true, &inner);
+	if (err)
+		goto out_key;
+	r->cs.st.ops = &counting_store_ops;
+	r->cs.st.spec = inner->spec;
+	r->cs.inner = inner;
+
+	err = open_source(opts, &r->src);
+	if (err)
+		goto out_store;
+	err = r->src->ops->info(r->src, &info);
+	if (err)
+		goto out_src;
+
+	snprintf(r->volume, sizeof(r->volume), "%s", opts->volume ? opts->volume : info.name);
+	if ((opts->volume && strlen(opts->volume) > VSTORE_NAME_MAX) ||
+	    !fmt_volume_name_ok(r->volume)) {
+		log_err("invalid volume name \"%s\": use letters, digits, '.', '_' and '-', at most %d bytes, not starting with '.'%s",
+			opts->volume ? opts->volume : info.name, VSTORE_NAME_MAX,
+			opts->volume ? "" : " (give one with --volume)");
+		err = -EINVAL;
+		goto out_src;
+	}
+
+	err = block_reader_open(info.data_path, &opts->reader, &r->br);
+	if (err)
+		goto out_src;
+
+	err = vstore_open(&r->cs.st, r->volume, &r->key, &r->vs);
+	if (err == -ENOENT) {
+		r->vs = NULL;	/* initial replication will create it */
+		err = 0;
+	}
+	if (err)
+		goto out_br;
+	*out = r;
+	return 0;
+
+out_br:
+	block_reader_close(r->br);
+out_src:
+	cbt_source_close(r->src);
+out_store:
+	store_close(inner);
+out_key:
+	key_wipe(&r->key);
+out_free:
+	free(r);
+	return err;
+}
+
+void replicator_close(struct replicator *r)
+{
+	if (!r)
+		return;
+	vstore_close(r->vs);
+	block_reader_close(r->br);
+	cbt_source_close(r->src);
+	store_close(r->cs.inner);
+	key_wipe(&r->key);
+	free(r);
+}
+
+const char *replicator_volume(const struct replicator *r)
+{
+	return r->volume;
+}
+
+/* ---- one cycle ---- */
+
+struct ship_ctx {
+	struct replicator *r;
+	struct cycle_writer *w;
+	uint32_t block_size;
+	uint64_t blocks;
+	uint64_t bytes;
+};
+
+static int ship_run(void *arg, uint64_t first, uint64_t nr, const void *data, size_t bytes)
+{
+	struct ship_ctx *c = arg;
+	const char *p = data;
+	uint64_t i;
+	size_t off, len;
+	int err;
+
+	if (c->r->opts.stop && *c->r->opts.stop)
+		return -EINTR;
+	for (i = 0; i < nr; i++) {
+		off = (size_t)(i * c->block_size);
+		len = bytes - off < c->block_size ? bytes - off : c->block_size;
+		err = cycle_writer_add(c->w, first + i, p + off, len);
+		if (err)
+			return err;
+	}
+	c->blocks += nr;
+	c->bytes += bytes;
+	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A frozen cycle at start: shipped already (commit it) or not (merge it back)? */
+static int settle_frozen(struct replicator *r, const struct cbt_volume_info *info)
+{
+	struct vstore_cycle_info last;
+	int err = -ENOENT;
+
+	if (r->vs)
+		err = vstore_last_cycle(r->vs, &last);
+	if (err && err != -ENOENT)
+		return err;
+	if (!err && last.tracking_cycle == info->cycle &&
+	    !memcmp(last.tracking_id, info->tracking_id, sizeof(last.tracking_id))) {
+		log_notice("volume %s: tracking cycle %" PRIu64 " was left frozen but store cycle %" PRIu64 " holds it: committing it",
+			   r->volume, info->cycle, last.cycle);
+		return r->src->ops->commit(r->src, info->cycle);
+	}
+	log_notice("volume %s: tracking cycle %" PRIu64 " was left frozen by an interrupted run: merging it back to ship again",
+		   r->volume, info->cycle);
+	return r->src->ops->abort(r->src, info->cycle);
+}
+
+int replicator_cycle(struct replicator *r, struct replicate_summary *sum)
+{
+	struct cbt_extent_list ext = { 0 };
+	struct vstore_cycle_info last;
+	struct cbt_volume_info info;
+	struct ship_ctx ship = { .r = r };
+	const struct vstore_volume_info *vi;
+	bool have_last = false, frozen = false;
+	uint64_t tcycle = 0, seq;
+	double t0 = now();
+	int err, err2;
+
+	memset(sum, 0, sizeof(*sum));
+	r->cs.bytes_put = 0;
+	err = r->src->ops->info(r->src, &info);
+	if (err)
+		return err;
+	if (info.frozen) {
+		err = settle_frozen(r, &info);
+		if (err)
+			return err;
+	}
+	if (!info.nr_blocks) {
+		log_err("%s is empty: nothing to replicate", info.data_path);
+		return -EINVAL;
+	}
+	if (block_reader_size(r->br) != info.size_bytes) {
+		log_err("%s: the device is %" PRIu64 " bytes now, %" PRIu64 " when opened; restart cbtship",
+			info.data_path, info.size_bytes, block_reader_size(r->br));
+		return -EIO;
+	}
+
+	if (r->vs) {
+		vi = vstore_info(r->vs);
+		if (vi->block_size != info.block_size) {
+			log_err("volume %s: the store has %u-byte blocks, the source tracks %u-byte blocks; use the same block size or another --volume",
+				r->volume, vi->block_size, info.block_size);
+			return -EINVAL;
+		}
+		if (vi->size_bytes != info.size_bytes) {
+			log_err("volume %s: the source is %" PRIu64 " bytes but the store's volume is %" PRIu64 " bytes; resizing a replicated volume is not supported yet: replicate to a new --volume",
+				r->volume, info.size_bytes, vi->size_bytes);
+			return -EINVAL;
+		}
+		err = vstore_last_cycle(r->vs, &last);
+		if (err && err != -ENOENT)
+			return err;
+		have_last = !err;
+	} else {
+		err = vstore_create(&r->cs.st, r->volume, &r->key, info.block_size,
+				    info.size_bytes, &r->vs);
+		if (err)
+			return err;
+		log_info("volume %s: created in store %s", r->volume, r->opts.store);
+	}
+
+	sum->kind = have_last ? CYCLE_DELTA : CYCLE_INITIAL;
+	sum->full = !have_last;
+	if (have_last && memcmp(last.tracking_id, info.tracking_id, sizeof(last.tracking_id))) {
+		log_warn("volume %s: the source's tracking was restarted since store cycle %" PRIu64 " (tracking id changed), so changes may be missing: shipping every block",
+			 r->volume, last.cycle);
+		sum->full = true;
+	}
+	seq = have_last ? last.cycle + 1 : 1;
+
+	err = r->src->ops->freeze(r->src, &tcycle);
+	if (err)
+		return err;
+	frozen = true;
+	if (sum->full) {
+		err = cbt_extent_list_add(&ext, 0, info.nr_blocks);
+	} else {
+		err = r->src->ops->changes(r->src, tcycle, &ext);
+		if (!err && !ext.nr) {
+			log_info("volume %s: no changes in tracking cycle %" PRIu64, r->volume, tcycle);
+			err = r->src->ops->commit(r->src, tcycle);
+			frozen = false;
+			sum->result = REPLICATE_NO_CHANGES;
+			sum->tracking_cycle = tcycle;
+			goto out;
+		}
+	}
+	if (err)
+		goto out;
+
+	err = cycle_writer_begin(r->vs, seq, sum->kind, &r->opts.writer, &ship.w);
+	if (err)
+		goto out;
+	ship.block_size = info.block_size;
+	err = block_reader_read(r->br, info.block_size, ext.ext, ext.nr, ship_run, &ship);
+	if (err) {
+		if (err == -EINTR)
+			log_notice("volume %s: interrupted while reading cycle %" PRIu64,
+				   r->volume, seq);
+		cycle_writer_abort(ship.w);
+		goto out;
+	}
+	err = cycle_writer_commit(ship.w, ext.ext, ext.nr, tcycle, info.tracking_id);
+	if (err)
+		goto out;
+	/* The store holds the cycle: from here on a failure is settled at restart. */
+	frozen = false;
+	err = r->src->ops->commit(r->src, tcycle);
+	if (err) {
+		log_err("volume %s: cycle %" PRIu64 " is stored but committing tracking cycle %" PRIu64 " failed; the next run commits it",
+			r->volume, seq, tcycle);
+		goto out;
+	}
+	sum->result = REPLICATE_SHIPPED;
+	sum->cycle = seq;
+	sum->tracking_cycle = tcycle;
+	sum->blocks = ship.blocks;
+	sum->bytes_read = ship.bytes;
+
+out:
+	if (frozen) {
+		err2 = r->src->ops->abort(r->src, tcycle);
+		if (err2)
+			log_err("volume %s: could not merge tracking cycle %" PRIu64 " back (%s); the next run will",
+				r->volume, tcycle, strerror(-err2));
+		else
+			log_notice("volume %s: tracking cycle %" PRIu64 " merged back; its blocks go out with the next cycle",
+				   r->volume, tcycle);
+	}
+	cbt_extent_list_free(&ext);
+	sum->bytes_stored = r->cs.bytes_put;
+	sum->seconds = now() - t0;
+	return err;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Source side of replication: one cycle at a time from a tracked volume
+ * (struct cbt_source) into a volume in a store (vstore), following the
+ * cycle protocol and restart rules of docs/DESIGN.md.
+ */
+#ifndef CBTSHIP_REPLICATE_H
+#define CBTSHIP_REPLICATE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "block-reader.h"
+#include "vstore.h"
+
+struct replicate_opts {
+	const char *store;		/* store spec (directory) */
+	const char *key_path;
+	const char *device;		/* dm-cbt device, or the data file with fake_state */
+	const char *fake_state;		/* tests: fake kernel state file (cbt-file.c) */
+	const char *volume;		/* name in the store; NULL = the source's name */
+	struct cycle_writer_opts writer;
+	struct block_reader_opts reader;
+	/* Set (by a signal handler) to stop: the running cycle is merged back. */
+	const volatile sig_atomic_t *stop;
+};
+
+enum replicate_result {
+	REPLICATE_SHIPPED,		/* a cycle was written and committed */
+	REPLICATE_NO_CHANGES,		/* frozen set empty: committed, nothing written */
+};
+
+struct replicate_summary {
+	enum replicate_result result;
+	uint64_t cycle;			/* store cycle number written */
+	uint64_t tracking_cycle;	/* the source's cycle id */
+	enum cycle_kind kind;
+	bool full;			/* every block sent (initial, or tracking restarted) */
+	uint64_t blocks;
+	uint64_t bytes_read;
+	uint64_t bytes_stored;		/* bytes put to the store for this cycle */
+	double seconds;
+};
+
+struct replicator;
+
+/* Load the key, open (create) the store, open the source and the volume if present. */
+int replicator_open(const struct replicate_opts *opts, struct replicator **out);
+/*
+ * Run one cycle: settle a frozen cycle left by an earlier run, then the
+ * initial replication if the store has no complete cycle yet, else a delta
+ * (or a full cycle if the source's tracking was restarted).  On failure the
+ * kernel cycle is aborted (merged back) and nothing becomes visible in the
+ * store.  -EINTR if *opts->stop was set while the cycle ran.
+ */
+int replicator_cycle(struct replicator *r, struct replicate_summary *sum);
+const char *replicator_volume(const struct replicator *r);
+void replicator_close(struct replicator *r);
+
+#endif
