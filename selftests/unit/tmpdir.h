@@ -16,6 +16,16 @@
 
 #include <openssl/evp.h>
 
+/* tap_eq() evaluates its arguments twice; this evaluates expr once. */
+#define tap_is(expr, want, what) \
+	do { \
+		long long tap_v_ = (long long)(expr); \
+		tap_eq(tap_v_, (want), (what)); \
+	} while (0)
+
+/* Expected failures would be noise; TEST_VERBOSE=1 shows their messages. */
+#define test_quiet_logs() log_set_level(getenv("TEST_VERBOSE") ? LOG_DEBUG : LOG_EMERG)
+
 static char test_dir[256];
 
 static int test_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Envelope: round trip, and every kind of damage or misplacement is refused. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "tap.h"
+#include "tmpdir.h"
+
+static struct cbt_key key, other_key;
+static struct env_meta meta = {
+	.type = ENV_SEGMENT,
+	.codec = 2,
+	.volume_id = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 },
+	.cycle = 7,
+	.segment = 3,
+};
+
+#define PLEN 1000
+static uint8_t payload[PLEN];
+static uint8_t sealed[PLEN + ENV_OVERHEAD];
+
+static int open_copy(const uint8_t *obj, size_t len, const struct cbt_key *k,
+		     const struct env_meta *expect, bool any_volume, uint8_t *out, size_t *out_len)
+{
+	struct env_meta got;
+
+	return envelope_open(k, "test object", obj, len, expect, any_volume, &got, out, out_len);
+}
+
+/* Flip one byte of a copy of the sealed object and try to open it. */
+static int open_flipped(size_t off)
+{
+	uint8_t obj[sizeof(sealed)], out[PLEN];
+	size_t out_len;
+
+	memcpy(obj, sealed, sizeof(obj));
+	obj[off] ^= 0x01;
+	return open_copy(obj, sizeof(obj), &key, &meta, false, out, &out_len);
+}
+
+static void make_key(struct cbt_key *k, const char *path, uint64_t seed)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t raw[32];
+	char text[65];
+
+	test_fill_random(raw, sizeof(raw), seed);
+	for (int i = 0; i < 32; i++) {
+		text[2 * i] = hex[raw[i] >> 4];
+		text[2 * i + 1] = hex[raw[i] & 15];
+	}
+	text[64] = '\n';
+	test_write_file(path, text, sizeof(text), 0600);
+	if (key_load(path, k))
+		exit(99);
+}
+
+int main(void)
+{
+	uint8_t out[PLEN], obj[sizeof(sealed)];
+	struct env_meta got, expect;
+	size_t out_len = 0;
+	int ret, all;
+
+	test_dir_setup("envelope");
+	test_quiet_logs();
+	make_key(&key, "k1", 1);
+	make_key(&other_key, "k2", 2);
+	test_fill_random(payload, sizeof(payload), 3);
+
+	tap_is(envelope_seal(&key, &meta, payload, PLEN, sealed), 0, "seal");
+	tap_ok(!memcmp(sealed, "CBTSHP", 6) && sealed[6] == ENV_SEGMENT && sealed[7] == 1 &&
+	       sealed[8] == 2 && sealed[9] == 1 && sealed[12] == 128,
+	       "header: magic, type, version, codec, cipher, header length as FORMAT.md says");
+	tap_ok(memmem(sealed, sizeof(sealed), payload + 100, 32) == NULL,
+	       "the payload does not appear in the clear");
+
+	ret = envelope_open(&key, "t", sealed, sizeof(sealed), &meta, false, &got, out, &out_len);
+	tap_is(ret, 0, "open the sealed object");
+	tap_ok(out_len == PLEN && !memcmp(out, payload, PLEN), "the payload comes back unchanged");
+	tap_ok(got.codec == 2 && got.cycle == 7 && got.segment == 3 && got.type == ENV_SEGMENT &&
+	       !memcmp(got.volume_id, meta.volume_id, 16), "the header fields come back");
+
+	memcpy(obj, sealed, sizeof(obj));
+	tap_is(envelope_seal(&key, &meta, payload, PLEN, obj), 0, "seal again");
+	tap_ok(memcmp(obj + 64, sealed + 64, 32) && memcmp(obj + 128, sealed + 128, PLEN),
+	       "a second seal uses a new salt and gives a different ciphertext");
+
+	tap_is(open_flipped(6), -EBADMSG, "a flipped type byte is refused");
+	tap_is(open_flipped(8), -EBADMSG, "a flipped codec byte fails authentication");
+	tap_is(open_flipped(70), -EBADMSG, "a flipped salt byte fails authentication");
+	tap_is(open_flipped(100), -EBADMSG, "a flipped reserved byte is refused");
+	tap_is(open_flipped(ENV_HDR_BYTES + 10), -EBADMSG, "a flipped ciphertext byte is refused");
+	tap_is(open_flipped(sizeof(sealed) - 1), -EBADMSG, "a flipped tag byte is refused");
+	tap_is(open_flipped(0), -EBADMSG, "a flipped magic byte is refused");
+	tap_is(open_flipped(12), -EBADMSG, "a wrong header length is refused");
+	tap_is(open_flipped(56), -EBADMSG, "a wrong payload length is refused");
+
+	/* A failed open leaves no plaintext behind. */
+	memcpy(obj, sealed, sizeof(obj));
+	obj[ENV_HDR_BYTES + 500] ^= 0x80;
+	memset(out, 0xAA, sizeof(out));
+	ret = open_copy(obj, sizeof(obj), &key, &meta, false, out, &out_len);
+	all = 1;
+	for (size_t i = 0; i < PLEN; i++)
+		all &= out[i] == 0;
+	tap_ok(ret == -EBADMSG && all, "after a failed authentication the output is zeroed");
+
+	ret = open_copy(sealed, sizeof(sealed) - 1, &key, &meta, false, out, &out_len);
+	tap_is(ret, -EBADMSG, "an object one byte short is refused");
+	ret = open_copy(sealed, 100, &key, &meta, false, out, &out_len);
+	tap_is(ret, -EBADMSG, "an object shorter than a header is refused");
+	ret = open_copy(sealed, 0, &key, &meta, false, out, &out_len);
+	tap_is(ret, -EBADMSG, "an empty object is refused");
+
+	ret = open_copy(sealed, sizeof(sealed), &other_key, &meta, false, out, &out_len);
+	tap_is(ret, -EKEYREJECTED, "the wrong key is -EKEYREJECTED");
+
+	expect = meta;
+	expect.cycle = 8;
+	ret = open_copy(sealed, sizeof(sealed), &key, &expect, false, out, &out_len);
+	tap_is(ret, -EBADMSG, "opened as another cycle (replay) it is refused");
+	expect = meta;
+	expect.segment = 2;
+	ret = open_copy(sealed, sizeof(sealed), &key, &expect, false, out, &out_len);
+	tap_is(ret, -EBADMSG, "opened as another segment (reorder) it is refused");
+	expect = meta;
+	expect.volume_id[0] ^= 1;
+	ret = open_copy(sealed, sizeof(sealed), &key, &expect, false, out, &out_len);
+	tap_is(ret, -EBADMSG, "opened for another volume it is refused");
+	ret = open_copy(sealed, sizeof(sealed), &key, &expect, true, out, &out_len);
+	tap_is(ret, 0, "with any_volume the volume id is not compared");
+	expect = meta;
+	expect.type = ENV_MANIFEST;
+	ret = open_copy(sealed, sizeof(sealed), &key, &expect, false, out, &out_len);
+	tap_is(ret, -EBADMSG, "opened as a manifest it is refused");
+
+	/* A header rewritten to claim another cycle fails the tag. */
+	memcpy(obj, sealed, sizeof(obj));
+	obj[40] = 8;
+	expect = meta;
+	expect.cycle = 8;
+	ret = open_copy(obj, sizeof(obj), &key, &expect, false, out, &out_len);
+	tap_is(ret, -EBADMSG, "a header edited to move the object fails authentication");
+
+	memcpy(obj, sealed, sizeof(obj));
+	obj[7] = 2;
+	ret = open_copy(obj, sizeof(obj), &key, &meta, false, out, &out_len);
+	tap_is(ret, -EPROTO, "format version 2 is -EPROTO");
+	memcpy(obj, sealed, sizeof(obj));
+	obj[9] = 2;
+	ret = open_copy(obj, sizeof(obj), &key, &meta, false, out, &out_len);
+	tap_is(ret, -EPROTO, "an unknown cipher is -EPROTO");
+
+	/* An empty payload is legal. */
+	{
+		uint8_t tiny[ENV_OVERHEAD], o[1];
+
+		tap_is(envelope_seal(&key, &meta, NULL, 0, tiny), 0, "seal an empty payload");
+		ret = open_copy(tiny, sizeof(tiny), &key, &meta, false, o, &out_len);
+		tap_ok(ret == 0 && out_len == 0, "open an empty payload");
+	}
+	return tap_done();
+}

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Payload decoders: good payloads decode, inconsistent ones are refused. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+#include "le.h"
+#include "log.h"
+#include "tap.h"
+#include "tmpdir.h"
+
+#define BS 4096u
+#define SIZE (10ull * BS + 100)		/* 11 blocks, the last 100 bytes */
+
+static void test_volume(void)
+{
+	struct fmt_volume v = { .block_size = BS, .size_bytes = SIZE, .created = 1234 }, d;
+	uint8_t buf[FMT_VOLUME_BYTES], bad[FMT_VOLUME_BYTES];
+	int ret;
+
+	strcpy(v.name, "vol-1.a_b");
+	fmt_volume_encode(&v, buf);
+	ret = fmt_volume_decode("v", buf, sizeof(buf), &d);
+	tap_ok(ret == 0 && d.block_size == BS && d.size_bytes == SIZE && d.created == 1234 &&
+	       !strcmp(d.name, "vol-1.a_b"), "volume header round trip");
+	tap_is(fmt_volume_decode("v", buf, sizeof(buf) - 1, &d), -EBADMSG, "short volume header");
+	memcpy(bad, buf, sizeof(buf));
+	bad[4] = 1;
+	tap_is(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "reserved field set");
+	memcpy(bad, buf, sizeof(buf));
+	put_le32(bad, 3000);
+	tap_is(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "block size not a power of 2");
+	memcpy(bad, buf, sizeof(buf));
+	memset(bad + 24, 'a', FMT_NAME_BYTES);
+	tap_is(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "unterminated name");
+	memcpy(bad, buf, sizeof(buf));
+	bad[24 + 20] = 'x';
+	tap_is(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "junk after the name's NUL");
+	memcpy(bad, buf, sizeof(buf));
+	bad[24] = '/';
+	tap_is(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "'/' in the name");
+
+	tap_ok(fmt_volume_name_ok("a") && fmt_volume_name_ok("A.b_c-9") &&
+	       !fmt_volume_name_ok("") && !fmt_volume_name_ok(".hidden") &&
+	       !fmt_volume_name_ok("a/b") && !fmt_volume_name_ok("a b"),
+	       "volume name rules");
+	tap_is(fmt_nr_blocks(SIZE, BS), 11, "11 blocks");
+	tap_is(fmt_block_len(10, SIZE, BS), 100, "the last block is 100 bytes");
+	tap_is(fmt_block_len(9, SIZE, BS), BS, "the one before is whole");
+}
+
+/* A segment with blocks 1 (raw), 3 (zero), 10 (compressed, 100 raw bytes). */
+static size_t make_segment(uint8_t *buf)
+{
+	struct fmt_record r;
+	size_t pos = FMT_SEG_HDR_BYTES;
+
+	fmt_segment_header_encode(buf, 3, BS);
+	r = (struct fmt_record){ .block = 1, .crc = 11, .stored_len = BS, .kind = REC_RAW };
+	fmt_record_header_encode(buf + pos, &r);
+	pos += FMT_REC_HDR_BYTES;
+	memset(buf + pos, 0x5a, BS);
+	pos += BS;
+	r = (struct fmt_record){ .block = 3, .crc = 33, .stored_len = 0, .kind = REC_ZERO };
+	fmt_record_header_encode(buf + pos, &r);
+	pos += FMT_REC_HDR_BYTES;
+	r = (struct fmt_record){ .block = 10, .crc = 1010, .stored_len = 7, .kind = REC_COMPRESSED };
+	fmt_record_header_encode(buf + pos, &r);
+	pos += FMT_REC_HDR_BYTES;
+	memcpy(buf + pos, "1234567", 7);
+	return pos + 7;
+}
+
+static int walk(const uint8_t *buf, size_t len, int *records)
+{
+	struct fmt_seg_reader rd;
+	struct fmt_record rec;
+	int ret;
+
+	*records = 0;
+	ret = fmt_segment_begin(&rd, "seg", buf, len, BS, SIZE);
+	if (ret)
+		return ret;
+	while ((ret = fmt_segment_next(&rd, &rec)) == 1)
+		(*records)++;
+	return ret;
+}
+
+static void test_segment(void)
+{
+	uint8_t *buf = malloc(2 * BS), *bad = malloc(2 * BS + 64);
+	size_t len = make_segment(buf);
+	struct fmt_seg_reader rd;
+	struct fmt_record rec;
+	int n, ret;
+
+	ret = fmt_segment_begin(&rd, "seg", buf, len, BS, SIZE);
+	tap_is(ret, 0, "segment begins");
+	ret = fmt_segment_next(&rd, &rec);
+	tap_ok(ret == 1 && rec.block == 1 && rec.kind == REC_RAW && rec.raw_len == BS &&
+	       rec.crc == 11 && rec.data[0] == 0x5a, "record 1: raw block 1");
+	ret = fmt_segment_next(&rd, &rec);
+	tap_ok(ret == 1 && rec.block == 3 && rec.kind == REC_ZERO && rec.stored_len == 0,
+	       "record 2: zero block 3");
+	ret = fmt_segment_next(&rd, &rec);
+	tap_ok(ret == 1 && rec.block == 10 && rec.kind == REC_COMPRESSED && rec.raw_len == 100 &&
+	       rec.stored_len == 7 && !memcmp(rec.data, "1234567", 7),
+	       "record 3: compressed last block, 100 raw bytes");
+	tap_is(fmt_segment_next(&rd, &rec), 0, "then the end");
+
+#define MUTATE(stmt, what) do { \
+		memcpy(bad, buf, len); \
+		size_t blen = len; \
+		stmt; \
+		tap_is(walk(bad, blen, &n), -EBADMSG, what); \
+	} while (0)
+	MUTATE(put_le32(bad, 4), "record count larger than the records present");
+	MUTATE(put_le32(bad, 0xffffffff), "huge record count");
+	MUTATE(put_le32(bad, 2), "record count smaller: bytes left over");
+	MUTATE(put_le32(bad + 4, 512), "block size differs from the volume's");
+	MUTATE(blen = len - 1, "truncated last record");
+	MUTATE(blen = len + 1, "a trailing byte");
+	MUTATE(put_le32(bad + 8 + 12, BS - 1), "raw record length not the block size");
+	MUTATE(bad[8 + 16] = 3, "unknown record kind");
+	MUTATE(bad[8 + 20] = 1, "reserved record byte set");
+	MUTATE(put_le64(bad + 8, 11), "block beyond the end of the volume");
+	MUTATE(put_le64(bad + 8, 3), "blocks not ascending (3 then 3)");
+	MUTATE(put_le64(bad + 8, 5), "blocks not ascending (5 then 3)");
+	{
+		size_t zero_rec = 8 + FMT_REC_HDR_BYTES + BS;
+
+		MUTATE(put_le32(bad + zero_rec + 12, 1), "zero record with data");
+		MUTATE(put_le32(bad + zero_rec + FMT_REC_HDR_BYTES + 12, 100),
+		       "compressed record as large as its block");
+		MUTATE(put_le32(bad + zero_rec + FMT_REC_HDR_BYTES + 12, 99),
+		       "record data beyond the end of the segment");
+	}
+	tap_is(walk(buf, 4, &n), -EBADMSG, "segment shorter than its header");
+	free(buf);
+	free(bad);
+}
+
+static size_t make_manifest(uint8_t **out, uint32_t kind, struct cbt_extent *ext, uint64_t next,
+			    uint64_t blocks)
+{
+	struct fmt_manifest_seg segs[2] = {
+		{ .index = 0, .records = 2, .object_bytes = 5000 },
+		{ .index = 1, .records = (uint32_t)(blocks - 2), .object_bytes = 6000 },
+	};
+	struct fmt_manifest m = {
+		.kind = kind, .block_size = BS, .size_bytes = SIZE, .created = 99,
+		.tracking_cycle = 5, .nr_segments = 2, .nr_extents = next, .blocks_sent = blocks,
+		.segs = segs, .ext = ext,
+	};
+	size_t len = fmt_manifest_bytes(2, next);
+
+	memset(segs[1].sha256, 0xab, 32);
+	memset(m.tracking_id, 7, 16);
+	*out = malloc(len);
+	fmt_manifest_encode(&m, *out);
+	return len;
+}
+
+static void test_manifest(void)
+{
+	struct cbt_extent ext[3] = { { 0, 2 }, { 4, 3 }, { 9, 2 } };	/* 7 blocks */
+	struct cbt_extent all[1] = { { 0, 11 } };
+	struct fmt_manifest m;
+	uint8_t *buf, *bad;
+	size_t len;
+	int ret;
+
+	len = make_manifest(&buf, 2, ext, 3, 7);
+	ret = fmt_manifest_decode("m", buf, len, &m);
+	tap_ok(ret == 0 && m.kind == 2 && m.nr_segments == 2 && m.nr_extents == 3 &&
+	       m.blocks_sent == 7 && m.tracking_cycle == 5 && m.tracking_id[3] == 7 &&
+	       m.segs[1].records == 5 && m.segs[1].object_bytes == 6000 &&
+	       m.segs[1].sha256[31] == 0xab && m.ext[1].start == 4 && m.ext[2].count == 2,
+	       "delta manifest round trip");
+	fmt_manifest_free(&m);
+	bad = malloc(len + 16);
+
+#define MBAD(stmt, blen, what) do { \
+		memcpy(bad, buf, len); \
+		stmt; \
+		tap_is(fmt_manifest_decode("m", bad, (blen), &m), -EBADMSG, what); \
+	} while (0)
+	MBAD(put_le32(bad, 3), len, "unknown cycle kind");
+	MBAD(put_le32(bad + 52, 1), len, "reserved field set");
+	MBAD(put_le32(bad + 48, 3), len, "segment count larger than present");
+	MBAD(put_le32(bad + 48, 0x7fffffff), len, "huge segment count");
+	MBAD(put_le64(bad + 56, 4), len, "extent count larger than present");
+	MBAD(put_le64(bad + 56, 1ull << 62), len, "huge extent count");
+	MBAD((void)0, len - 1, "one byte short");
+	MBAD((void)0, len + 16, "an extra extent's worth of bytes");
+	MBAD(put_le64(bad + 64, 8), len, "blocks sent does not match the extents");
+	MBAD(put_le32(bad + 72 + 48, 0), len, "segment indexes out of order");
+	MBAD(put_le32(bad + 72 + 48 + 4, 4), len, "segment records do not add up");
+	{
+		size_t e = 72 + 2 * 48;
+
+		MBAD(put_le64(bad + e + 16, 1), len, "overlapping extents");
+		MBAD((put_le64(bad + e + 16, 9), put_le64(bad + e + 24, 2),
+		      put_le64(bad + e + 32, 4), put_le64(bad + e + 40, 3)), len,
+		     "extents out of order");
+		MBAD(put_le64(bad + e + 32 + 8, 3), len, "extent past the end of the volume");
+		MBAD(put_le64(bad + e + 8, 0), len, "an empty extent");
+		MBAD(put_le64(bad + e + 32, UINT64_MAX), len, "an extent whose end overflows");
+	}
+	MBAD(put_le32(bad + 4, 1000), len, "bad block size");
+	tap_is(fmt_manifest_decode("m", buf, 10, &m), -EBADMSG, "shorter than the header");
+	free(buf);
+	free(bad);
+
+	len = make_manifest(&buf, 1, ext, 3, 7);
+	tap_is(fmt_manifest_decode("m", buf, len, &m), -EBADMSG,
+	       "an initial manifest that does not cover the volume");
+	free(buf);
+	len = make_manifest(&buf, 1, all, 1, 11);
+	ret = fmt_manifest_decode("m", buf, len, &m);
+	tap_is(ret, 0, "an initial manifest covering every block");
+	fmt_manifest_free(&m);
+	free(buf);
+}
+
+int main(void)
+{
+	test_quiet_logs();
+	test_volume();
+	test_segment();
+	test_manifest();
+	return tap_done();
+}

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Local store: marker, put/get/list/remove, refusing non-stores. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "store.h"
+#include "tap.h"
+#include "tmpdir.h"
+
+struct names {
+	char list[16][64];
+	int n;
+};
+
+static int collect(void *arg, const char *child)
+{
+	struct names *nm = arg;
+
+	if (nm->n < 16)
+		snprintf(nm->list[nm->n++], 64, "%s", child);
+	return 0;
+}
+
+static int has(const struct names *nm, const char *name)
+{
+	for (int i = 0; i < nm->n; i++)
+		if (!strcmp(nm->list[i], name))
+			return 1;
+	return 0;
+}
+
+int main(void)
+{
+	struct store *st = NULL, *st2 = NULL;
+	struct names nm = { 0 };
+	size_t len;
+	void *buf;
+	uint8_t *file;
+	int ret;
+
+	test_dir_setup("store");
+	test_quiet_logs();
+
+	ret = store_open("absent", false, &st);
+	tap_ok(ret == -ENOENT && !st, "opening an absent store without create is -ENOENT");
+	ret = store_open("new/sub", true, &st);
+	tap_ok(ret == 0 && st, "create makes an absent directory (and its parents) a store");
+	file = test_read_file("new/sub/cbtship-store", &len);
+	tap_ok(file && len == 16 && !memcmp(file, "cbtship-store 1\n", 16),
+	       "the marker file says \"cbtship-store 1\"");
+	free(file);
+
+	ret = store_put(st, "volumes/v/cycles/1/seg-0", "hello", 5);
+	tap_is(ret, 0, "put creates parent directories");
+	ret = store_get(st, "volumes/v/cycles/1/seg-0", &buf, &len);
+	tap_ok(ret == 0 && len == 5 && !memcmp(buf, "hello", 5), "get returns what put wrote");
+	free(buf);
+	ret = store_put(st, "volumes/v/cycles/1/seg-0", "bye", 3);
+	ret = ret ?: store_get(st, "volumes/v/cycles/1/seg-0", &buf, &len);
+	tap_ok(ret == 0 && len == 3 && !memcmp(buf, "bye", 3), "put replaces an object");
+	free(buf);
+	ret = store_put(st, "volumes/v/cycles/1/empty", "", 0);
+	ret = ret ?: store_get(st, "volumes/v/cycles/1/empty", &buf, &len);
+	tap_ok(ret == 0 && len == 0, "an empty object");
+	free(buf);
+	ret = store_get(st, "volumes/v/cycles/1/nothing", &buf, &len);
+	tap_is(ret, -ENOENT, "get of an absent object is -ENOENT");
+
+	/* A temporary file left by a crashed writer is not listed. */
+	test_write_file("new/sub/volumes/v/cycles/1/.tmp-1-deadbeef", "x", 1, 0644);
+	ret = st->ops->list(st, "volumes/v/cycles/1", collect, &nm);
+	tap_ok(ret == 0 && nm.n == 2 && has(&nm, "seg-0") && has(&nm, "empty"),
+	       "list names the children, not temporary files");
+	nm.n = 0;
+	ret = st->ops->list(st, "volumes/v", collect, &nm);
+	tap_ok(ret == 0 && nm.n == 1 && has(&nm, "cycles"), "list of a prefix gives directories");
+	ret = st->ops->list(st, "volumes/none", collect, &nm);
+	tap_is(ret, -ENOENT, "list of an absent prefix is -ENOENT");
+
+	tap_is(st->ops->remove(st, "volumes/v/cycles/1/seg-0"), 0, "remove an object");
+	ret = store_get(st, "volumes/v/cycles/1/seg-0", &buf, &len);
+	tap_is(ret, -ENOENT, "it is gone");
+	tap_is(st->ops->remove(st, "volumes/v/cycles/1/seg-0"), -ENOENT,
+	       "removing it again is -ENOENT");
+	tap_is(st->ops->remove(st, "volumes/v/cycles/1/empty"), 0, "remove the other");
+	tap_is(st->ops->remove(st, "volumes/v/cycles/1"), 0,
+	       "remove the emptied prefix (a crashed writer's temporary file too)");
+	nm.n = 0;
+	ret = st->ops->list(st, "volumes/v/cycles", collect, &nm);
+	tap_ok(ret == 0 && nm.n == 0, "the prefix is gone");
+
+	tap_is(store_put(st, "../escape", "x", 1), -EINVAL, "\"..\" in a name is refused");
+	tap_is(store_put(st, "/abs", "x", 1), -EINVAL, "an absolute name is refused");
+	tap_is(store_put(st, "a//b", "x", 1), -EINVAL, "an empty component is refused");
+	tap_is(store_put(st, ".hidden", "x", 1), -EINVAL, "a hidden name is refused");
+	store_close(st);
+
+	ret = store_open("new/sub", false, &st2);
+	tap_ok(ret == 0 && st2, "an existing store opens without create");
+	store_close(st2);
+
+	mkdir("empty", 0755);
+	ret = store_open("empty", false, &st2);
+	tap_is(ret, -ENOTDIR, "an empty directory is not a store without create");
+	ret = store_open("empty", true, &st2);
+	tap_ok(ret == 0 && st2, "an empty directory becomes a store with create");
+	store_close(st2);
+
+	mkdir("full", 0755);
+	test_write_file("full/precious", "data", 4, 0644);
+	ret = store_open("full", true, &st2);
+	tap_is(ret, -ENOTDIR, "a non-empty directory without the marker is refused");
+	file = test_read_file("full/precious", &len);
+	tap_ok(file && len == 4 && test_read_file("full/cbtship-store", &len) == NULL,
+	       "and left alone");
+	free(file);
+
+	mkdir("v2", 0755);
+	test_write_file("v2/cbtship-store", "cbtship-store 2\n", 16, 0644);
+	tap_is(store_open("v2", true, &st2), -EPROTO, "a version 2 store is refused (-EPROTO)");
+	mkdir("junk", 0755);
+	test_write_file("junk/cbtship-store", "hello\n", 6, 0644);
+	tap_is(store_open("junk", true, &st2), -ENOTDIR, "a damaged marker is refused");
+	test_write_file("afile", "x", 1, 0644);
+	tap_is(store_open("afile", true, &st2), -ENOTDIR, "a regular file is not a store");
+	return tap_done();
+}

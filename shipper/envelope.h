@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The envelope of FORMAT.md: a 128-byte header (the AAD), the AES-256-GCM
+ * ciphertext under a per-object HKDF subkey, and a 16-byte tag.  Pure
+ * functions over buffers: no I/O.
+ */
+#ifndef CBTSHIP_ENVELOPE_H
+#define CBTSHIP_ENVELOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "key.h"
+
+#define ENV_HDR_BYTES		128
+#define ENV_TAG_BYTES		16
+#define ENV_OVERHEAD		(ENV_HDR_BYTES + ENV_TAG_BYTES)
+#define ENV_VERSION		1
+#define ENV_ID_BYTES		16
+
+enum env_type {
+	ENV_VOLUME = 1,
+	ENV_SEGMENT = 2,
+	ENV_MANIFEST = 3,
+};
+
+/* The header fields an object is sealed with and opened against. */
+struct env_meta {
+	enum env_type type;
+	uint8_t codec;			/* enum codec_id of the records */
+	uint8_t volume_id[ENV_ID_BYTES];
+	uint64_t cycle;
+	uint32_t segment;
+};
+
+static inline size_t envelope_size(size_t payload_len)
+{
+	return payload_len + ENV_OVERHEAD;
+}
+
+/*
+ * Seal payload into out (envelope_size(len) bytes), with a fresh random
+ * salt.  Returns 0 or -errno (OpenSSL failure, logged).
+ */
+int envelope_seal(const struct cbt_key *key, const struct env_meta *meta,
+		  const void *payload, size_t len, void *out);
+
+/*
+ * Open an object named `what` (for messages).  The header must say exactly
+ * what `expect` says (type, volume id unless any_volume, cycle, segment);
+ * then the tag is checked.  On success the plaintext is in out (at least
+ * len - ENV_OVERHEAD bytes), its length in *out_len, and the header's codec
+ * and volume id in *got.  If it does not authenticate, out is zeroed.
+ * Errors (logged, naming `what`): -EBADMSG damaged, truncated, misplaced or
+ * not authentic; -EPROTO unknown version or cipher; -EKEYREJECTED sealed
+ * with another key.
+ */
+int envelope_open(const struct cbt_key *key, const char *what,
+		  const void *obj, size_t len,
+		  const struct env_meta *expect, bool any_volume,
+		  struct env_meta *got, void *out, size_t *out_len);
+
+#endif

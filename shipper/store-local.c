@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Local directory store.  An object is written to a hidden temporary name in
+ * its final directory, fsynced, renamed over the final name, and the
+ * directory fsynced: after put returns the object survives a crash, and a
+ * reader sees either the old object or the whole new one.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store-local.h"
+
+#define TMP_PREFIX	".tmp-"
+
+struct store_local {
+	struct store st;
+	int rootfd;
+};
+
+static struct store_local *to_local(struct store *st)
+{
+	return (struct store_local *)st;
+}
+
+/* Relative, no empty, "." or ".." components, no hidden (temporary) names. */
+static int check_name(struct store *st, const char *name)
+{
+	const char *p = name;
+
+	if (!*name || *name == '/')
+		goto bad;
+	while (*p) {
+		const char *end = strchrnul(p, '/');
+
+		if (end == p || *p == '.')
+			goto bad;
+		p = *end ? end + 1 : end;
+		if (*end && !*p)
+			goto bad;
+	}
+	return 0;
+bad:
+	log_err("store %s: invalid object name \"%s\"", st->spec, name);
+	return -EINVAL;
+}
+
+/* Open the directory holding `name`, creating missing ones if asked. */
+static int open_parent(struct store_local *sl, const char *name, bool create,
+		       const char **base)
+{
+	char *copy = strdup(name), *p, *slash;
+	int fd, ret;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = dup(sl->rootfd);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (p = copy; (slash = strchr(p, '/')); p = slash + 1) {
+		int next;
+
+		*slash = '\0';
+		if (create && mkdirat(fd, p, 0755) < 0 && errno != EEXIST) {
+			ret = -errno;
+			log_err("store %s: cannot create directory for %s: %s",
+				sl->st.spec, name, strerror(-ret));
+			goto out_close;
+		}
+		next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (next < 0) {
+			ret = -errno;
+			goto out_close;
+		}
+		close(fd);
+		fd = next;
+	}
+	*base = name + (p - copy);
+	ret = fd;
+	goto out;
+out_close:
+	close(fd);
+out:
+	free(copy);
+	return ret;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int local_put(struct store *st, const char *name, const void *buf, size_t len)
+{
+	struct store_local *sl = to_local(st);
+	const char *base;
+	char tmp[64];
+	int pfd, fd, ret;
+
+	ret = check_name(st, name);
+	if (ret)
+		return ret;
+	pfd = open_parent(sl, name, true, &base);
+	if (pfd < 0) {
+		log_err("store %s: cannot write %s: %s", st->spec, name, strerror(-pfd));
+		return pfd;
+	}
+	/* A crashed writer may have left the same name behind: try others. */
+	for (int i = 0; i < 16; i++) {
+		snprintf(tmp, sizeof(tmp), TMP_PREFIX "%ld-%08lx", (long)getpid(),
+			 (unsigned long)random());
+		fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		ret = -errno;
+		goto out_err;
+	}
+	ret = write_all(fd, buf, len);
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (!ret && renameat(pfd, tmp, pfd, base) < 0)
+		ret = -errno;
+	if (ret) {
+		unlinkat(pfd, tmp, 0);
+		goto out_err;
+	}
+	/* The rename is durable only once the directory is synced. */
+	if (fsync(pfd) < 0) {
+		ret = -errno;
+		goto out_err;
+	}
+	close(pfd);
+	return 0;
+
+out_err:
+	log_err("store %s: cannot write %s: %s", st->spec, name, strerror(-ret));
+	close(pfd);
+	return ret;
+}
+
+static int local_get(struct store *st, const char *name, void **bufp, size_t *lenp)
+{
+	struct store_local *sl = to_local(st);
+	struct stat stbuf;
+	size_t len = 0;
+	char *buf = NULL;
+	int fd, ret;
+
+	*bufp = NULL;
+	*lenp = 0;
+	ret = check_name(st, name);
+	if (ret)
+		return ret;
+	fd = openat(sl->rootfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			return ret;	/* the caller decides if absence is an error */
+		goto out_err;
+	}
+	if (fstat(fd, &stbuf) < 0) {
+		ret = -errno;
+		goto out_close;
+	}
+	if (!S_ISREG(stbuf.st_mode)) {
+		ret = -EISDIR;
+		goto out_close;
+	}
+	buf = malloc(stbuf.st_size ? stbuf.st_size : 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out_close;
+	}
+	while (len < (size_t)stbuf.st_size) {
+		ssize_t n = read(fd, buf + len, stbuf.st_size - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto out_close;
+		}
+		if (n == 0)
+			break;	/* objects are immutable, but do not trust it */
+		len += n;
+	}
+	close(fd);
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+
+out_close:
+	close(fd);
+	free(buf);
+out_err:
+	log_err("store %s: cannot read %s: %s", st->spec, name, strerror(-ret));
+	return ret;
+}
+
+static int local_list(struct store *st, const char *prefix,
+		      int (*fn)(void *arg, const char *child), void *arg)
+{
+	struct store_local *sl = to_local(st);
+	struct dirent *de;
+	DIR *dir;
+	int fd, ret = 0;
+
+	if (*prefix) {
+		ret = check_name(st, prefix);
+		if (ret)
+			return ret;
+	}
+	fd = openat(sl->rootfd, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		if (ret != -ENOENT)
+			log_err("store %s: cannot list %s: %s", st->spec, prefix, strerror(-ret));
+		return ret;
+	}
+	dir = fdopendir(fd);
+	if (!dir) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	while ((errno = 0, de = readdir(dir))) {
+		/* Hidden names are ours in flight (temporary files), or not ours. */
+		if (de->d_name[0] == '.')
+			continue;
+		ret = fn(arg, de->d_name);
+		if (ret)
+			break;
+	}
+	if (!de && errno) {
+		ret = -errno;
+		log_err("store %s: cannot list %s: %s", st->spec, prefix, strerror(-ret));
+	}
+	closedir(dir);
+	return ret;
+}
+
+static int local_remove(struct store *st, const char *name)
+{
+	struct store_local *sl = to_local(st);
+	const char *base;
+	int pfd, ret = 0;
+
+	ret = check_name(st, name);
+	if (ret)
+		return ret;
+	pfd = open_parent(sl, name, false, &base);
+	if (pfd < 0)
+		return pfd;
+	if (unlinkat(pfd, base, 0) < 0) {
+		ret = -errno;
+		if (ret == -EISDIR)
+			ret = unlinkat(pfd, base, AT_REMOVEDIR) < 0 ? -errno : 0;
+	}
+	/* Temporary files left by a crashed writer would keep a directory busy. */
+	if (ret == -ENOTEMPTY) {
+		int sub = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *dir = sub >= 0 ? fdopendir(sub) : NULL;
+		struct dirent *de;
+
+		if (dir) {
+			while ((de = readdir(dir)))
+				if (!strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)))
+					unlinkat(dirfd(dir), de->d_name, 0);
+			closedir(dir);
+		} else if (sub >= 0) {
+			close(sub);
+		}
+		ret = unlinkat(pfd, base, AT_REMOVEDIR) < 0 ? -errno : 0;
+	}
+	if (!ret && fsync(pfd) < 0)
+		ret = -errno;
+	if (ret && ret != -ENOENT)
+		log_err("store %s: cannot remove %s: %s", st->spec, name, strerror(-ret));
+	close(pfd);
+	return ret;
+}
+
+static void local_close(struct store *st)
+{
+	struct store_local *sl = to_local(st);
+
+	close(sl->rootfd);
+	free(st->spec);
+	free(sl);
+}
+
+static const struct store_ops local_ops = {
+	.name = "local",
+	.put = local_put,
+	.get = local_get,
+	.list = local_list,
+	.remove = local_remove,
+	.close = local_close,
+};
+
+static int count_entry(void *arg, const char *child)
+{
+	(void)child;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int check_marker(struct store *st, bool create)
+{
+	static const char word[] = STORE_MARKER " ";
+	void *buf;
+	size_t len;
+	int ret, entries = 0;
+
+	ret = st->ops->get(st, STORE_MARKER, &buf, &len);
+	if (ret == -ENOENT) {
+		ret = st->ops->list(st, "", count_entry, &entries);
+		if (ret)
+			return ret;
+		if (entries || !create) {
+			log_err("%s is not a cbtship store (no %s file in it); %s",
+				st->spec, STORE_MARKER,
+				create ? "give an empty or new directory" : "check the path");
+			return -ENOTDIR;
+		}
+		return st->ops->put(st, STORE_MARKER, STORE_MARKER_TEXT,
+				    strlen(STORE_MARKER_TEXT));
+	}
+	if (ret)
+		return ret;
+	if (len == strlen(STORE_MARKER_TEXT) && !memcmp(buf, STORE_MARKER_TEXT, len)) {
+		ret = 0;
+	} else if (len > strlen(word) && len < 32 && !memcmp(buf, word, strlen(word)) &&
+		   ((char *)buf)[len - 1] == '\n') {
+		log_err("%s is a cbtship store of version %.*s; this cbtship knows version %d, upgrade cbtship",
+			st->spec, (int)(len - 1 - strlen(word)), (char *)buf + strlen(word),
+			STORE_VERSION);
+		ret = -EPROTO;
+	} else {
+		log_err("%s is not a cbtship store (its %s file is damaged)", st->spec,
+			STORE_MARKER);
+		ret = -ENOTDIR;
+	}
+	free(buf);
+	return ret;
+}
+
+static int mkdir_p(const char *path)
+{
+	char *copy = strdup(path);
+	int ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1; ; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(copy, 0755) < 0 && errno != EEXIST) {
+				ret = -errno;
+				break;
+			}
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	free(copy);
+	return ret;
+}
+
+int store_local_open(const char *path, bool create, struct store **out)
+{
+	struct store_local *sl;
+	int ret;
+
+	*out = NULL;
+	sl = calloc(1, sizeof(*sl));
+	if (!sl)
+		return -ENOMEM;
+	sl->st.ops = &local_ops;
+	sl->st.spec = strdup(path);
+	if (!sl->st.spec) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	sl->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sl->rootfd < 0 && errno == ENOENT && create) {
+		ret = mkdir_p(path);
+		if (ret) {
+			log_err("cannot create store directory %s: %s", path, strerror(-ret));
+			goto out_free;
+		}
+		sl->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (sl->rootfd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			log_err("store %s does not exist; check the path (the source creates it)",
+				path);
+		else if (ret == -ENOTDIR)
+			log_err("%s is not a cbtship store (not a directory); give an empty or new directory",
+				path);
+		else
+			log_err("cannot open store %s: %s", path, strerror(-ret));
+		goto out_free;
+	}
+	ret = check_marker(&sl->st, create);
+	if (ret)
+		goto out_close;
+	*out = &sl->st;
+	return 0;
+
+out_close:
+	close(sl->rootfd);
+out_free:
+	free(sl->st.spec);
+	free(sl);
+	return ret;
+}
