@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Writing one cycle: blocks are checksummed, compressed when that helps,
+ * packed into segments of about segment_bytes raw bytes, each sealed and
+ * stored as it fills.  The manifest goes last, so the cycle appears whole
+ * or not at all.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec.h"
+#include "crc32c.h"
+#include "le.h"
+#include "log.h"
+#include "vstore-priv.h"
+
+#define SEGMENT_BYTES_DEFAULT	(8u << 20)
+
+struct cycle_writer {
+	struct vstore *vs;
+	uint64_t cycle;
+	enum cycle_kind kind;
+	size_t segment_bytes;
+	uint64_t nr_blocks;
+
+	const struct codec_ops *codec;
+	void *cctx;
+	uint8_t *cbuf;			/* compression output, bound(block size) */
+	size_t cbuf_cap;
+
+	/* The segment being filled: header, then records. */
+	uint8_t *seg;
+	size_t seg_len, seg_cap, seg_raw;
+	uint32_t seg_records;
+
+	/* Sealed segments, for the manifest. */
+	struct fmt_manifest_seg *segs;
+	uint32_t nr_segs, segs_alloc;
+
+	/* The blocks added, as merged extents, to compare with the commit's. */
+	struct cbt_extent *added;
+	size_t nr_added, added_alloc;
+	uint64_t blocks_added;
+};
+
+static void writer_free(struct cycle_writer *w)
+{
+	if (!w)
+		return;
+	if (w->cctx)
+		w->codec->destroy(w->cctx);
+	free(w->cbuf);
+	free(w->seg);
+	free(w->segs);
+	free(w->added);
+	free(w);
+}
+
+struct residue_ctx {
+	struct vstore *vs;
+	const char *dir;
+	int ret;
+};
+
+static int remove_child(void *arg, const char *child)
+{
+	struct residue_ctx *ctx = arg;
+	char path[VSTORE_PATH_MAX];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", ctx->dir, child);
+	ret = ctx->vs->st->ops->remove(ctx->vs->st, path);
+	if (ret && ret != -ENOENT)
+		ctx->ret = ret;
+	return 0;
+}
+
+/* Remove what an interrupted attempt at this cycle left (never a manifest'd cycle). */
+static int remove_residue(struct vstore *vs, uint64_t cycle)
+{
+	struct residue_ctx ctx;
+	char dir[VSTORE_PATH_MAX];
+	int ret;
+
+	vstore_path_cycle(vs, cycle, dir);
+	ctx.vs = vs;
+	ctx.dir = dir;
+	ctx.ret = 0;
+	ret = vs->st->ops->list(vs->st, dir, remove_child, &ctx);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	if (ctx.ret)
+		return ctx.ret;
+	log_info("removed the residue of an interrupted cycle %" PRIu64, cycle);
+	ret = vs->st->ops->remove(vs->st, dir);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+int cycle_writer_begin(struct vstore *vs, uint64_t cycle, enum cycle_kind kind,
+		       const struct cycle_writer_opts *opts, struct cycle_writer **out)
+{
+	struct vstore_cycle_info last;
+	struct cycle_writer *w;
+	uint64_t newest;
+	int ret;
+
+	*out = NULL;
+	if (kind != CYCLE_INITIAL && kind != CYCLE_DELTA)
+		return -EINVAL;
+	ret = vstore_last_cycle(vs, &last);
+	if (ret && ret != -ENOENT)
+		return ret;
+	newest = ret ? 0 : last.cycle;
+	if (cycle != newest + 1) {
+		log_err("volume %s: cannot write cycle %" PRIu64 ": the newest complete cycle is %" PRIu64 ", so the next must be %" PRIu64,
+			vs->info.name, cycle, newest, newest + 1);
+		return -EINVAL;
+	}
+	if (cycle == 1 && kind != CYCLE_INITIAL) {
+		log_err("volume %s: cycle 1 must be an initial (full) cycle", vs->info.name);
+		return -EINVAL;
+	}
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->vs = vs;
+	w->cycle = cycle;
+	w->kind = kind;
+	w->segment_bytes = opts && opts->segment_bytes ? opts->segment_bytes :
+			   SEGMENT_BYTES_DEFAULT;
+	w->nr_blocks = fmt_nr_blocks(vs->info.size_bytes, vs->info.block_size);
+	w->codec = codec_by_id(opts ? opts->codec : CODEC_NONE);
+	if (!w->codec) {
+		log_err("unknown codec id %u", (unsigned int)opts->codec);
+		ret = -EINVAL;
+		goto out_free;
+	}
+	ret = w->codec->create(opts ? opts->level : 0, &w->cctx);
+	if (ret)
+		goto out_free;
+	w->cbuf_cap = w->codec->bound(vs->info.block_size);
+	w->cbuf = malloc(w->cbuf_cap);
+	w->seg_cap = FMT_SEG_HDR_BYTES + FMT_REC_HDR_BYTES + vs->info.block_size;
+	w->seg = malloc(w->seg_cap);
+	if (!w->cbuf || !w->seg) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	w->seg_len = FMT_SEG_HDR_BYTES;
+
+	ret = remove_residue(vs, cycle);
+	if (ret)
+		goto out_free;
+	*out = w;
+	return 0;
+
+out_free:
+	writer_free(w);
+	return ret;
+}
+
+static int flush_segment(struct cycle_writer *w)
+{
+	struct vstore *vs = w->vs;
+	struct env_meta meta = {
+		.type = ENV_SEGMENT,
+		.codec = (uint8_t)w->codec->id,
+		.cycle = w->cycle,
+		.segment = w->nr_segs,
+	};
+	struct fmt_manifest_seg *s;
+	char path[VSTORE_PATH_MAX];
+	size_t obj_len = envelope_size(w->seg_len);
+	uint8_t *obj;
+	int ret;
+
+	if (!w->seg_records)
+		return 0;
+	if (w->nr_segs == w->segs_alloc) {
+		uint32_t n = w->segs_alloc ? 2 * w->segs_alloc : 16;
+		struct fmt_manifest_seg *segs = realloc(w->segs, n * sizeof(*segs));
+
+		if (!segs)
+			return -ENOMEM;
+		w->segs = segs;
+		w->segs_alloc = n;
+	}
+	memcpy(meta.volume_id, vs->info.volume_id, VSTORE_ID_BYTES);
+	fmt_segment_header_encode(w->seg, w->seg_records, vs->info.block_size);
+	obj = malloc(obj_len);
+	if (!obj)
+		return -ENOMEM;
+	ret = envelope_seal(&vs->key, &meta, w->seg, w->seg_len, obj);
+	if (ret)
+		goto out;
+	s = &w->segs[w->nr_segs];
+	s->index = w->nr_segs;
+	s->records = w->seg_records;
+	s->object_bytes = obj_len;
+	ret = vstore_sha256(obj, obj_len, s->sha256);
+	if (ret)
+		goto out;
+	vstore_path_segment(vs, w->cycle, w->nr_segs, path);
+	ret = store_put(vs->st, path, obj, obj_len);
+	if (ret)
+		goto out;
+	w->nr_segs++;
+	w->seg_len = FMT_SEG_HDR_BYTES;
+	w->seg_raw = 0;
+	w->seg_records = 0;
+out:
+	free(obj);
+	return ret;
+}
+
+static int note_added(struct cycle_writer *w, uint64_t block)
+{
+	struct cbt_extent *last = w->nr_added ? &w->added[w->nr_added - 1] : NULL;
+
+	if (last && last->start + last->count == block) {
+		last->count++;
+	} else {
+		if (w->nr_added == w->added_alloc) {
+			size_t n = w->added_alloc ? 2 * w->added_alloc : 64;
+			struct cbt_extent *a = realloc(w->added, n * sizeof(*a));
+
+			if (!a)
+				return -ENOMEM;
+			w->added = a;
+			w->added_alloc = n;
+		}
+		w->added[w->nr_added].start = block;
+		w->added[w->nr_added].count = 1;
+		w->nr_added++;
+	}
+	w->blocks_added++;
+	return 0;
+}
+
+static int seg_reserve(struct cycle_writer *w, size_t more)
+{
+	size_t need = w->seg_len + more, cap = w->seg_cap;
+	uint8_t *p;
+
+	if (need <= cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	p = realloc(w->seg, cap);
+	if (!p)
+		return -ENOMEM;
+	w->seg = p;
+	w->seg_cap = cap;
+	return 0;
+}
+
+int cycle_writer_add(struct cycle_writer *w, uint64_t block, const void *data, size_t len)
+{
+	const struct vstore_volume_info *vi = &w->vs->info;
+	struct fmt_record rec = { .block = block };
+	const void *stored = data;
+	size_t clen;
+	int ret;
+
+	if (block >= w->nr_blocks || len != fmt_block_len(block, vi->size_bytes, vi->block_size)) {
+		log_err("volume %s: block %" PRIu64 " with %zu bytes does not fit a volume of %" PRIu64 " bytes in %u-byte blocks",
+			vi->name, block, len, vi->size_bytes, vi->block_size);
+		return -EINVAL;
+	}
+	if (w->blocks_added) {
+		const struct cbt_extent *last = &w->added[w->nr_added - 1];
+
+		if (block < last->start + last->count) {
+			log_err("volume %s: block %" PRIu64 " added after block %" PRIu64 ": blocks must come in ascending order, once each",
+				vi->name, block, (uint64_t)(last->start + last->count - 1));
+			return -EINVAL;
+		}
+	}
+	if (w->seg_records && w->seg_raw + len > w->segment_bytes) {
+		ret = flush_segment(w);
+		if (ret)
+			return ret;
+	}
+
+	rec.crc = crc32c(0, data, len);
+	if (all_zero(data, len)) {
+		rec.kind = REC_ZERO;
+		rec.stored_len = 0;
+	} else {
+		rec.kind = REC_RAW;
+		rec.stored_len = (uint32_t)len;
+		if (w->codec->id != CODEC_NONE) {
+			ret = w->codec->compress(w->cctx, data, len, w->cbuf, w->cbuf_cap, &clen);
+			if (ret && ret != -ENOSPC)
+				return ret;
+			/* Compressed only when it is strictly smaller. */
+			if (!ret && clen > 0 && clen < len) {
+				rec.kind = REC_COMPRESSED;
+				rec.stored_len = (uint32_t)clen;
+				stored = w->cbuf;
+			}
+		}
+	}
+	ret = seg_reserve(w, FMT_REC_HDR_BYTES + rec.stored_len);
+	if (ret)
+		return ret;
+	ret = note_added(w, block);
+	if (ret)
+		return ret;
+	fmt_record_header_encode(w->seg + w->seg_len, &rec);
+	w->seg_len += FMT_REC_HDR_BYTES;
+	memcpy(w->seg + w->seg_len, stored, rec.stored_len);
+	w->seg_len += rec.stored_len;
+	w->seg_raw += len;
+	w->seg_records++;
+	return 0;
+}
+
+/*
+ * The extents given must be sorted and non-overlapping, and name exactly
+ * the blocks added (adjacent extents may be split differently).
+ */
+static bool extents_match(const struct cycle_writer *w, const struct cbt_extent *ext,
+			  size_t nr_ext)
+{
+	size_t j = 0;
+	uint64_t pos = 0, next = 0, total = 0;	/* pos: blocks of added[j] consumed */
+
+	for (size_t i = 0; i < nr_ext; i++) {
+		uint64_t start = ext[i].start, count = ext[i].count;
+
+		if (count == 0 || start < next || start + count < start)
+			return false;
+		next = start + count;
+		total += count;
+		while (count) {
+			uint64_t take;
+
+			if (j == w->nr_added || w->added[j].start + pos != start)
+				return false;
+			take = w->added[j].count - pos;
+			if (take > count)
+				take = count;
+			start += take;
+			count -= take;
+			pos += take;
+			if (pos == w->added[j].count) {
+				j++;
+				pos = 0;
+			}
+		}
+	}
+	return j == w->nr_added && total == w->blocks_added;
+}
+
+int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, size_t nr_ext,
+			uint64_t tracking_cycle, const uint8_t tracking_id[16])
+{
+	struct vstore *vs = w->vs;
+	struct env_meta meta = { .type = ENV_MANIFEST, .codec = (uint8_t)w->codec->id,
+				 .cycle = w->cycle };
+	struct fmt_manifest m = { 0 };
+	char path[VSTORE_PATH_MAX];
+	uint8_t *payload = NULL, *obj = NULL;
+	size_t len;
+	int ret;
+
+	if (!extents_match(w, ext, nr_ext)) {
+		log_err("volume %s cycle %" PRIu64 ": the extents to commit are not the %" PRIu64 " blocks that were added; no manifest written",
+			vs->info.name, w->cycle, w->blocks_added);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (w->kind == CYCLE_INITIAL && w->blocks_added != w->nr_blocks) {
+		log_err("volume %s cycle %" PRIu64 ": an initial cycle must hold all %" PRIu64 " blocks, not %" PRIu64 "; no manifest written",
+			vs->info.name, w->cycle, w->nr_blocks, w->blocks_added);
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = flush_segment(w);
+	if (ret)
+		goto out;
+
+	/* The manifest stores the merged extents: the same set, canonical. */
+	m.kind = w->kind;
+	m.block_size = vs->info.block_size;
+	m.size_bytes = vs->info.size_bytes;
+	m.created = (uint64_t)time(NULL);
+	m.tracking_cycle = tracking_cycle;
+	if (tracking_id)
+		memcpy(m.tracking_id, tracking_id, sizeof(m.tracking_id));
+	m.nr_segments = w->nr_segs;
+	m.nr_extents = w->nr_added;
+	m.blocks_sent = w->blocks_added;
+	m.segs = w->segs;
+	m.ext = w->added;
+	len = fmt_manifest_bytes(m.nr_segments, m.nr_extents);
+	payload = malloc(len);
+	obj = malloc(envelope_size(len));
+	if (!payload || !obj) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	fmt_manifest_encode(&m, payload);
+	memcpy(meta.volume_id, vs->info.volume_id, VSTORE_ID_BYTES);
+	ret = envelope_seal(&vs->key, &meta, payload, len, obj);
+	if (ret)
+		goto out;
+	vstore_path_manifest(vs, w->cycle, path);
+	ret = store_put(vs->st, path, obj, envelope_size(len));
+	if (!ret)
+		log_info("volume %s: cycle %" PRIu64 " written: %" PRIu64 " blocks in %u segments",
+			 vs->info.name, w->cycle, w->blocks_added, w->nr_segs);
+out:
+	free(obj);
+	free(payload);
+	writer_free(w);
+	return ret;
+}
+
+void cycle_writer_abort(struct cycle_writer *w)
+{
+	writer_free(w);
+}
