@@ -49,7 +49,8 @@ static int parse_block_size(struct cbt_target *cbt, const char *arg,
 {
 	unsigned int bs;
 
-	if (kstrtouint(arg, 10, &bs)) {
+	/* Plain digits only, so the table line reads back as given. */
+	if (arg[0] < '1' || arg[0] > '9' || kstrtouint(arg, 10, &bs)) {
 		*error = "Invalid block size: not a decimal number";
 		return -EINVAL;
 	}
@@ -94,6 +95,13 @@ static int parse_optional_args(struct cbt_target *cbt, struct dm_arg_set *as,
 	return 0;
 }
 
+/* The user-visible name of @md ("vol0"), else its "major:minor". */
+static void get_md_name(struct mapped_device *md, char *name)
+{
+	if (dm_copy_name_and_uuid(md, name, NULL))
+		strscpy(name, dm_device_name(md), DM_NAME_LEN);
+}
+
 /*
  * Construct a cbt mapping:
  *   <dev_path> <block_size> [<#opt_args> <opt_args>...]
@@ -103,6 +111,7 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	struct mapped_device *md = dm_table_get_md(ti->table);
 	struct dm_arg_set as = { .argc = argc, .argv = argv };
 	struct cbt_volume_params params;
+	char name[DM_NAME_LEN];
 	struct cbt_target *cbt;
 	const char *dev_path;
 	bool shared;
@@ -110,10 +119,6 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	if (argc < 2) {
 		ti->error = "Not enough arguments: need <dev_path> <block_size>";
-		return -EINVAL;
-	}
-	if (ti->begin) {
-		ti->error = "The cbt target must start at sector 0";
 		return -EINVAL;
 	}
 
@@ -144,7 +149,8 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 
 	params.devt = disk_devt(dm_disk(md));
-	params.name = dm_device_name(md);
+	get_md_name(md, name);
+	params.name = name;
 	params.backing_devt = cbt->dev->bdev->bd_dev;
 	params.block_size = cbt->block_size;
 	params.len = ti->len;
@@ -268,9 +274,10 @@ static void cbt_status(struct dm_target *ti, status_type_t type,
 static void cbt_resume(struct dm_target *ti)
 {
 	struct cbt_target *cbt = ti->private;
+	char name[DM_NAME_LEN];
 
-	cbt_volume_activate(cbt->vol,
-			    dm_device_name(dm_table_get_md(ti->table)));
+	get_md_name(dm_table_get_md(ti->table), name);
+	cbt_volume_activate(cbt->vol, name);
 }
 
 static int cbt_iterate_devices(struct dm_target *ti,

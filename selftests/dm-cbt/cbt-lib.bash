@@ -1,0 +1,57 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for the dm-cbt VM tests; source after ../common/lib.sh.
+#
+#   probe ARGS...         run cbt-nl-probe (built on first use)
+#   vol_field DEV KEY     one "key=value" field of `probe get DEV`
+#   coalesce              stdin: block numbers; stdout: "start count" runs
+#   expand                stdin: "start count" runs; stdout: block numbers
+
+PROBE_SRC=$CBT_ROOT/selftests/dm-cbt/cbt-nl-probe.c
+PROBE=$CBT_ROOT/selftests/dm-cbt/cbt-nl-probe
+
+# Use the probe built on the host if it is current, else build one in /tmp.
+if [ ! -x "$PROBE" ] || [ "$PROBE_SRC" -nt "$PROBE" ]; then
+	PROBE=${TMPDIR:-/tmp}/cbt-nl-probe
+	if [ ! -x "$PROBE" ]; then
+		requires_cmd cc pkg-config
+		# shellcheck disable=SC2046
+		cc -O2 -Wall -o "$PROBE" "$PROBE_SRC" -I"$CBT_ROOT/uapi" \
+			$(pkg-config --cflags --libs libnl-genl-3.0) ||
+			skip "cannot build cbt-nl-probe (needs libnl-genl-3-dev)"
+	fi
+fi
+
+probe() {
+	"$PROBE" "$@"
+}
+
+vol_field() {
+	local out
+	out=$(probe get "$1") || fail "probe get $1 failed"
+	sed -n "s/^$2=//p" <<<"$out"
+}
+
+coalesce() {
+	sort -n -u | awk '
+		NR == 1 { s = $1; e = $1; next }
+		$1 == e + 1 { e = $1; next }
+		{ print s, e - s + 1; s = $1; e = $1 }
+		END { if (NR) print s, e - s + 1 }'
+}
+
+expand() {
+	awk '{ for (i = 0; i < $2; i++) print $1 + i }'
+}
+
+# expect_fail REGEX COMMAND...: COMMAND fails and its stderr matches REGEX.
+expect_fail() {
+	local re=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		fail "succeeded but should have failed: $*"
+	fi
+	grep -qE -- "$re" <<<"$out" ||
+		fail "'$*' failed without saying /$re/:"$'\n'"$out"
+}

@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Only CAP_NET_ADMIN may change tracking state or read change sets over
+# netlink: an unprivileged user gets EPERM for FREEZE, GET_CHANGES, COMMIT,
+# ABORT and MARK_DIRTY, and nothing changes; LIST and GET stay readable.
+
+. "$(dirname "$0")/../common/lib.sh"
+. "$(dirname "$0")/cbt-lib.bash"
+requires_vm
+requires_root
+requires_cmd setpriv
+load_dm_cbt
+
+disk=$(make_ramdisk 8)
+cbt_create perm "$disk" 4096
+dev=/dev/mapper/perm
+dd if=/dev/urandom of="$dev" bs=4096 seek=3 count=2 oflag=direct status=none ||
+	fail "write failed"
+
+nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
+}
+
+before=$(probe get "$dev") || fail "probe get failed"
+nobody "$PROBE" get "$dev" >/dev/null || fail "unprivileged GET refused"
+nobody "$PROBE" list | grep -q " perm 4096 " || fail "unprivileged LIST does not show the volume"
+
+for args in "freeze $dev" "changes $dev" "commit $dev 0" "abort $dev 0" \
+	"mark $dev 0 1"; do
+	# shellcheck disable=SC2086
+	expect_fail "Operation not permitted \(-1\)" nobody "$PROBE" $args
+	info "ok: unprivileged $args -> EPERM"
+done
+[ "$(probe get "$dev")" = "$before" ] || fail "refused commands changed the volume"
+
+# With a frozen cycle, unprivileged COMMIT/ABORT/GET_CHANGES are refused too.
+cycle=$(probe freeze "$dev") || fail "freeze failed"
+expect_fail "Operation not permitted" nobody "$PROBE" changes "$dev" "$cycle"
+expect_fail "Operation not permitted" nobody "$PROBE" commit "$dev" "$cycle"
+expect_fail "Operation not permitted" nobody "$PROBE" abort "$dev" "$cycle"
+[ "$(vol_field "$dev" frozen_blocks)" = 2 ] || fail "frozen set changed"
+must probe commit "$dev" "$cycle"
+exit 0

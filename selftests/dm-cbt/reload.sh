@@ -1,0 +1,64 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Tracking state belongs to the dm device: suspend/resume and reloading the
+# same table keep every change, a frozen cycle and the volume id; an
+# inactive table is not what netlink sees; a table with another block size
+# starts new tracking with a new volume id; removing the device ends it.
+
+. "$(dirname "$0")/../common/lib.sh"
+. "$(dirname "$0")/cbt-lib.bash"
+requires_vm
+requires_root
+load_dm_cbt
+
+disk=$(make_ramdisk 8)
+cbt_create rl "$disk" 4096
+dev=/dev/mapper/rl
+table=$(dmsetup table rl)
+
+dd if=/dev/urandom of="$dev" bs=4096 seek=7 count=3 oflag=direct status=none
+id=$(vol_field "$dev" id)
+[ "$(vol_field "$dev" dirty)" = 3 ] || fail "expected 3 dirty blocks"
+
+must dmsetup suspend rl
+must dmsetup resume rl
+[ "$(vol_field "$dev" dirty)" = 3 ] || fail "suspend/resume lost changes"
+
+must dmsetup reload rl --table "$table"
+must dmsetup suspend rl
+must dmsetup resume rl
+[ "$(vol_field "$dev" id)" = "$id" ] || fail "reload of the same table changed the volume id"
+[ "$(vol_field "$dev" dirty)" = 3 ] || fail "reload lost changes"
+
+# A frozen cycle survives a reload; writes meanwhile go to the live set.
+cycle=$(probe freeze "$dev") || fail "freeze failed"
+dd if=/dev/urandom of="$dev" bs=4096 seek=100 count=1 oflag=direct status=none
+must dmsetup reload rl --table "$table"
+must dmsetup suspend rl
+must dmsetup resume rl
+[ "$(vol_field "$dev" frozen)" = 1 ] || fail "reload dropped the frozen cycle"
+[ "$(probe changes "$dev" "$cycle")" = "7 3" ] || fail "frozen set changed by reload"
+must probe commit "$dev" "$cycle"
+[ "$(vol_field "$dev" dirty)" = 1 ] || fail "write during the frozen cycle lost"
+
+# An inactive table does not replace what netlink sees.
+must dmsetup load rl --table "${table% 4096} 512"
+[ "$(vol_field "$dev" block_size)" = 4096 ] || fail "inactive table became visible"
+must dmsetup clear rl
+[ "$(vol_field "$dev" id)" = "$id" ] || fail "clearing the inactive table changed the volume"
+
+# Another block size: new tracking, new id, everything dirty is gone.
+must dmsetup reload rl --table "${table% 4096} 512"
+must dmsetup suspend rl
+must dmsetup resume rl
+[ "$(vol_field "$dev" block_size)" = 512 ] || fail "new block size not in effect"
+[ "$(vol_field "$dev" dirty)" = 0 ] || fail "new tracking is not empty"
+[ "$(vol_field "$dev" id)" != "$id" ] || fail "new tracking kept the old volume id"
+
+devno=$(dmsetup info -c --noheadings -o major,minor --separator : rl | tr -d ' ')
+[ -n "$(probe get "$devno")" ] || fail "cannot get the volume by $devno"
+must dmsetup remove rl
+expect_fail "No such device" probe get "$devno"
+[ -z "$(probe list)" ] || fail "volume still listed after removal: $(probe list)"
+exit 0
