@@ -99,7 +99,10 @@ static int apply_run(int argc, char **argv)
 		goto out_store;
 	ret = apply_pending(vs, replica, &res);
 	if (!ret) {
-		if (res.first)
+		if (res.first && res.first == res.last)
+			printf("applied cycle %" PRIu64 " to %s; replica is at cycle %" PRIu64 "\n",
+			       res.first, replica, res.now);
+		else if (res.first)
 			printf("applied cycles %" PRIu64 "..%" PRIu64 " to %s; replica is at cycle %" PRIu64 "\n",
 			       res.first, res.last, replica, res.now);
 		else if (res.now)

@@ -416,7 +416,7 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 	vstore_path_manifest(vs, w->cycle, path);
 	ret = store_put(vs->st, path, obj, envelope_size(len));
 	if (!ret)
-		log_info("volume %s: cycle %" PRIu64 " written: %" PRIu64 " blocks in %u segments",
+		log_debug("volume %s: cycle %" PRIu64 " written: %" PRIu64 " blocks in %u segments",
 			 vs->info.name, w->cycle, w->blocks_added, w->nr_segs);
 out:
 	free(obj);

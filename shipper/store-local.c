@@ -69,7 +69,13 @@ static int open_parent(struct store_local *sl, const char *name, bool create,
 		int next;
 
 		*slash = '\0';
-		if (create && mkdirat(fd, p, 0755) < 0 && errno != EEXIST) {
+		if (create && mkdirat(fd, p, 0755) == 0) {
+			/* The new entry must survive a crash, or the object would not. */
+			if (fsync(fd) < 0) {
+				ret = -errno;
+				goto out_close;
+			}
+		} else if (create && errno != EEXIST) {
 			ret = -errno;
 			log_err("store %s: cannot create directory for %s: %s",
 				sl->st.spec, name, strerror(-ret));
