@@ -387,17 +387,22 @@ out:
 
 /* ---- all pending cycles ---- */
 
-static bool has_manifest(struct vstore *vs, uint64_t cycle)
+/* 1 if cycle has a manifest, 0 if not, or -errno if the store failed. */
+static int has_manifest(struct vstore *vs, uint64_t cycle)
 {
 	char path[VSTORE_PATH_MAX];
 	void *buf;
 	size_t len;
+	int ret;
 
 	vstore_path_manifest(vs, cycle, path);
-	if (store_get(vs->st, path, &buf, &len))
-		return false;
+	ret = store_get(vs->st, path, &buf, &len);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
 	free(buf);
-	return true;
+	return 1;
 }
 
 int apply_pending(struct vstore *vs, const char *replica_path, struct apply_result *res)
@@ -415,6 +420,12 @@ int apply_pending(struct vstore *vs, const char *replica_path, struct apply_resu
 	ret = vstore_list_cycles(vs, &cycles, &nr);
 	if (ret)
 		return ret;
+	if (applied && (!nr || applied > cycles[nr - 1])) {
+		log_err("the store records cycle %" PRIu64 " as applied to volume %s's replica, but holds no such cycle: %s/volumes/%s/replica-applied does not belong to this store's history",
+			applied, vs->info.name, vs->st->spec, vs->info.name);
+		ret = -ESTALE;
+		goto out;
+	}
 	ret = apply_replica_open(replica_path, vs->info.size_bytes, &r);
 	if (ret)
 		goto out;
@@ -430,7 +441,10 @@ int apply_pending(struct vstore *vs, const char *replica_path, struct apply_resu
 		if (c <= applied)
 			continue;
 		/* Without a manifest it is residue or still being written. */
-		if (!has_manifest(vs, c))
+		ret = has_manifest(vs, c);
+		if (ret < 0)
+			goto out_close;
+		if (!ret)
 			continue;
 		if (c != applied + 1) {
 			log_err("volume %s: cycle %" PRIu64 " is missing from the store but cycle %" PRIu64 " is there: a replica cannot skip a cycle; the replica stays at cycle %" PRIu64,
@@ -450,11 +464,7 @@ int apply_pending(struct vstore *vs, const char *replica_path, struct apply_resu
 			res->first = c;
 		res->last = res->now = c;
 	}
-	if (nr && applied > cycles[nr - 1]) {
-		log_err("the store records cycle %" PRIu64 " as applied, but its newest cycle is %" PRIu64 ": replica-applied does not belong to this store's history",
-			applied, cycles[nr - 1]);
-		ret = -ESTALE;
-	}
+	ret = 0;
 out_close:
 	apply_replica_close(&r);
 	if (ret && r.created && !res->first)

@@ -318,6 +318,24 @@ int main(void)
 	tap_ok(ret == -ENOENT && res.first == 1 && res.last == 3 && applied(vs) == 3,
 	       "a fresh replica gets cycles 1..3, then the gap stops it");
 	tap_ok(replica_matches("replica2"), "that replica equals the source too");
+	/* replica-applied from another history. */
+	tap_is(vstore_set_applied(vs, 99), 0, "set replica-applied to 99");
+	ret = apply_pending(vs, "replica", &res);
+	tap_is(ret, -ESTALE, "a replica-applied above every cycle in the store is refused");
+
+	/* A damaged manifest is an error, never skipped. */
+	tap_is(vstore_set_applied(vs, 3), 0, "set replica-applied back to 3");
+	vstore_path_manifest(vs, 5, path);
+	{
+		char full[VSTORE_PATH_MAX + 16];
+
+		snprintf(full, sizeof(full), "store/%s", path);
+		flip_byte(full, 150);
+		tap_is(vstore_last_cycle(vs, &ci), -EBADMSG,
+		       "the newest manifest fails authentication: vstore_last_cycle says so");
+		ret = cycle_writer_begin(vs, 6, CYCLE_DELTA, &opts, &w);
+		tap_is(ret, -EBADMSG, "and no writer builds on top of it");
+	}
 	vstore_close(vs);
 	store_close(st);
 	key_wipe(&key);
