@@ -110,8 +110,9 @@ int key_load(const char *path, struct cbt_key *key)
 		goto out_close;
 	}
 	if (stbuf.st_mode & (S_IRWXG | S_IRWXO)) {
-		log_err("key file %s is readable by others (mode %04o); run chmod 600 %s",
-			path, (unsigned int)(stbuf.st_mode & 07777), path);
+		log_err("key file %s is %s by others (mode %04o); run chmod 600 %s",
+			path, stbuf.st_mode & (S_IRGRP | S_IROTH) ? "readable" : "writable",
+			(unsigned int)(stbuf.st_mode & 07777), path);
 		ret = -EPERM;
 		goto out_close;
 	}

@@ -329,11 +329,26 @@ static const struct store_ops local_ops = {
 	.close = local_close,
 };
 
-static int count_entry(void *arg, const char *child)
+/* Entries in the store root, hidden ones included (never initialise a home dir). */
+static int count_entries(struct store_local *sl)
 {
-	(void)child;
-	(*(int *)arg)++;
-	return 0;
+	struct dirent *de;
+	DIR *dir;
+	int fd, n = 0;
+
+	fd = openat(sl->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((de = readdir(dir)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(dir);
+	return n;
 }
 
 static int check_marker(struct store *st, bool create)
@@ -341,13 +356,15 @@ static int check_marker(struct store *st, bool create)
 	static const char word[] = STORE_MARKER " ";
 	void *buf;
 	size_t len;
-	int ret, entries = 0;
+	int ret, entries;
 
 	ret = st->ops->get(st, STORE_MARKER, &buf, &len);
 	if (ret == -ENOENT) {
-		ret = st->ops->list(st, "", count_entry, &entries);
-		if (ret)
-			return ret;
+		entries = count_entries(to_local(st));
+		if (entries < 0) {
+			log_err("cannot list %s: %s", st->spec, strerror(-entries));
+			return entries;
+		}
 		if (entries || !create) {
 			log_err("%s is not a cbtship store (no %s file in it); %s",
 				st->spec, STORE_MARKER,

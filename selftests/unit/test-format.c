@@ -224,11 +224,62 @@ static void test_manifest(void)
 	free(buf);
 }
 
+/*
+ * Random damage: decoders must refuse or accept without reading out of
+ * bounds (the ASan build checks that), and what they accept must be
+ * consistent.
+ */
+static void test_mutations(void)
+{
+	struct cbt_extent ext[3] = { { 0, 2 }, { 4, 3 }, { 9, 2 } };
+	uint8_t *seg = malloc(2 * BS), *man, *bad = malloc(2 * BS);
+	size_t seg_len = make_segment(seg), man_len = make_manifest(&man, 2, ext, 3, 7);
+	uint64_t rnd[4];
+	int consistent = 1, refused = 0, n;
+
+	for (int i = 0; i < 3000; i++) {
+		struct fmt_manifest m;
+		size_t len = i & 1 ? man_len : seg_len;
+
+		memcpy(bad, i & 1 ? man : seg, len);
+		test_fill_random(rnd, sizeof(rnd), (uint64_t)i + 1);
+		/* Damage 1-4 bytes in the headers, where the counts and lengths are. */
+		for (uint64_t k = 0; k <= rnd[0] % 4; k++) {
+			size_t limit = i & 1 ? len : 8 + FMT_REC_HDR_BYTES;
+
+			bad[(rnd[1 + k % 3] >> (8 * k)) % limit] ^= (uint8_t)(1u << (k + i) % 8);
+		}
+		if (rnd[3] % 5 == 0)
+			len -= rnd[2] % len;	/* sometimes truncated too */
+		if (i & 1) {
+			if (fmt_manifest_decode("m", bad, len, &m) == 0) {
+				uint64_t blocks = 0;
+
+				for (uint64_t e = 0; e < m.nr_extents; e++)
+					blocks += m.ext[e].count;
+				consistent &= blocks == m.blocks_sent &&
+					      len == fmt_manifest_bytes(m.nr_segments, m.nr_extents);
+				fmt_manifest_free(&m);
+			} else {
+				refused++;
+			}
+		} else if (walk(bad, len, &n) != 0) {
+			refused++;
+		}
+	}
+	tap_ok(consistent, "3000 damaged payloads: whatever decodes is self-consistent");
+	tap_ok(refused > 1000, "most damaged payloads are refused (%d)", refused);
+	free(seg);
+	free(man);
+	free(bad);
+}
+
 int main(void)
 {
 	test_quiet_logs();
 	test_volume();
 	test_segment();
 	test_manifest();
+	test_mutations();
 	return tap_done();
 }

@@ -118,6 +118,11 @@ int main(void)
 	       "and left alone");
 	free(file);
 
+	mkdir("dotonly", 0755);
+	test_write_file("dotonly/.profile", "x", 1, 0644);
+	tap_is(store_open("dotonly", true, &st2), -ENOTDIR,
+	       "a directory holding only a hidden file is not empty: refused");
+
 	mkdir("v2", 0755);
 	test_write_file("v2/cbtship-store", "cbtship-store 2\n", 16, 0644);
 	tap_is(store_open("v2", true, &st2), -EPROTO, "a version 2 store is refused (-EPROTO)");
