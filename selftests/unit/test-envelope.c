@@ -155,6 +155,23 @@ int main(void)
 	ret = open_copy(obj, sizeof(obj), &key, &meta, false, out, &out_len);
 	tap_is(ret, -EPROTO, "an unknown cipher is -EPROTO");
 
+	/* Every single-bit change anywhere in an object is refused. */
+	{
+		uint8_t small[64 + ENV_OVERHEAD], copy[sizeof(small)], o[64];
+		int refused = 0, total = 0;
+
+		envelope_seal(&key, &meta, payload, 64, small);
+		for (size_t off = 0; off < sizeof(small); off++)
+			for (int bit = 0; bit < 8; bit += 3) {
+				memcpy(copy, small, sizeof(copy));
+				copy[off] ^= (uint8_t)(1u << bit);
+				total++;
+				refused += open_copy(copy, sizeof(copy), &key, &meta, false, o,
+						     &out_len) != 0;
+			}
+		tap_is(refused, total, "every flipped bit in every byte of an object is refused");
+	}
+
 	/* An empty payload is legal. */
 	{
 		uint8_t tiny[ENV_OVERHEAD], o[1];
