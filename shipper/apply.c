@@ -284,7 +284,7 @@ out:
 
 static void pass_free(struct pass *p)
 {
-	if (p->cctx)
+	if (p->codec && p->cctx)
 		p->codec->destroy(p->cctx);
 	free(p->block);
 	free(p->zeros);
