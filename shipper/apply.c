@@ -40,7 +40,7 @@ int apply_replica_open(const char *path, uint64_t size_bytes, struct apply_repli
 	r->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (r->fd < 0 && errno == ENOENT) {
 		r->fd = open(path, O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0600);
-		r->created = r->fd >= 0;
+		r->created = r->fresh = r->fd >= 0;
 	}
 	if (r->fd < 0) {
 		ret = -errno;
@@ -243,6 +243,9 @@ static int do_record(struct pass *p, uint32_t seg, const struct fmt_record *rec)
 	}
 	if (!p->replica)
 		return 0;
+	/* A new file is all holes: leave zero blocks as holes (stays sparse). */
+	if (rec->kind == REC_ZERO && p->replica->fresh)
+		return 0;
 	return write_block(p, rec->block * p->m->block_size, data, rec->raw_len);
 }
 
@@ -379,7 +382,9 @@ int apply_cycle(struct vstore *vs, uint64_t cycle, struct apply_replica *r)
 	if (fsync(r->fd) < 0) {
 		ret = -errno;
 		log_err("cannot sync replica %s: %s", r->path, strerror(-ret));
+		goto out;
 	}
+	r->fresh = false;
 out:
 	fmt_manifest_free(&m);
 	return ret;

@@ -18,6 +18,7 @@ struct apply_replica {
 	const char *path;
 	bool is_blockdev;
 	bool created;		/* did not exist before apply_replica_open() */
+	bool fresh;		/* created and nothing written yet: reads as zeros */
 	uint64_t size;		/* current size in bytes */
 };
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -220,6 +221,20 @@ int main(void)
 	       "apply cycle 1 to a new replica file");
 	tap_ok(replica_matches("replica"), "replica equals the source byte for byte");
 	tap_is(applied(vs), 1, "replica-applied says 1");
+	{
+		struct stat sb, probe;
+
+		/* Zero blocks are left as holes in a new file, where holes exist. */
+		test_write_file("probe", "", 0, 0600);
+		if (truncate("probe", 1 << 20) == 0 && stat("probe", &probe) == 0 &&
+		    probe.st_blocks == 0 && stat("replica", &sb) == 0) {
+			tap_ok((uint64_t)sb.st_blocks * 512 <= SIZE - 3 * BS,
+			       "the new replica is sparse (%lld bytes allocated of %llu)",
+			       (long long)sb.st_blocks * 512, (unsigned long long)SIZE);
+		} else {
+			tap_ok(1, "# SKIP the file system has no holes");
+		}
+	}
 	ret = apply_pending(vs, "replica", &res);
 	tap_ok(ret == 0 && res.first == 0 && res.now == 1, "apply again: nothing to do");
 
