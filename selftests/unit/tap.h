@@ -28,8 +28,11 @@ static int tap_ok(int cond, const char *fmt, ...)
 	return cond;
 }
 
-#define tap_eq(a, b, what) \
-	tap_ok((a) == (b), "%s (got %lld, want %lld)", (what), (long long)(a), (long long)(b))
+/* Each argument is evaluated exactly once. */
+#define tap_eq(a, b, what) ({ \
+	long long tap_a_ = (long long)(a), tap_b_ = (long long)(b); \
+	tap_ok(tap_a_ == tap_b_, "%s (got %lld, want %lld)", (what), tap_a_, tap_b_); \
+})
 
 __attribute__((unused))
 static int tap_done(void)
