@@ -17,17 +17,17 @@ int main(void)
 	for (int i = 0; i < 32; i++)
 		inc[i] = (uint8_t)i;
 
-	tap_is(crc32c(0, "123456789", 9), 0xE3069283u, "crc32c(\"123456789\")");
-	tap_is(crc32c_sw(0, "123456789", 9), 0xE3069283u, "table crc32c(\"123456789\")");
-	tap_is(crc32c(0, zeros, 32), 0x8A9136AAu, "crc32c of 32 zero bytes");
-	tap_is(crc32c_sw(0, zeros, 32), 0x8A9136AAu, "table crc32c of 32 zero bytes");
+	tap_eq(crc32c(0, "123456789", 9), 0xE3069283u, "crc32c(\"123456789\")");
+	tap_eq(crc32c_sw(0, "123456789", 9), 0xE3069283u, "table crc32c(\"123456789\")");
+	tap_eq(crc32c(0, zeros, 32), 0x8A9136AAu, "crc32c of 32 zero bytes");
+	tap_eq(crc32c_sw(0, zeros, 32), 0x8A9136AAu, "table crc32c of 32 zero bytes");
 	/* RFC 3720 B.4 vectors. */
-	tap_is(crc32c(0, ones, 32), 0x62A8AB43u, "crc32c of 32 0xff bytes");
-	tap_is(crc32c(0, inc, 32), 0x46DD794Eu, "crc32c of bytes 0..31");
-	tap_is(crc32c(0, "", 0), 0u, "crc32c of nothing is 0");
+	tap_eq(crc32c(0, ones, 32), 0x62A8AB43u, "crc32c of 32 0xff bytes");
+	tap_eq(crc32c(0, inc, 32), 0x46DD794Eu, "crc32c of bytes 0..31");
+	tap_eq(crc32c(0, "", 0), 0u, "crc32c of nothing is 0");
 
 	/* Continuing a checksum equals checksumming the whole. */
-	tap_is(crc32c(crc32c(0, "1234", 4), "56789", 5), 0xE3069283u,
+	tap_eq(crc32c(crc32c(0, "1234", 4), "56789", 5), 0xE3069283u,
 	       "crc32c continues across calls");
 
 	test_fill_random(buf, sizeof(buf), 7);
@@ -40,7 +40,7 @@ int main(void)
 				if (crc32c(0, buf + off, len) != crc32c_sw(0, buf + off, len))
 					same = 0;
 		tap_ok(same, "CPU and table paths agree on short, misaligned buffers");
-		tap_is(crc32c(0, buf, sizeof(buf)), crc32c_sw(0, buf, sizeof(buf)),
+		tap_eq(crc32c(0, buf, sizeof(buf)), crc32c_sw(0, buf, sizeof(buf)),
 		       "CPU and table paths agree on 4099 bytes");
 	}
 	buf[100] ^= 1;

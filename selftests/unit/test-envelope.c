@@ -71,7 +71,7 @@ int main(void)
 	make_key(&other_key, "k2", 2);
 	test_fill_random(payload, sizeof(payload), 3);
 
-	tap_is(envelope_seal(&key, &meta, payload, PLEN, sealed), 0, "seal");
+	tap_eq(envelope_seal(&key, &meta, payload, PLEN, sealed), 0, "seal");
 	tap_ok(!memcmp(sealed, "CBTSHP", 6) && sealed[6] == ENV_SEGMENT && sealed[7] == 1 &&
 	       sealed[8] == 2 && sealed[9] == 1 && sealed[12] == 128,
 	       "header: magic, type, version, codec, cipher, header length as FORMAT.md says");
@@ -79,25 +79,25 @@ int main(void)
 	       "the payload does not appear in the clear");
 
 	ret = envelope_open(&key, "t", sealed, sizeof(sealed), &meta, false, &got, out, &out_len);
-	tap_is(ret, 0, "open the sealed object");
+	tap_eq(ret, 0, "open the sealed object");
 	tap_ok(out_len == PLEN && !memcmp(out, payload, PLEN), "the payload comes back unchanged");
 	tap_ok(got.codec == 2 && got.cycle == 7 && got.segment == 3 && got.type == ENV_SEGMENT &&
 	       !memcmp(got.volume_id, meta.volume_id, 16), "the header fields come back");
 
 	memcpy(obj, sealed, sizeof(obj));
-	tap_is(envelope_seal(&key, &meta, payload, PLEN, obj), 0, "seal again");
+	tap_eq(envelope_seal(&key, &meta, payload, PLEN, obj), 0, "seal again");
 	tap_ok(memcmp(obj + 64, sealed + 64, 32) && memcmp(obj + 128, sealed + 128, PLEN),
 	       "a second seal uses a new salt and gives a different ciphertext");
 
-	tap_is(open_flipped(6), -EBADMSG, "a flipped type byte is refused");
-	tap_is(open_flipped(8), -EBADMSG, "a flipped codec byte fails authentication");
-	tap_is(open_flipped(70), -EBADMSG, "a flipped salt byte fails authentication");
-	tap_is(open_flipped(100), -EBADMSG, "a flipped reserved byte is refused");
-	tap_is(open_flipped(ENV_HDR_BYTES + 10), -EBADMSG, "a flipped ciphertext byte is refused");
-	tap_is(open_flipped(sizeof(sealed) - 1), -EBADMSG, "a flipped tag byte is refused");
-	tap_is(open_flipped(0), -EBADMSG, "a flipped magic byte is refused");
-	tap_is(open_flipped(12), -EBADMSG, "a wrong header length is refused");
-	tap_is(open_flipped(56), -EBADMSG, "a wrong payload length is refused");
+	tap_eq(open_flipped(6), -EBADMSG, "a flipped type byte is refused");
+	tap_eq(open_flipped(8), -EBADMSG, "a flipped codec byte fails authentication");
+	tap_eq(open_flipped(70), -EBADMSG, "a flipped salt byte fails authentication");
+	tap_eq(open_flipped(100), -EBADMSG, "a flipped reserved byte is refused");
+	tap_eq(open_flipped(ENV_HDR_BYTES + 10), -EBADMSG, "a flipped ciphertext byte is refused");
+	tap_eq(open_flipped(sizeof(sealed) - 1), -EBADMSG, "a flipped tag byte is refused");
+	tap_eq(open_flipped(0), -EBADMSG, "a flipped magic byte is refused");
+	tap_eq(open_flipped(12), -EBADMSG, "a wrong header length is refused");
+	tap_eq(open_flipped(56), -EBADMSG, "a wrong payload length is refused");
 
 	/* A failed open leaves no plaintext behind. */
 	memcpy(obj, sealed, sizeof(obj));
@@ -110,33 +110,33 @@ int main(void)
 	tap_ok(ret == -EBADMSG && all, "after a failed authentication the output is zeroed");
 
 	ret = open_copy(sealed, sizeof(sealed) - 1, &key, &meta, false, out, &out_len);
-	tap_is(ret, -EBADMSG, "an object one byte short is refused");
+	tap_eq(ret, -EBADMSG, "an object one byte short is refused");
 	ret = open_copy(sealed, 100, &key, &meta, false, out, &out_len);
-	tap_is(ret, -EBADMSG, "an object shorter than a header is refused");
+	tap_eq(ret, -EBADMSG, "an object shorter than a header is refused");
 	ret = open_copy(sealed, 0, &key, &meta, false, out, &out_len);
-	tap_is(ret, -EBADMSG, "an empty object is refused");
+	tap_eq(ret, -EBADMSG, "an empty object is refused");
 
 	ret = open_copy(sealed, sizeof(sealed), &other_key, &meta, false, out, &out_len);
-	tap_is(ret, -EKEYREJECTED, "the wrong key is -EKEYREJECTED");
+	tap_eq(ret, -EKEYREJECTED, "the wrong key is -EKEYREJECTED");
 
 	expect = meta;
 	expect.cycle = 8;
 	ret = open_copy(sealed, sizeof(sealed), &key, &expect, false, out, &out_len);
-	tap_is(ret, -EBADMSG, "opened as another cycle (replay) it is refused");
+	tap_eq(ret, -EBADMSG, "opened as another cycle (replay) it is refused");
 	expect = meta;
 	expect.segment = 2;
 	ret = open_copy(sealed, sizeof(sealed), &key, &expect, false, out, &out_len);
-	tap_is(ret, -EBADMSG, "opened as another segment (reorder) it is refused");
+	tap_eq(ret, -EBADMSG, "opened as another segment (reorder) it is refused");
 	expect = meta;
 	expect.volume_id[0] ^= 1;
 	ret = open_copy(sealed, sizeof(sealed), &key, &expect, false, out, &out_len);
-	tap_is(ret, -EBADMSG, "opened for another volume it is refused");
+	tap_eq(ret, -EBADMSG, "opened for another volume it is refused");
 	ret = open_copy(sealed, sizeof(sealed), &key, &expect, true, out, &out_len);
-	tap_is(ret, 0, "with any_volume the volume id is not compared");
+	tap_eq(ret, 0, "with any_volume the volume id is not compared");
 	expect = meta;
 	expect.type = ENV_MANIFEST;
 	ret = open_copy(sealed, sizeof(sealed), &key, &expect, false, out, &out_len);
-	tap_is(ret, -EBADMSG, "opened as a manifest it is refused");
+	tap_eq(ret, -EBADMSG, "opened as a manifest it is refused");
 
 	/* A header rewritten to claim another cycle fails the tag. */
 	memcpy(obj, sealed, sizeof(obj));
@@ -144,16 +144,16 @@ int main(void)
 	expect = meta;
 	expect.cycle = 8;
 	ret = open_copy(obj, sizeof(obj), &key, &expect, false, out, &out_len);
-	tap_is(ret, -EBADMSG, "a header edited to move the object fails authentication");
+	tap_eq(ret, -EBADMSG, "a header edited to move the object fails authentication");
 
 	memcpy(obj, sealed, sizeof(obj));
 	obj[7] = 2;
 	ret = open_copy(obj, sizeof(obj), &key, &meta, false, out, &out_len);
-	tap_is(ret, -EPROTO, "format version 2 is -EPROTO");
+	tap_eq(ret, -EPROTO, "format version 2 is -EPROTO");
 	memcpy(obj, sealed, sizeof(obj));
 	obj[9] = 2;
 	ret = open_copy(obj, sizeof(obj), &key, &meta, false, out, &out_len);
-	tap_is(ret, -EPROTO, "an unknown cipher is -EPROTO");
+	tap_eq(ret, -EPROTO, "an unknown cipher is -EPROTO");
 
 	/* Every single-bit change anywhere in an object is refused. */
 	{
@@ -169,14 +169,14 @@ int main(void)
 				refused += open_copy(copy, sizeof(copy), &key, &meta, false, o,
 						     &out_len) != 0;
 			}
-		tap_is(refused, total, "every flipped bit in every byte of an object is refused");
+		tap_eq(refused, total, "every flipped bit in every byte of an object is refused");
 	}
 
 	/* An empty payload is legal. */
 	{
 		uint8_t tiny[ENV_OVERHEAD], o[1];
 
-		tap_is(envelope_seal(&key, &meta, NULL, 0, tiny), 0, "seal an empty payload");
+		tap_eq(envelope_seal(&key, &meta, NULL, 0, tiny), 0, "seal an empty payload");
 		ret = open_copy(tiny, sizeof(tiny), &key, &meta, false, o, &out_len);
 		tap_ok(ret == 0 && out_len == 0, "open an empty payload");
 	}

@@ -24,30 +24,30 @@ static void test_volume(void)
 	ret = fmt_volume_decode("v", buf, sizeof(buf), &d);
 	tap_ok(ret == 0 && d.block_size == BS && d.size_bytes == SIZE && d.created == 1234 &&
 	       !strcmp(d.name, "vol-1.a_b"), "volume header round trip");
-	tap_is(fmt_volume_decode("v", buf, sizeof(buf) - 1, &d), -EBADMSG, "short volume header");
+	tap_eq(fmt_volume_decode("v", buf, sizeof(buf) - 1, &d), -EBADMSG, "short volume header");
 	memcpy(bad, buf, sizeof(buf));
 	bad[4] = 1;
-	tap_is(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "reserved field set");
+	tap_eq(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "reserved field set");
 	memcpy(bad, buf, sizeof(buf));
 	put_le32(bad, 3000);
-	tap_is(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "block size not a power of 2");
+	tap_eq(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "block size not a power of 2");
 	memcpy(bad, buf, sizeof(buf));
 	memset(bad + 24, 'a', FMT_NAME_BYTES);
-	tap_is(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "unterminated name");
+	tap_eq(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "unterminated name");
 	memcpy(bad, buf, sizeof(buf));
 	bad[24 + 20] = 'x';
-	tap_is(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "junk after the name's NUL");
+	tap_eq(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "junk after the name's NUL");
 	memcpy(bad, buf, sizeof(buf));
 	bad[24] = '/';
-	tap_is(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "'/' in the name");
+	tap_eq(fmt_volume_decode("v", bad, sizeof(bad), &d), -EBADMSG, "'/' in the name");
 
 	tap_ok(fmt_volume_name_ok("a") && fmt_volume_name_ok("A.b_c-9") &&
 	       !fmt_volume_name_ok("") && !fmt_volume_name_ok(".hidden") &&
 	       !fmt_volume_name_ok("a/b") && !fmt_volume_name_ok("a b"),
 	       "volume name rules");
-	tap_is(fmt_nr_blocks(SIZE, BS), 11, "11 blocks");
-	tap_is(fmt_block_len(10, SIZE, BS), 100, "the last block is 100 bytes");
-	tap_is(fmt_block_len(9, SIZE, BS), BS, "the one before is whole");
+	tap_eq(fmt_nr_blocks(SIZE, BS), 11, "11 blocks");
+	tap_eq(fmt_block_len(10, SIZE, BS), 100, "the last block is 100 bytes");
+	tap_eq(fmt_block_len(9, SIZE, BS), BS, "the one before is whole");
 }
 
 /* A segment with blocks 1 (raw), 3 (zero), 10 (compressed, 100 raw bytes). */
@@ -96,7 +96,7 @@ static void test_segment(void)
 	int n, ret;
 
 	ret = fmt_segment_begin(&rd, "seg", buf, len, BS, SIZE);
-	tap_is(ret, 0, "segment begins");
+	tap_eq(ret, 0, "segment begins");
 	ret = fmt_segment_next(&rd, &rec);
 	tap_ok(ret == 1 && rec.block == 1 && rec.kind == REC_RAW && rec.raw_len == BS &&
 	       rec.crc == 11 && rec.data[0] == 0x5a, "record 1: raw block 1");
@@ -107,13 +107,13 @@ static void test_segment(void)
 	tap_ok(ret == 1 && rec.block == 10 && rec.kind == REC_COMPRESSED && rec.raw_len == 100 &&
 	       rec.stored_len == 7 && !memcmp(rec.data, "1234567", 7),
 	       "record 3: compressed last block, 100 raw bytes");
-	tap_is(fmt_segment_next(&rd, &rec), 0, "then the end");
+	tap_eq(fmt_segment_next(&rd, &rec), 0, "then the end");
 
 #define MUTATE(stmt, what) do { \
 		memcpy(bad, buf, len); \
 		size_t blen = len; \
 		stmt; \
-		tap_is(walk(bad, blen, &n), -EBADMSG, what); \
+		tap_eq(walk(bad, blen, &n), -EBADMSG, what); \
 	} while (0)
 	MUTATE(put_le32(bad, 4), "record count larger than the records present");
 	MUTATE(put_le32(bad, 0xffffffff), "huge record count");
@@ -136,7 +136,7 @@ static void test_segment(void)
 		MUTATE(put_le32(bad + zero_rec + FMT_REC_HDR_BYTES + 12, 99),
 		       "record data beyond the end of the segment");
 	}
-	tap_is(walk(buf, 4, &n), -EBADMSG, "segment shorter than its header");
+	tap_eq(walk(buf, 4, &n), -EBADMSG, "segment shorter than its header");
 	free(buf);
 	free(bad);
 }
@@ -184,7 +184,7 @@ static void test_manifest(void)
 #define MBAD(stmt, blen, what) do { \
 		memcpy(bad, buf, len); \
 		stmt; \
-		tap_is(fmt_manifest_decode("m", bad, (blen), &m), -EBADMSG, what); \
+		tap_eq(fmt_manifest_decode("m", bad, (blen), &m), -EBADMSG, what); \
 	} while (0)
 	MBAD(put_le32(bad, 3), len, "unknown cycle kind");
 	MBAD(put_le32(bad + 52, 1), len, "reserved field set");
@@ -209,17 +209,17 @@ static void test_manifest(void)
 		MBAD(put_le64(bad + e + 32, UINT64_MAX), len, "an extent whose end overflows");
 	}
 	MBAD(put_le32(bad + 4, 1000), len, "bad block size");
-	tap_is(fmt_manifest_decode("m", buf, 10, &m), -EBADMSG, "shorter than the header");
+	tap_eq(fmt_manifest_decode("m", buf, 10, &m), -EBADMSG, "shorter than the header");
 	free(buf);
 	free(bad);
 
 	len = make_manifest(&buf, 1, ext, 3, 7);
-	tap_is(fmt_manifest_decode("m", buf, len, &m), -EBADMSG,
+	tap_eq(fmt_manifest_decode("m", buf, len, &m), -EBADMSG,
 	       "an initial manifest that does not cover the volume");
 	free(buf);
 	len = make_manifest(&buf, 1, all, 1, 11);
 	ret = fmt_manifest_decode("m", buf, len, &m);
-	tap_is(ret, 0, "an initial manifest covering every block");
+	tap_eq(ret, 0, "an initial manifest covering every block");
 	fmt_manifest_free(&m);
 	free(buf);
 }

@@ -54,7 +54,7 @@ int main(void)
 	free(file);
 
 	ret = store_put(st, "volumes/v/cycles/1/seg-0", "hello", 5);
-	tap_is(ret, 0, "put creates parent directories");
+	tap_eq(ret, 0, "put creates parent directories");
 	ret = store_get(st, "volumes/v/cycles/1/seg-0", &buf, &len);
 	tap_ok(ret == 0 && len == 5 && !memcmp(buf, "hello", 5), "get returns what put wrote");
 	free(buf);
@@ -67,7 +67,7 @@ int main(void)
 	tap_ok(ret == 0 && len == 0, "an empty object");
 	free(buf);
 	ret = store_get(st, "volumes/v/cycles/1/nothing", &buf, &len);
-	tap_is(ret, -ENOENT, "get of an absent object is -ENOENT");
+	tap_eq(ret, -ENOENT, "get of an absent object is -ENOENT");
 
 	/* A temporary file left by a crashed writer is not listed. */
 	test_write_file("new/sub/volumes/v/cycles/1/.tmp-1-deadbeef", "x", 1, 0644);
@@ -78,24 +78,24 @@ int main(void)
 	ret = st->ops->list(st, "volumes/v", collect, &nm);
 	tap_ok(ret == 0 && nm.n == 1 && has(&nm, "cycles"), "list of a prefix gives directories");
 	ret = st->ops->list(st, "volumes/none", collect, &nm);
-	tap_is(ret, -ENOENT, "list of an absent prefix is -ENOENT");
+	tap_eq(ret, -ENOENT, "list of an absent prefix is -ENOENT");
 
-	tap_is(st->ops->remove(st, "volumes/v/cycles/1/seg-0"), 0, "remove an object");
+	tap_eq(st->ops->remove(st, "volumes/v/cycles/1/seg-0"), 0, "remove an object");
 	ret = store_get(st, "volumes/v/cycles/1/seg-0", &buf, &len);
-	tap_is(ret, -ENOENT, "it is gone");
-	tap_is(st->ops->remove(st, "volumes/v/cycles/1/seg-0"), -ENOENT,
+	tap_eq(ret, -ENOENT, "it is gone");
+	tap_eq(st->ops->remove(st, "volumes/v/cycles/1/seg-0"), -ENOENT,
 	       "removing it again is -ENOENT");
-	tap_is(st->ops->remove(st, "volumes/v/cycles/1/empty"), 0, "remove the other");
-	tap_is(st->ops->remove(st, "volumes/v/cycles/1"), 0,
+	tap_eq(st->ops->remove(st, "volumes/v/cycles/1/empty"), 0, "remove the other");
+	tap_eq(st->ops->remove(st, "volumes/v/cycles/1"), 0,
 	       "remove the emptied prefix (a crashed writer's temporary file too)");
 	nm.n = 0;
 	ret = st->ops->list(st, "volumes/v/cycles", collect, &nm);
 	tap_ok(ret == 0 && nm.n == 0, "the prefix is gone");
 
-	tap_is(store_put(st, "../escape", "x", 1), -EINVAL, "\"..\" in a name is refused");
-	tap_is(store_put(st, "/abs", "x", 1), -EINVAL, "an absolute name is refused");
-	tap_is(store_put(st, "a//b", "x", 1), -EINVAL, "an empty component is refused");
-	tap_is(store_put(st, ".hidden", "x", 1), -EINVAL, "a hidden name is refused");
+	tap_eq(store_put(st, "../escape", "x", 1), -EINVAL, "\"..\" in a name is refused");
+	tap_eq(store_put(st, "/abs", "x", 1), -EINVAL, "an absolute name is refused");
+	tap_eq(store_put(st, "a//b", "x", 1), -EINVAL, "an empty component is refused");
+	tap_eq(store_put(st, ".hidden", "x", 1), -EINVAL, "a hidden name is refused");
 	store_close(st);
 
 	ret = store_open("new/sub", false, &st2);
@@ -104,7 +104,7 @@ int main(void)
 
 	mkdir("empty", 0755);
 	ret = store_open("empty", false, &st2);
-	tap_is(ret, -ENOTDIR, "an empty directory is not a store without create");
+	tap_eq(ret, -ENOTDIR, "an empty directory is not a store without create");
 	ret = store_open("empty", true, &st2);
 	tap_ok(ret == 0 && st2, "an empty directory becomes a store with create");
 	store_close(st2);
@@ -112,7 +112,7 @@ int main(void)
 	mkdir("full", 0755);
 	test_write_file("full/precious", "data", 4, 0644);
 	ret = store_open("full", true, &st2);
-	tap_is(ret, -ENOTDIR, "a non-empty directory without the marker is refused");
+	tap_eq(ret, -ENOTDIR, "a non-empty directory without the marker is refused");
 	file = test_read_file("full/precious", &len);
 	tap_ok(file && len == 4 && test_read_file("full/cbtship-store", &len) == NULL,
 	       "and left alone");
@@ -120,16 +120,16 @@ int main(void)
 
 	mkdir("dotonly", 0755);
 	test_write_file("dotonly/.profile", "x", 1, 0644);
-	tap_is(store_open("dotonly", true, &st2), -ENOTDIR,
+	tap_eq(store_open("dotonly", true, &st2), -ENOTDIR,
 	       "a directory holding only a hidden file is not empty: refused");
 
 	mkdir("v2", 0755);
 	test_write_file("v2/cbtship-store", "cbtship-store 2\n", 16, 0644);
-	tap_is(store_open("v2", true, &st2), -EPROTO, "a version 2 store is refused (-EPROTO)");
+	tap_eq(store_open("v2", true, &st2), -EPROTO, "a version 2 store is refused (-EPROTO)");
 	mkdir("junk", 0755);
 	test_write_file("junk/cbtship-store", "hello\n", 6, 0644);
-	tap_is(store_open("junk", true, &st2), -ENOTDIR, "a damaged marker is refused");
+	tap_eq(store_open("junk", true, &st2), -ENOTDIR, "a damaged marker is refused");
 	test_write_file("afile", "x", 1, 0644);
-	tap_is(store_open("afile", true, &st2), -ENOTDIR, "a regular file is not a store");
+	tap_eq(store_open("afile", true, &st2), -ENOTDIR, "a regular file is not a store");
 	return tap_done();
 }

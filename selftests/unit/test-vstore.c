@@ -97,7 +97,7 @@ static void check_record_kinds(struct vstore *vs)
 	int ret;
 
 	ret = vstore_read_manifest(vs, 1, &m);
-	tap_is(ret, 0, "read cycle 1's manifest");
+	tap_eq(ret, 0, "read cycle 1's manifest");
 	if (ret)
 		return;
 	tap_ok(m.nr_segments == 7 && m.nr_extents == 1 && m.blocks_sent == NBLK,
@@ -112,14 +112,14 @@ static void check_record_kinds(struct vstore *vs)
 		}
 		free(payload);
 	}
-	tap_is(codec, CODEC_ZSTD, "segments say codec zstd");
+	tap_eq(codec, CODEC_ZSTD, "segments say codec zstd");
 	tap_ok(kind_of[0] == REC_ZERO && kind_of[7] == REC_ZERO && kind_of[9] == REC_ZERO,
 	       "zero blocks are stored as kind 2");
 	tap_ok(kind_of[1] == REC_COMPRESSED && kind_of[3] == REC_COMPRESSED,
 	       "text blocks are stored compressed");
 	tap_ok(kind_of[4] == REC_RAW && kind_of[NBLK - 1] == REC_RAW,
 	       "random blocks (compression does not help) are stored raw");
-	tap_is(kinds[0] + kinds[1] + kinds[2], NBLK, "every block has one record");
+	tap_eq(kinds[0] + kinds[1] + kinds[2], NBLK, "every block has one record");
 	fmt_manifest_free(&m);
 }
 
@@ -188,28 +188,28 @@ int main(void)
 		return 99;
 
 	ret = vstore_open(st, "vol", &key, &vs);
-	tap_is(ret, -ENOENT, "no volume yet: -ENOENT");
+	tap_eq(ret, -ENOENT, "no volume yet: -ENOENT");
 	ret = vstore_create(st, "vol", &key, BS, SIZE, &vs);
-	tap_is(ret, 0, "create the volume");
+	tap_eq(ret, 0, "create the volume");
 	tap_ok(vstore_info(vs)->block_size == BS && vstore_info(vs)->size_bytes == SIZE,
 	       "volume info");
 	ret = vstore_create(st, "vol", &key, BS, SIZE, &vs2);
-	tap_is(ret, -EEXIST, "creating it again is -EEXIST");
+	tap_eq(ret, -EEXIST, "creating it again is -EEXIST");
 	ret = vstore_open(st, "vol", &other, &vs2);
-	tap_is(ret, -EKEYREJECTED, "opening with another key is -EKEYREJECTED");
+	tap_eq(ret, -EKEYREJECTED, "opening with another key is -EKEYREJECTED");
 	ret = vstore_open(st, "vol", &key, &vs2);
 	tap_ok(ret == 0 && !memcmp(vstore_info(vs2)->volume_id, vstore_info(vs)->volume_id, 16),
 	       "reopen: same volume id");
 	vstore_close(vs2);
-	tap_is(vstore_last_cycle(vs, &ci), -ENOENT, "no cycle yet");
+	tap_eq(vstore_last_cycle(vs, &ci), -ENOENT, "no cycle yet");
 
 	ret = cycle_writer_begin(vs, 1, CYCLE_DELTA, &opts, &w);
-	tap_is(ret, -EINVAL, "cycle 1 must be initial");
+	tap_eq(ret, -EINVAL, "cycle 1 must be initial");
 	ret = cycle_writer_begin(vs, 2, CYCLE_INITIAL, &opts, &w);
-	tap_is(ret, -EINVAL, "the first cycle must be number 1");
+	tap_eq(ret, -EINVAL, "the first cycle must be number 1");
 
 	/* Cycle 1: everything, zstd, 3-block segments. */
-	tap_is(write_cycle(vs, 1, CYCLE_INITIAL, CODEC_ZSTD, &all, 1), 0, "write cycle 1");
+	tap_eq(write_cycle(vs, 1, CYCLE_INITIAL, CODEC_ZSTD, &all, 1), 0, "write cycle 1");
 	ret = vstore_last_cycle(vs, &ci);
 	tap_ok(ret == 0 && ci.cycle == 1 && ci.kind == CYCLE_INITIAL && ci.blocks_sent == NBLK &&
 	       ci.tracking_cycle == 10 && ci.tracking_id[0] == 0xee && ci.nr_segments == 7,
@@ -220,7 +220,7 @@ int main(void)
 	tap_ok(ret == 0 && res.before == 0 && res.first == 1 && res.last == 1 && res.now == 1,
 	       "apply cycle 1 to a new replica file");
 	tap_ok(replica_matches("replica"), "replica equals the source byte for byte");
-	tap_is(applied(vs), 1, "replica-applied says 1");
+	tap_eq(applied(vs), 1, "replica-applied says 1");
 	{
 		struct stat sb, probe;
 
@@ -243,29 +243,29 @@ int main(void)
 	test_fill_random(src + 3 * BS, 2 * BS, 77);
 	memset(src + 10 * BS, 'x', BS);
 	test_fill_random(src + (NBLK - 1) * BS, blen(NBLK - 1), 78);
-	tap_is(write_cycle(vs, 2, CYCLE_DELTA, CODEC_ZLIB, d2, 3), 0, "write delta cycle 2 (zlib)");
+	tap_eq(write_cycle(vs, 2, CYCLE_DELTA, CODEC_ZLIB, d2, 3), 0, "write delta cycle 2 (zlib)");
 	ret = apply_pending(vs, "replica", &res);
 	tap_ok(ret == 0 && res.first == 2 && res.last == 2, "apply cycle 2");
 	tap_ok(replica_matches("replica"), "replica equals the changed source");
 
 	/* Writer misuse. */
 	ret = cycle_writer_begin(vs, 5, CYCLE_DELTA, &opts, &w);
-	tap_is(ret, -EINVAL, "cycle 5 after 2 is refused");
+	tap_eq(ret, -EINVAL, "cycle 5 after 2 is refused");
 	ret = cycle_writer_begin(vs, 3, CYCLE_DELTA, &opts, &w);
-	tap_is(ret, 0, "begin cycle 3");
+	tap_eq(ret, 0, "begin cycle 3");
 	ret = cycle_writer_add(w, 5, src + 5 * BS, BS);
 	ret = ret ?: cycle_writer_add(w, 6, src + 6 * BS, BS);
-	tap_is(ret, 0, "add blocks 5 and 6");
-	tap_is(cycle_writer_add(w, 6, src + 6 * BS, BS), -EINVAL, "adding block 6 again is refused");
-	tap_is(cycle_writer_add(w, 4, src + 4 * BS, BS), -EINVAL, "adding block 4 after 6 is refused");
-	tap_is(cycle_writer_add(w, 8, src + 8 * BS, 100), -EINVAL, "a short middle block is refused");
-	tap_is(cycle_writer_add(w, NBLK, src, BS), -EINVAL, "a block past the end is refused");
+	tap_eq(ret, 0, "add blocks 5 and 6");
+	tap_eq(cycle_writer_add(w, 6, src + 6 * BS, BS), -EINVAL, "adding block 6 again is refused");
+	tap_eq(cycle_writer_add(w, 4, src + 4 * BS, BS), -EINVAL, "adding block 4 after 6 is refused");
+	tap_eq(cycle_writer_add(w, 8, src + 8 * BS, 100), -EINVAL, "a short middle block is refused");
+	tap_eq(cycle_writer_add(w, NBLK, src, BS), -EINVAL, "a block past the end is refused");
 	ret = cycle_writer_commit(w, d4, 1, 30, tid);
-	tap_is(ret, -EINVAL, "commit with other extents than the blocks added fails");
+	tap_eq(ret, -EINVAL, "commit with other extents than the blocks added fails");
 	tap_ok(vstore_last_cycle(vs, &ci) == 0 && ci.cycle == 2, "no manifest: the newest is still 2");
 
 	/* Cycle 3, properly (the failed attempt's segments are residue). */
-	tap_is(write_cycle(vs, 3, CYCLE_DELTA, CODEC_ZLIB, d3, 1), 0, "write cycle 3 over the residue");
+	tap_eq(write_cycle(vs, 3, CYCLE_DELTA, CODEC_ZLIB, d3, 1), 0, "write cycle 3 over the residue");
 	{
 		uint8_t junk[2 * BS];
 
@@ -273,7 +273,7 @@ int main(void)
 		ret = cycle_writer_begin(vs, 4, CYCLE_DELTA, &opts, &w);
 		ret = ret ?: cycle_writer_add(w, 5, junk, BS);
 		ret = ret ?: cycle_writer_add(w, 6, junk + BS, BS);
-		tap_is(ret, 0, "an abandoned cycle 4 (its segment is stored, no manifest)");
+		tap_eq(ret, 0, "an abandoned cycle 4 (its segment is stored, no manifest)");
 		cycle_writer_abort(w);
 		tap_ok(vstore_last_cycle(vs, &ci) == 0 && ci.cycle == 3, "the newest is still 3");
 	}
@@ -291,7 +291,7 @@ int main(void)
 		       "a damaged segment stops apply (%d)", ret);
 		test_hash_file("replica", after);
 		tap_ok(before[0] && !strcmp(before, after), "the replica is byte-identical to before");
-		tap_is(applied(vs), 2, "replica-applied still says 2");
+		tap_eq(applied(vs), 2, "replica-applied still says 2");
 		flip_byte(full, 200);
 	}
 	ret = apply_pending(vs, "replica", &res);
@@ -300,56 +300,56 @@ int main(void)
 	tap_ok(replica_matches("replica"), "replica equals the source");
 
 	/* An authentic manifest that lists a block no segment holds: stage 1. */
-	tap_is(write_cycle(vs, 4, CYCLE_DELTA, CODEC_ZSTD, d4, 1), 0, "write cycle 4 (block 12)");
-	tap_is(forge_manifest(vs, 4, 11), 0, "forge cycle 4's manifest to list block 11");
+	tap_eq(write_cycle(vs, 4, CYCLE_DELTA, CODEC_ZSTD, d4, 1), 0, "write cycle 4 (block 12)");
+	tap_eq(forge_manifest(vs, 4, 11), 0, "forge cycle 4's manifest to list block 11");
 	test_hash_file("replica", before);
 	ret = apply_pending(vs, "replica", &res);
 	tap_ok(ret == -EBADMSG && res.first == 0, "block set differs from the manifest: apply fails");
 	test_hash_file("replica", after);
 	tap_ok(!strcmp(before, after), "the replica is byte-identical to before");
-	tap_is(apply_verify_cycle(vs, 4), -EBADMSG, "verify alone says the same");
-	tap_is(forge_manifest(vs, 4, 12), 0, "put the true extents back");
-	tap_is(apply_verify_cycle(vs, 4), 0, "cycle 4 verifies");
+	tap_eq(apply_verify_cycle(vs, 4), -EBADMSG, "verify alone says the same");
+	tap_eq(forge_manifest(vs, 4, 12), 0, "put the true extents back");
+	tap_eq(apply_verify_cycle(vs, 4), 0, "cycle 4 verifies");
 
 	/* A gap: cycle 5 complete, cycle 4's manifest gone. */
-	tap_is(write_cycle(vs, 5, CYCLE_DELTA, CODEC_NONE, d5, 1), 0, "write cycle 5 (codec none)");
+	tap_eq(write_cycle(vs, 5, CYCLE_DELTA, CODEC_NONE, d5, 1), 0, "write cycle 5 (codec none)");
 	vstore_path_manifest(vs, 4, path);
-	tap_is(st->ops->remove(st, path), 0, "remove cycle 4's manifest");
+	tap_eq(st->ops->remove(st, path), 0, "remove cycle 4's manifest");
 	test_hash_file("replica", before);
 	ret = apply_pending(vs, "replica", &res);
 	tap_ok(ret == -ENOENT && res.now == 3, "apply refuses to skip cycle 4");
 	test_hash_file("replica", after);
 	tap_ok(!strcmp(before, after), "the replica is untouched");
-	tap_is(applied(vs), 3, "replica-applied still says 3");
+	tap_eq(applied(vs), 3, "replica-applied still says 3");
 
 	/* A new replica when the store says cycles were applied elsewhere. */
 	ret = apply_pending(vs, "replica-new", &res);
-	tap_is(ret, -ENOENT, "a missing replica with replica-applied 3 is refused");
+	tap_eq(ret, -ENOENT, "a missing replica with replica-applied 3 is refused");
 	tap_ok(access("replica-new", F_OK) != 0, "and no file is left behind");
 
 	/* A fresh replica from cycle 1: it gets up to the gap. */
-	tap_is(vstore_set_applied(vs, 0), 0, "reset replica-applied");
+	tap_eq(vstore_set_applied(vs, 0), 0, "reset replica-applied");
 	ret = apply_pending(vs, "replica2", &res);
 	tap_ok(ret == -ENOENT && res.first == 1 && res.last == 3 && applied(vs) == 3,
 	       "a fresh replica gets cycles 1..3, then the gap stops it");
 	tap_ok(replica_matches("replica2"), "that replica equals the source too");
 	/* replica-applied from another history. */
-	tap_is(vstore_set_applied(vs, 99), 0, "set replica-applied to 99");
+	tap_eq(vstore_set_applied(vs, 99), 0, "set replica-applied to 99");
 	ret = apply_pending(vs, "replica", &res);
-	tap_is(ret, -ESTALE, "a replica-applied above every cycle in the store is refused");
+	tap_eq(ret, -ESTALE, "a replica-applied above every cycle in the store is refused");
 
 	/* A damaged manifest is an error, never skipped. */
-	tap_is(vstore_set_applied(vs, 3), 0, "set replica-applied back to 3");
+	tap_eq(vstore_set_applied(vs, 3), 0, "set replica-applied back to 3");
 	vstore_path_manifest(vs, 5, path);
 	{
 		char full[VSTORE_PATH_MAX + 16];
 
 		snprintf(full, sizeof(full), "store/%s", path);
 		flip_byte(full, 150);
-		tap_is(vstore_last_cycle(vs, &ci), -EBADMSG,
+		tap_eq(vstore_last_cycle(vs, &ci), -EBADMSG,
 		       "the newest manifest fails authentication: vstore_last_cycle says so");
 		ret = cycle_writer_begin(vs, 6, CYCLE_DELTA, &opts, &w);
-		tap_is(ret, -EBADMSG, "and no writer builds on top of it");
+		tap_eq(ret, -EBADMSG, "and no writer builds on top of it");
 	}
 	vstore_close(vs);
 	store_close(st);

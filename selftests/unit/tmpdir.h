@@ -16,13 +16,6 @@
 
 #include <openssl/evp.h>
 
-/* tap_eq() evaluates its arguments twice; this evaluates expr once. */
-#define tap_is(expr, want, what) \
-	do { \
-		long long tap_v_ = (long long)(expr); \
-		tap_eq(tap_v_, (want), (what)); \
-	} while (0)
-
 /* Expected failures would be noise; TEST_VERBOSE=1 shows their messages. */
 #define test_quiet_logs() log_set_level(getenv("TEST_VERBOSE") ? LOG_DEBUG : LOG_EMERG)
 
