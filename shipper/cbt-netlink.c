@@ -274,6 +274,29 @@ struct cbt_nl_vol {
 	bool seen;
 };
 
+/*
+ * The dm name from sysfs: it is what the admin gave dmsetup, whatever the
+ * kernel module reports as CBT_A_NAME.  -errno if there is none.
+ */
+static int dm_sysfs_name(uint32_t major, uint32_t minor, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/dm/name", major, minor);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return buf[0] ? 0 : -EIO;
+}
+
 static int cbt_parse_volume(struct nlattr **tb, struct cbt_nl_vol *v)
 {
 	struct cbt_volume_info *info = &v->info;
@@ -300,6 +323,10 @@ static int cbt_parse_volume(struct nlattr **tb, struct cbt_nl_vol *v)
 		v->major = nla_get_u32(tb[CBT_A_DEV_MAJOR]);
 	if (tb[CBT_A_DEV_MINOR])
 		v->minor = nla_get_u32(tb[CBT_A_DEV_MINOR]);
+	if ((tb[CBT_A_DEV_MAJOR] || tb[CBT_A_DEV_MINOR]) &&
+	    dm_sysfs_name(v->major, v->minor, info->name, sizeof(info->name)) < 0 &&
+	    tb[CBT_A_NAME])
+		nla_strlcpy(info->name, tb[CBT_A_NAME], sizeof(info->name));
 	if (!info->block_size || info->block_size % 512) {
 		log_err("dm-cbt: the kernel reports an invalid block size %u", info->block_size);
 		return -EPROTO;

@@ -27,6 +27,7 @@ struct replicate_opts {
 };
 
 enum replicate_result {
+	REPLICATE_NOTHING,		/* failed or stopped before a cycle was stored */
 	REPLICATE_SHIPPED,		/* a cycle was written and committed */
 	REPLICATE_NO_CHANGES,		/* frozen set empty: committed, nothing written */
 };
