@@ -1,0 +1,124 @@
+#!/bin/bash
+# Host-side test of scripts/vm-run: boots the guest three times (one full
+# run, one that leaves a kernel WARNING, one that times out) and checks the
+# working directory, environment, exit status, output, dm-linear on brd,
+# --share, --disk, the kernel-log check and --timeout.
+# Exit 0: pass, 1: fail, 77: skip (with the reason).
+
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VMRUN=$ROOT/scripts/vm-run
+
+n=0
+failed=0
+check() { # DESCRIPTION CONDITION...
+	local what=$1
+	shift
+	n=$((n + 1))
+	if "$@"; then
+		echo "ok $n - $what"
+	else
+		echo "not ok $n - $what"
+		failed=$((failed + 1))
+	fi
+}
+skip() {
+	echo "SKIP: vm-run: $*"
+	exit 77
+}
+
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (scripts/install-deps)"
+((EUID == 0)) || skip "needs root (the guest kernel in /boot is readable by root only)"
+compgen -G '/boot/vmlinuz-*-amd64' >/dev/null || skip "no Debian kernel in /boot (scripts/install-deps)"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vm-run-selftest.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+# --- no boot: usage errors ------------------------------------------------
+"$VMRUN" --help >"$tmp/help" 2>&1
+check "--help exits 0 and prints usage" test $? = 0 -a -n "$(grep -m1 '^Usage: ' "$tmp/help")"
+"$VMRUN" --bogus -- true >/dev/null 2>&1
+check "unknown option exits 2" test $? = 2
+"$VMRUN" --mem lots -- true >/dev/null 2>&1
+check "bad --mem exits 2" test $? = 2
+"$VMRUN" >/dev/null 2>&1
+check "missing COMMAND exits 2" test $? = 2
+
+# --- boot 1: cwd, env, exit status, dm-linear, --share, --disk -------------
+token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+share=$tmp/share
+mkdir -p "$share"
+disk=$tmp/disk.img
+# 4 MiB: first MiB a known pattern, the rest zeros; the guest checks the
+# pattern and writes the token at 2 MiB.
+head -c 1048576 /dev/urandom >"$tmp/pattern"
+cp "$tmp/pattern" "$disk"
+truncate -s 4M "$disk"
+pattern_sum=$(sha256sum <"$tmp/pattern" | cut -d' ' -f1)
+
+cat >"$share/guest.sh" <<'EOF'
+set -u
+echo "cwd=$PWD"
+echo "env CBT_IN_VM=${CBT_IN_VM:-} DM_DISABLE_UDEV=${DM_DISABLE_UDEV:-} HOME=$HOME TERM=$TERM TOKEN=${TOKEN:-}"
+echo "uid=$(id -u)"
+modprobe dm-mod && modprobe brd rd_nr=1 rd_size=8192 || exit 10
+dmsetup create vmrun-lin --table "0 16384 linear /dev/ram0 0" || exit 11
+echo "table=$(dmsetup table vmrun-lin)"
+[ -b /dev/mapper/vmrun-lin ] && echo "node=present"
+dmsetup remove vmrun-lin || exit 12
+echo "disk=$(head -c 1048576 /dev/vda | sha256sum | cut -d' ' -f1)"
+printf '%s' "$TOKEN" | dd of=/dev/vda bs=4096 seek=512 conv=fsync status=none || exit 13
+echo "$TOKEN" >"$SHARE/from-guest"
+exit 7
+EOF
+
+(cd "$ROOT/selftests/harness" &&
+	"$VMRUN" --timeout 600 --env "TOKEN=$token" --env "SHARE=$share" --share "$share" \
+		--disk "$disk" --log "$tmp/boot1.log" -- bash "$share/guest.sh") >"$tmp/out1" 2>"$tmp/err1"
+rc=$?
+echo "# boot 1: vm-run exit $rc; output:"
+sed 's/^/#   /' "$tmp/out1" "$tmp/err1"
+check "exit status of COMMAND propagates (exit 7)" test $rc = 7
+check "COMMAND runs in the caller's cwd" grep -qx "cwd=$ROOT/selftests/harness" "$tmp/out1"
+check "COMMAND runs as root" grep -qx "uid=0" "$tmp/out1"
+check "environment: CBT_IN_VM, DM_DISABLE_UDEV, HOME, TERM, --env" \
+	grep -qx "env CBT_IN_VM=1 DM_DISABLE_UDEV=1 HOME=/root TERM=dumb TOKEN=$token" "$tmp/out1"
+check "dm-linear on /dev/ram0 reads back its table" grep -qx "table=0 16384 linear 1:0 0" "$tmp/out1"
+check "dmsetup made the /dev/mapper node without udev" grep -qx "node=present" "$tmp/out1"
+check "--disk is /dev/vda with the host file's data" grep -qx "disk=$pattern_sum" "$tmp/out1"
+check "a write to /dev/vda reaches the host file" \
+	test "$(dd if="$disk" bs=4096 skip=512 count=1 status=none | head -c ${#token})" = "$token"
+check "--share: a file written in the guest appears on the host" \
+	test "$(cat "$share/from-guest" 2>/dev/null)" = "$token"
+check "no carriage returns in COMMAND's output" test -z "$(tr -cd '\r' <"$tmp/out1")"
+check "the console log was kept with --log" grep -q "COMMAND ended with status 7" "$tmp/boot1.log"
+check "the guest's dmesg was saved next to the log" test -s "$tmp/boot1.dmesg"
+
+# --- boot 2: a kernel WARNING fails the run ---------------------------------
+"$VMRUN" --timeout 600 --no-module -- \
+	sh -c 'echo "WARNING: CPU: 0 PID: 1 at vm-run selftest" >/dev/kmsg; echo done' \
+	>"$tmp/out2" 2>"$tmp/err2"
+rc=$?
+echo "# boot 2: vm-run exit $rc; output:"
+sed 's/^/#   /' "$tmp/out2" "$tmp/err2"
+check "COMMAND itself passed" grep -qx done "$tmp/out2"
+check "a WARNING: in dmesg makes vm-run exit 3" test $rc = 3
+check "vm-run prints the offending line" grep -q "WARNING: CPU: 0 PID: 1 at vm-run selftest" "$tmp/err2"
+log2=$(sed -n 's/.*console log: \(.*\)$/\1/p' "$tmp/err2")
+check "the log path is printed on failure and the log exists" test -n "$log2" -a -s "$log2"
+[[ -n $log2 ]] && rm -f "$log2" "${log2%.log}.dmesg"
+
+# --- boot 3: --timeout kills the guest ---------------------------------------
+start=$SECONDS
+"$VMRUN" --timeout 3 --no-module -- sleep 600 >"$tmp/out3" 2>"$tmp/err3"
+rc=$?
+elapsed=$((SECONDS - start))
+echo "# boot 3: vm-run exit $rc after ${elapsed}s"
+sed 's/^/#   /' "$tmp/err3" | head -n 3
+check "--timeout 3 ends the run with exit 124" test $rc = 124
+check "... within 30 s" test $elapsed -lt 30
+log3=$(sed -n 's/.*timed out after .*; log: \(.*\)$/\1/p' "$tmp/err3")
+[[ -n $log3 ]] && rm -f "$log3" "${log3%.log}.dmesg"
+
+echo "$((n - failed)) passed, $failed failed"
+((failed == 0))
