@@ -267,7 +267,7 @@ out:
 /* ---- GET_CHANGES dump ---- */
 
 struct changes_dump {
-	struct cbt_volume *v;
+	struct cbt_volume *v;	/* NULL until the first dumpit call */
 	u64 cycle;
 	u64 pos;		/* next block to look at */
 	bool sent;		/* at least one message went out */
@@ -277,9 +277,24 @@ struct changes_dump {
 
 static int cbt_changes_start(struct netlink_callback *cb)
 {
+	struct changes_dump *d;
+
+	d = kvzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d)
+		return -ENOMEM;
+	cb->args[0] = (long)d;
+	return 0;
+}
+
+/*
+ * Find the volume and check its frozen cycle.  Done in the first dumpit
+ * call, not in start: only there can 6.1 report an extack message (it
+ * comes with the error in NLMSG_DONE).
+ */
+static int changes_open(struct changes_dump *d, struct netlink_callback *cb)
+{
 	struct nlattr **attrs = genl_dumpit_info(cb)->attrs;
 	struct cbt_volume_info info;
-	struct changes_dump *d;
 	struct cbt_volume *v;
 	int r;
 
@@ -299,15 +314,8 @@ static int cbt_changes_start(struct netlink_callback *cb)
 		r = -ESTALE;
 		goto bad;
 	}
-
-	d = kvzalloc(sizeof(*d), GFP_KERNEL);
-	if (!d) {
-		r = -ENOMEM;
-		goto bad;
-	}
 	d->v = v;
 	d->cycle = info.cycle;
-	cb->args[0] = (long)d;
 	return 0;
 
 bad:
@@ -318,13 +326,19 @@ bad:
 static int cbt_changes_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct changes_dump *d = (struct changes_dump *)cb->args[0];
-	u64 pos = d->pos;
 	unsigned int max;
 	void *hdr;
+	u64 pos;
 	int n;
 
 	if (d->done)
 		return 0;
+	if (!d->v) {
+		n = changes_open(d, cb);
+		if (n)
+			return n;
+	}
+	pos = d->pos;
 
 	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
 			  &cbt_genl_family, NLM_F_MULTI, CBT_CMD_GET_CHANGES);
@@ -372,10 +386,9 @@ static int cbt_changes_done(struct netlink_callback *cb)
 {
 	struct changes_dump *d = (struct changes_dump *)cb->args[0];
 
-	if (d) {
+	if (d->v)
 		cbt_volume_put(d->v);
-		kvfree(d);
-	}
+	kvfree(d);
 	return 0;
 }
 

@@ -60,10 +60,21 @@ static int on_finish(struct nl_msg *msg, void *arg)
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
 	int *done = arg;
 
-	/* A dump that failed part way reports the error in NLMSG_DONE. */
+	/* A failed dump reports its error in NLMSG_DONE, then the extack. */
 	if (nlh->nlmsg_len >= NLMSG_HDRLEN + sizeof(int))
 		ext_err = *(int *)nlmsg_data(nlh);
 	*done = 1;
+	if (ext_err && (nlh->nlmsg_flags & NLM_F_ACK_TLVS)) {
+		struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+		int off = NLMSG_ALIGN(sizeof(int));
+
+		if (nla_parse(tb, NLMSGERR_ATTR_MAX,
+			      (struct nlattr *)((char *)nlmsg_data(nlh) + off),
+			      nlh->nlmsg_len - NLMSG_HDRLEN - off, NULL) == 0 &&
+		    tb[NLMSGERR_ATTR_MSG])
+			snprintf(ext_msg, sizeof(ext_msg), "%s",
+				 (char *)nla_data(tb[NLMSGERR_ATTR_MSG]));
+	}
 	return NL_STOP;
 }
 

@@ -60,5 +60,5 @@ devno=$(dmsetup info -c --noheadings -o major,minor --separator : rl | tr -d ' '
 [ -n "$(probe get "$devno")" ] || fail "cannot get the volume by $devno"
 must dmsetup remove rl
 expect_fail "No such device" probe get "$devno"
-[ -z "$(probe list)" ] || fail "volume still listed after removal: $(probe list)"
+probe list | grep -q "^$devno " && fail "volume still listed after removal: $(probe list)"
 exit 0
