@@ -10,6 +10,7 @@
 #include <linux/math64.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 
 #include "cbt-bitmap.h"
@@ -17,6 +18,11 @@
 /* Bits in one leaf page, and leaf pointers in one directory page. */
 #define CBT_LEAF_BITS		((u64)PAGE_SIZE * BITS_PER_BYTE)
 #define CBT_LEAVES_PER_DIR	(PAGE_SIZE / sizeof(unsigned long *))
+
+static bool fail_leaf_alloc;
+module_param(fail_leaf_alloc, bool, 0644);
+MODULE_PARM_DESC(fail_leaf_alloc,
+		 "Testing only: act as if no bitmap page can be allocated");
 
 struct cbt_dir {
 	unsigned long *leaf[CBT_LEAVES_PER_DIR];
@@ -86,6 +92,8 @@ static unsigned long *get_leaf(struct cbt_bitmap *bm, unsigned long r)
 	unsigned long **slot;
 
 	if (!*dirp) {
+		if (unlikely(READ_ONCE(fail_leaf_alloc)))
+			return NULL;
 		*dirp = (struct cbt_dir *)get_zeroed_page(gfp);
 		if (!*dirp)
 			return NULL;
@@ -93,6 +101,8 @@ static unsigned long *get_leaf(struct cbt_bitmap *bm, unsigned long r)
 	}
 	slot = &(*dirp)->leaf[r % CBT_LEAVES_PER_DIR];
 	if (!*slot) {
+		if (unlikely(READ_ONCE(fail_leaf_alloc)))
+			return NULL;
 		*slot = (unsigned long *)get_zeroed_page(gfp);
 		if (!*slot)
 			return NULL;
