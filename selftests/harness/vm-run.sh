@@ -1,8 +1,9 @@
 #!/bin/bash
-# Host-side test of scripts/vm-run: boots the guest three times (one full
-# run, one that leaves a kernel WARNING, one that times out) and checks the
-# working directory, environment, exit status, output, dm-linear on brd,
-# --share, --disk, the kernel-log check and --timeout.
+# Host-side test of scripts/vm-run: boots the guest four times (one full
+# run, one that leaves a kernel WARNING, one that panics, one that times
+# out) and checks the working directory, environment, exit status, output,
+# dm-linear on brd, modprobe dm-cbt (when built), --share, --disk, the
+# kernel-log checks and --timeout.
 # Exit 0: pass, 1: fail, 77: skip (with the reason).
 
 set -u
@@ -68,12 +69,23 @@ echo "table=$(dmsetup table vmrun-lin)"
 dmsetup remove vmrun-lin || exit 12
 echo "disk=$(head -c 1048576 /dev/vda | sha256sum | cut -d' ' -f1)"
 printf '%s' "$TOKEN" | dd of=/dev/vda bs=4096 seek=512 conv=fsync status=none || exit 13
+if [ "$EXPECT_KO" = 1 ]; then
+	modprobe dm-cbt && echo "dm-cbt=$(modinfo -n dm-cbt)" && dmsetup targets | grep -q '^cbt ' && echo "target=cbt"
+fi
 echo "$TOKEN" >"$SHARE/from-guest"
 exit 7
 EOF
+# With a built kmod/dm-cbt.ko for the default kernel, "modprobe dm-cbt" must
+# load the repo's module.
+expect_ko=0
+kver=$(cd /boot && ls vmlinuz-*-amd64 | sed 's/^vmlinuz-//' | grep -Ev -- '-(cloud|rt)-amd64$' | sort -V | tail -n 1)
+if [[ -f $ROOT/kmod/dm-cbt.ko ]] &&
+	[[ $(modinfo -F vermagic "$ROOT/kmod/dm-cbt.ko" 2>/dev/null) == "$kver "* ]]; then
+	expect_ko=1
+fi
 
 (cd "$ROOT/selftests/harness" &&
-	"$VMRUN" --timeout 600 --env "TOKEN=$token" --env "SHARE=$share" --share "$share" \
+	"$VMRUN" --timeout 600 --env "TOKEN=$token" --env "SHARE=$share" --env "EXPECT_KO=$expect_ko" --share "$share" \
 		--disk "$disk" --log "$tmp/boot1.log" -- bash "$share/guest.sh") >"$tmp/out1" 2>"$tmp/err1"
 rc=$?
 echo "# boot 1: vm-run exit $rc; output:"
@@ -90,6 +102,13 @@ check "a write to /dev/vda reaches the host file" \
 	test "$(dd if="$disk" bs=4096 skip=512 count=1 status=none | head -c ${#token})" = "$token"
 check "--share: a file written in the guest appears on the host" \
 	test "$(cat "$share/from-guest" 2>/dev/null)" = "$token"
+if ((expect_ko)); then
+	check "modprobe dm-cbt loads the repo's module" \
+		grep -qx "dm-cbt=/lib/modules/$kver/updates/cbtship/dm-cbt.ko" "$tmp/out1"
+	check "... and registers the cbt target" grep -qx "target=cbt" "$tmp/out1"
+else
+	echo "# kmod/dm-cbt.ko not built for $kver: modprobe dm-cbt not checked"
+fi
 check "no carriage returns in COMMAND's output" test -z "$(tr -cd '\r' <"$tmp/out1")"
 check "the console log was kept with --log" grep -q "COMMAND ended with status 7" "$tmp/boot1.log"
 check "the guest's dmesg was saved next to the log" test -s "$tmp/boot1.dmesg"
@@ -108,17 +127,28 @@ log2=$(sed -n 's/.*console log: \(.*\)$/\1/p' "$tmp/err2")
 check "the log path is printed on failure and the log exists" test -n "$log2" -a -s "$log2"
 [[ -n $log2 ]] && rm -f "$log2" "${log2%.log}.dmesg"
 
-# --- boot 3: --timeout kills the guest ---------------------------------------
+# --- boot 3: a kernel panic fails the run -----------------------------------
+"$VMRUN" --timeout 600 --no-module -- sh -c 'echo c >/proc/sysrq-trigger; sleep 60' \
+	>"$tmp/out3" 2>"$tmp/err3"
+rc=$?
+echo "# boot 3: vm-run exit $rc"
+sed 's/^/#   /' "$tmp/err3" | head -n 3
+check "a kernel panic makes vm-run exit 3" test $rc = 3
+check "vm-run prints the panic line" grep -q "Kernel panic - not syncing: sysrq triggered crash" "$tmp/err3"
+log3=$(sed -n 's/^vm-run: console log: \(.*\)$/\1/p' "$tmp/err3")
+[[ -n $log3 ]] && rm -f "$log3"
+
+# --- boot 4: --timeout kills the guest ---------------------------------------
 start=$SECONDS
-"$VMRUN" --timeout 3 --no-module -- sleep 600 >"$tmp/out3" 2>"$tmp/err3"
+"$VMRUN" --timeout 3 --no-module -- sleep 600 >"$tmp/out4" 2>"$tmp/err4"
 rc=$?
 elapsed=$((SECONDS - start))
-echo "# boot 3: vm-run exit $rc after ${elapsed}s"
-sed 's/^/#   /' "$tmp/err3" | head -n 3
+echo "# boot 4: vm-run exit $rc after ${elapsed}s"
+sed 's/^/#   /' "$tmp/err4" | head -n 2
 check "--timeout 3 ends the run with exit 124" test $rc = 124
 check "... within 30 s" test $elapsed -lt 30
-log3=$(sed -n 's/.*timed out after .*; log: \(.*\)$/\1/p' "$tmp/err3")
-[[ -n $log3 ]] && rm -f "$log3" "${log3%.log}.dmesg"
+log4=$(sed -n 's/.*timed out after .*; log: \(.*\)$/\1/p' "$tmp/err4")
+[[ -n $log4 ]] && rm -f "$log4"
 
 echo "$((n - failed)) passed, $failed failed"
 ((failed == 0))
