@@ -78,7 +78,8 @@ EOF
 # With a built kmod/dm-cbt.ko for the default kernel, "modprobe dm-cbt" must
 # load the repo's module.
 expect_ko=0
-kver=$(cd /boot && ls vmlinuz-*-amd64 | sed 's/^vmlinuz-//' | grep -Ev -- '-(cloud|rt)-amd64$' | sort -V | tail -n 1)
+kver=$(printf '%s\n' /boot/vmlinuz-*-amd64 | sed 's|^/boot/vmlinuz-||' |
+	grep -Ev -- '-(cloud|rt)-amd64$' | sort -V | tail -n 1)
 if [[ -f $ROOT/kmod/dm-cbt.ko ]] &&
 	[[ $(modinfo -F vermagic "$ROOT/kmod/dm-cbt.ko" 2>/dev/null) == "$kver "* ]]; then
 	expect_ko=1
@@ -120,7 +121,7 @@ check "the guest's dmesg was saved next to the log" test -s "$tmp/boot1.dmesg"
 rc=$?
 echo "# boot 2: vm-run exit $rc; output:"
 sed 's/^/#   /' "$tmp/out2" "$tmp/err2"
-check "COMMAND itself passed" grep -qx done "$tmp/out2"
+check "COMMAND itself passed" grep -qx "done" "$tmp/out2"
 check "a WARNING: in dmesg makes vm-run exit 3" test $rc = 3
 check "vm-run prints the offending line" grep -q "WARNING: CPU: 0 PID: 1 at vm-run selftest" "$tmp/err2"
 log2=$(sed -n 's/.*console log: \(.*\)$/\1/p' "$tmp/err2")
