@@ -51,12 +51,13 @@ at_exit() {
 }
 
 _run_at_exit() {
-	local status=$? cmd
+	local status=$? cmds i
 	trap - EXIT
 	if [ -f "$_AT_EXIT_FILE" ]; then
-		while IFS= read -r cmd; do
-			eval "$cmd" >/dev/null 2>&1 || true
-		done < <(tac "$_AT_EXIT_FILE")
+		mapfile -t cmds <"$_AT_EXIT_FILE"
+		for ((i = ${#cmds[@]} - 1; i >= 0; i--)); do
+			eval "${cmds[i]}" >/dev/null 2>&1 || true
+		done
 		rm -f "$_AT_EXIT_FILE"
 	fi
 	exit "$status"
@@ -108,6 +109,9 @@ make_ramdisk() {
 	fi
 	n=$(cat "$_AT_EXIT_FILE.ram")
 	[ "$n" -lt 4 ] || fail "make_ramdisk: at most 4 RAM disks per test"
+	# A brd left loaded by someone else keeps its own size: never test on that.
+	[ "$(blockdev --getsize64 "/dev/ram$n")" = $((mb * 1048576)) ] ||
+		fail "/dev/ram$n is not $mb MiB: brd was already loaded and busy (a leftover device?)"
 	echo $((n + 1)) >"$_AT_EXIT_FILE.ram"
 	echo "/dev/ram$n"
 }
