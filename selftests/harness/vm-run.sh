@@ -114,8 +114,8 @@ check "no carriage returns in COMMAND's output" test -z "$(tr -cd '\r' <"$tmp/ou
 check "the console log was kept with --log" grep -q "COMMAND ended with status 7" "$tmp/boot1.log"
 check "the guest's dmesg was saved next to the log" test -s "$tmp/boot1.dmesg"
 
-# --- boot 2: a kernel WARNING fails the run ---------------------------------
-"$VMRUN" --timeout 600 --no-module -- \
+# --- boot 2: a kernel WARNING fails the run (booting the bzImage) -----------
+"$VMRUN" --timeout 600 --no-module --no-pvh -- \
 	sh -c 'echo "WARNING: CPU: 0 PID: 1 at vm-run selftest" >/dev/kmsg; echo done' \
 	>"$tmp/out2" 2>"$tmp/err2"
 rc=$?
