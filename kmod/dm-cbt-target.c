@@ -50,16 +50,17 @@ static int parse_block_size(struct cbt_target *cbt, const char *arg,
 	unsigned int bs;
 
 	/* Plain digits only, so the table line reads back as given. */
-	if (arg[0] < '1' || arg[0] > '9' || kstrtouint(arg, 10, &bs)) {
+	if (arg[0] < '0' || arg[0] > '9' || (arg[0] == '0' && arg[1]) ||
+	    kstrtouint(arg, 10, &bs)) {
 		*error = "Invalid block size: not a decimal number";
-		return -EINVAL;
-	}
-	if (!is_power_of_2(bs)) {
-		*error = "Invalid block size: not a power of two";
 		return -EINVAL;
 	}
 	if (bs < CBT_MIN_BLOCK_SIZE || bs > CBT_MAX_BLOCK_SIZE) {
 		*error = "Invalid block size: must be 512 to 1048576 bytes";
+		return -EINVAL;
+	}
+	if (!is_power_of_2(bs)) {
+		*error = "Invalid block size: not a power of two";
 		return -EINVAL;
 	}
 	cbt->block_size = bs;

@@ -13,7 +13,9 @@ load_dm_cbt
 
 sectors=$((16 << 31))		# 16 TiB
 blocks=$((sectors / 8))
-dmsetup create cbt-zero --table "0 $sectors zero" || fail "cannot create a dm-zero device"
+modprobe dm-zero || skip "no dm-zero module"
+dmsetup create cbt-zero --table "0 $sectors zero" ||
+	fail "cannot create a dm-zero device: $(dmesg | tail -3)"
 at_exit "dmsetup remove --retry cbt-zero"
 
 dmsetup create cbt-zero-small --table "0 $((1 << 21)) zero" ||
