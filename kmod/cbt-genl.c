@@ -3,6 +3,8 @@
  * dm-cbt generic netlink control plane.
  *
  * Every command names a volume by the device number of its dm device.
+ * Successful FREEZE, COMMIT, ABORT and MARK_DIRTY are also multicast to
+ * the "events" group, as that command with the volume's attributes.
  * The family runs with parallel_ops: FREEZE waits for in-flight writes
  * and must not hold the global genl mutex meanwhile.  Volumes are
  * reference counted, so one removed during a command stays valid until
@@ -109,6 +111,24 @@ static int reply_volume(struct genl_info *info, struct cbt_volume *v, u8 cmd)
 	return genlmsg_reply(msg, info);
 }
 
+/* Tell CBT_GENL_MCGRP_EVENTS listeners that @cmd changed @v. */
+static void notify_volume(struct cbt_volume *v, u8 cmd)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &cbt_genl_family, 0, cmd);
+	if (!hdr || put_volume_attrs(msg, v)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast(&cbt_genl_family, msg, 0, 0, GFP_KERNEL);
+}
+
 static int get_cycle_attr(struct genl_info *info, u64 *cycle)
 {
 	if (!info->attrs[CBT_A_CYCLE]) {
@@ -184,8 +204,10 @@ static int cbt_cmd_freeze(struct sk_buff *skb, struct genl_info *info)
 	else if (r == -EINTR)
 		NL_SET_ERR_MSG(info->extack,
 			       "interrupted while in-flight writes drained; changes kept in the live set");
-	if (!r)
+	if (!r) {
+		notify_volume(v, CBT_CMD_FREEZE);
 		r = reply_volume(info, v, CBT_CMD_FREEZE);
+	}
 	cbt_volume_put(v);
 	return r;
 }
@@ -204,6 +226,8 @@ static int cbt_cmd_commit(struct sk_buff *skb, struct genl_info *info)
 		return r;
 	r = cbt_volume_commit(v, cycle, &frozen);
 	set_cycle_error(info, r);
+	if (!r)
+		notify_volume(v, CBT_CMD_COMMIT);
 	cbt_volume_put(v);
 	return r;
 }
@@ -222,6 +246,8 @@ static int cbt_cmd_abort(struct sk_buff *skb, struct genl_info *info)
 		return r;
 	r = cbt_volume_abort(v, cycle, &frozen);
 	set_cycle_error(info, r);
+	if (!r)
+		notify_volume(v, CBT_CMD_ABORT);
 	cbt_volume_put(v);
 	return r;
 }
@@ -258,6 +284,8 @@ static int cbt_cmd_mark_dirty(struct sk_buff *skb, struct genl_info *info)
 	if (r == -ERANGE)
 		NL_SET_ERR_MSG_ATTR(info->extack, attr,
 				    "an extent is empty or reaches past the end of the volume");
+	if (!r)
+		notify_volume(v, CBT_CMD_MARK_DIRTY);
 	kfree(ext);
 out:
 	cbt_volume_put(v);
@@ -432,6 +460,10 @@ static const struct genl_ops cbt_genl_ops[] = {
 	},
 };
 
+static const struct genl_multicast_group cbt_genl_mcgrps[] = {
+	{ .name = CBT_GENL_MCGRP_EVENTS },
+};
+
 static struct genl_family cbt_genl_family __ro_after_init = {
 	.name = CBT_GENL_NAME,
 	.version = CBT_GENL_VERSION,
@@ -441,6 +473,8 @@ static struct genl_family cbt_genl_family __ro_after_init = {
 	.module = THIS_MODULE,
 	.ops = cbt_genl_ops,
 	.n_ops = ARRAY_SIZE(cbt_genl_ops),
+	.mcgrps = cbt_genl_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(cbt_genl_mcgrps),
 	.resv_start_op = CBT_CMD_MAX + 1,
 };
 

@@ -148,6 +148,50 @@ static int on_valid(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+/* monitor: print one line per event until @count events were seen. */
+static int nr_events;
+
+static int on_event(struct nl_msg *msg, void *arg)
+{
+	static const char *const names[] = {
+		[CBT_CMD_FREEZE] = "freeze", [CBT_CMD_COMMIT] = "commit",
+		[CBT_CMD_ABORT] = "abort", [CBT_CMD_MARK_DIRTY] = "mark",
+	};
+	struct genlmsghdr *gh = nlmsg_data(nlmsg_hdr(msg));
+	struct nlattr *tb[CBT_A_MAX + 1];
+
+	(void)arg;
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, CBT_A_MAX, NULL) ||
+	    gh->cmd > CBT_CMD_MARK_DIRTY || !names[gh->cmd])
+		return NL_SKIP;
+	printf("%s %u:%u cycle=%" PRIu64 " frozen=%u dirty=%" PRIu64 "\n",
+	       names[gh->cmd], nla_get_u32(tb[CBT_A_DEV_MAJOR]),
+	       nla_get_u32(tb[CBT_A_DEV_MINOR]),
+	       (uint64_t)nla_get_u64(tb[CBT_A_CYCLE]), nla_get_u8(tb[CBT_A_FROZEN]),
+	       (uint64_t)nla_get_u64(tb[CBT_A_DIRTY_BLOCKS]));
+	fflush(stdout);
+	nr_events++;
+	return NL_OK;
+}
+
+static int monitor(struct nl_sock *sk, int count)
+{
+	int grp = genl_ctrl_resolve_grp(sk, CBT_GENL_NAME, CBT_GENL_MCGRP_EVENTS);
+
+	if (grp < 0 || nl_socket_add_membership(sk, grp)) {
+		fprintf(stderr, "cbt-nl-probe: cannot join the events group\n");
+		return 1;
+	}
+	nl_socket_disable_seq_check(sk);
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_event, NULL);
+	printf("ready\n");
+	fflush(stdout);
+	while (nr_events < count)
+		if (nl_recvmsgs_default(sk) < 0)
+			return 1;
+	return 0;
+}
+
 static int parse_dev(const char *s, unsigned int *maj, unsigned int *min)
 {
 	struct stat st;
@@ -171,6 +215,7 @@ static int usage(void)
 		"       cbt-nl-probe changes DEV [CYCLE]\n"
 		"       cbt-nl-probe commit|abort DEV [CYCLE]\n"
 		"       cbt-nl-probe mark DEV START COUNT [START COUNT]...\n"
+		"       cbt-nl-probe monitor COUNT\n"
 		"DEV is /dev/mapper/NAME or MAJOR:MINOR.\n");
 	return 2;
 }
@@ -196,7 +241,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			ci = i;
-	if (ci < 0 || (cmds[ci].cmd != CBT_CMD_LIST && argc < 3))
+	if (strcmp(argv[1], "monitor") &&
+	    (ci < 0 || (cmds[ci].cmd != CBT_CMD_LIST && argc < 3)))
 		return usage();
 	cmd_name = argv[1];
 
@@ -208,6 +254,12 @@ int main(int argc, char **argv)
 	family = genl_ctrl_resolve(sk, CBT_GENL_NAME);
 	if (family < 0)
 		return fprintf(stderr, "cbt-nl-probe: family %s not found\n", CBT_GENL_NAME), 1;
+
+	if (!strcmp(argv[1], "monitor")) {
+		if (argc < 3)
+			return usage();
+		return monitor(sk, atoi(argv[2]));
+	}
 
 	msg = nlmsg_alloc();
 	genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0,

@@ -26,14 +26,15 @@ wr() {
 
 # check_cycle EXPECTED_FILE: freeze, compare the dump, return the cycle id.
 check_cycle() {
-	local want=$1 cycle n
+	local want=$1 cycle n st
 	n=$(sort -n -u "$want" | wc -l)
-	[ "$(vol_field "$dev" dirty)" = "$n" ] ||
-		fail "live set has $(vol_field "$dev" dirty) blocks, expected $n"
+	st=$(probe get "$dev") || fail "get failed"
+	grep -qx "dirty=$n" <<<"$st" || fail "live set is not $n blocks:"$'\n'"$st"
 	cycle=$(probe freeze "$dev") || fail "freeze failed"
-	[ "$(vol_field "$dev" frozen)" = 1 ] || fail "not frozen after FREEZE"
-	[ "$(vol_field "$dev" frozen_blocks)" = "$n" ] || fail "frozen count wrong"
-	[ "$(vol_field "$dev" dirty)" = 0 ] || fail "live set not empty after FREEZE"
+	st=$(probe get "$dev") || fail "get failed"
+	[ "$(grep -E '^(dirty|frozen_blocks|frozen|cycle)=' <<<"$st" | tr '\n' ' ')" = \
+		"dirty=0 frozen_blocks=$n cycle=$cycle frozen=1 " ] ||
+		fail "after FREEZE, expected $n frozen blocks and an empty live set:"$'\n'"$st"
 	probe changes "$dev" "$cycle" >"$work/got" || fail "changes failed"
 	coalesce <"$want" >"$work/want-ext"
 	diff -u "$work/want-ext" "$work/got" >"$work/diff" ||
