@@ -45,7 +45,7 @@ check "bad --mem exits 2" test $? = 2
 "$VMRUN" >/dev/null 2>&1
 check "missing COMMAND exits 2" test $? = 2
 
-# --- boot 1: cwd, env, exit status, dm-linear, --share, --disk -------------
+# --- boot 1: cwd, env, exit status, dm-linear, --share, --disk, ignore -----
 token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 share=$tmp/share
 mkdir -p "$share"
@@ -72,6 +72,7 @@ printf '%s' "$TOKEN" | dd of=/dev/vda bs=4096 seek=512 conv=fsync status=none ||
 if [ "$EXPECT_KO" = 1 ]; then
 	modprobe dm-cbt && echo "dm-cbt=$(modinfo -n dm-cbt)" && dmsetup targets | grep -q '^cbt ' && echo "target=cbt"
 fi
+echo "WARNING: provoked on purpose, vm-run-selftest-ignore-me" >/dev/kmsg
 echo "$TOKEN" >"$SHARE/from-guest"
 exit 7
 EOF
@@ -87,7 +88,8 @@ fi
 
 (cd "$ROOT/selftests/harness" &&
 	"$VMRUN" --timeout 600 --env "TOKEN=$token" --env "SHARE=$share" --env "EXPECT_KO=$expect_ko" --share "$share" \
-		--disk "$disk" --log "$tmp/boot1.log" -- bash "$share/guest.sh") >"$tmp/out1" 2>"$tmp/err1"
+		--disk "$disk" --dmesg-ignore 'vm-run-selftest-ignore-me$' \
+		--log "$tmp/boot1.log" -- bash "$share/guest.sh") >"$tmp/out1" 2>"$tmp/err1"
 rc=$?
 echo "# boot 1: vm-run exit $rc; output:"
 sed 's/^/#   /' "$tmp/out1" "$tmp/err1"
@@ -113,6 +115,8 @@ fi
 check "no carriage returns in COMMAND's output" test -z "$(tr -cd '\r' <"$tmp/out1")"
 check "the console log was kept with --log" grep -q "COMMAND ended with status 7" "$tmp/boot1.log"
 check "the guest's dmesg was saved next to the log" test -s "$tmp/boot1.dmesg"
+check "--dmesg-ignore let a WARNING: line pass (it is in the saved dmesg)" \
+	grep -q "WARNING: provoked on purpose, vm-run-selftest-ignore-me" "$tmp/boot1.dmesg"
 
 # --- boot 2: a kernel WARNING fails the run (booting the bzImage) -----------
 "$VMRUN" --timeout 600 --no-module --no-pvh -- \
