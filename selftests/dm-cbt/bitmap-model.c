@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Model test of kmod/cbt-bitmap.c, built as a user program over
+ * shim/kshim.h (64-byte "pages": 512-bit leaves, 8 leaves per directory
+ * page).  Random set_range/move_into/reset on two bitmaps are mirrored on
+ * plain bool arrays; after every step the extents, count and test() must
+ * agree with the model: exactly equal while every allocation succeeded,
+ * and a superset made only of whole regions once some failed.
+ *
+ * usage: bitmap-model SEED STEPS
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbt-bitmap.h"
+
+int shim_fail_percent;
+long shim_pages;
+
+#define LEAF_BITS	(PAGE_SIZE * 8)
+
+static u64 nbits;
+
+static void die(const char *what, u64 a, u64 b)
+{
+	fprintf(stderr, "bitmap-model: %s (%" PRIu64 ", %" PRIu64 ")\n", what, a, b);
+	exit(1);
+}
+
+/* Compare @bm with @ref; @seen is scratch of nbits bools. */
+static void check(struct cbt_bitmap *bm, const bool *ref, bool *seen)
+{
+	u64 pos = 0, start, len, prev_end = 0, total = 0, i, r;
+	bool first = true;
+
+	memset(seen, 0, nbits);
+	while (cbt_bitmap_next_extent(bm, &pos, &start, &len)) {
+		if (!len || start + len > nbits)
+			die("extent out of range", start, len);
+		if (!first && start <= prev_end)
+			die("extents not sorted, disjoint and maximal", start, prev_end);
+		for (i = start; i < start + len; i++)
+			seen[i] = true;
+		prev_end = start + len;
+		total += len;
+		first = false;
+	}
+	if (total != cbt_bitmap_count(bm))
+		die("count differs from the extents", total, cbt_bitmap_count(bm));
+
+	for (i = 0; i < nbits; i++) {
+		if (cbt_bitmap_test(bm, i) != seen[i])
+			die("test() differs from the extents", i, seen[i]);
+		if (ref[i] && !seen[i])
+			die("a set bit was lost", i, 0);
+		if (seen[i] && !ref[i]) {
+			u64 rs = i / LEAF_BITS * LEAF_BITS;
+
+			if (!cbt_bitmap_degraded(bm))
+				die("extra bit while not degraded", i, 0);
+			for (r = rs; r < rs + LEAF_BITS && r < nbits; r++)
+				if (!seen[r])
+					die("extra bit outside a whole region", i, r);
+		}
+	}
+}
+
+static void ref_set(bool *ref, u64 first, u64 last)
+{
+	u64 i;
+
+	for (i = first; i <= last && i < nbits; i++)
+		ref[i] = true;
+}
+
+static u64 rnd(u64 n)
+{
+	return ((u64)rand() << 31 ^ (u64)rand()) % n;
+}
+
+int main(int argc, char **argv)
+{
+	struct cbt_bitmap *bm[2];
+	bool *ref[2], *seen;
+	long step, steps;
+	int i;
+
+	if (argc != 3)
+		return fprintf(stderr, "usage: bitmap-model SEED STEPS\n"), 2;
+	srand(atoi(argv[1]));
+	steps = atol(argv[2]);
+	nbits = LEAF_BITS * (8 * 3 + 1) + 77;	/* 4 directory pages, partial tail */
+
+	seen = calloc(nbits, 1);
+	for (i = 0; i < 2; i++) {
+		bm[i] = cbt_bitmap_create(nbits);
+		ref[i] = calloc(nbits, 1);
+		if (!bm[i] || !ref[i] || !seen)
+			return fprintf(stderr, "out of memory\n"), 1;
+	}
+
+	for (step = 0; step < steps; step++) {
+		int a = rand() % 2, op = rand() % 100;
+		u64 first, len;
+
+		/* Phases: no failures, then some, then none again. */
+		shim_fail_percent = (step / 500) % 3 == 1 ? 20 : 0;
+
+		if (op < 70) {
+			switch (rand() % 4) {
+			case 0:	len = 1 + rnd(8); break;		/* small */
+			case 1:	len = 1 + rnd(3 * LEAF_BITS); break;	/* across leaves */
+			case 2:	len = LEAF_BITS; break;			/* maybe a region */
+			default: len = 1 + rnd(nbits); break;		/* huge */
+			}
+			first = rand() % 4 ? rnd(nbits) : rnd(nbits / LEAF_BITS + 1) * LEAF_BITS;
+			cbt_bitmap_set_range(bm[a], first, first + len - 1);
+			ref_set(ref[a], first, first + len - 1);
+		} else if (op < 90) {
+			cbt_bitmap_move_into(bm[a], bm[!a]);
+			for (first = 0; first < nbits; first++)
+				ref[a][first] |= ref[!a][first];
+			memset(ref[!a], 0, nbits);
+			if (cbt_bitmap_count(bm[!a]) || cbt_bitmap_degraded(bm[!a]))
+				die("move_into left the source non-empty", step, 0);
+		} else if (op < 95) {
+			cbt_bitmap_reset(bm[a]);
+			memset(ref[a], 0, nbits);
+		} else {
+			continue;
+		}
+		for (i = 0; i < 2; i++)
+			check(bm[i], ref[i], seen);
+		/* A degraded bitmap's extras become part of what it must keep. */
+		for (i = 0; i < 2; i++)
+			for (first = 0; first < nbits; first++)
+				if (cbt_bitmap_test(bm[i], first))
+					ref[i][first] = true;
+	}
+
+	for (i = 0; i < 2; i++) {
+		cbt_bitmap_destroy(bm[i]);
+		free(ref[i]);
+	}
+	free(seen);
+	if (shim_pages)
+		die("pages leaked", shim_pages, 0);
+	printf("bitmap-model: %ld steps ok\n", steps);
+	return 0;
+}
