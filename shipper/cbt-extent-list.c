@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Growable, sorted, non-overlapping extent arrays (struct cbt_extent_list). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "cbt-source.h"
@@ -29,6 +30,11 @@ int cbt_extent_list_add(struct cbt_extent_list *l, uint64_t start, uint64_t coun
 			return 0;
 		}
 	}
+	return cbt_extent_list_push(l, start, count);
+}
+
+int cbt_extent_list_push(struct cbt_extent_list *l, uint64_t start, uint64_t count)
+{
 	if (l->nr == l->alloc) {
 		size_t alloc = l->alloc ? 2 * l->alloc : 64;
 		struct cbt_extent *ext;

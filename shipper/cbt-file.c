@@ -88,26 +88,6 @@ static int extents_normalize(struct cbt_extent_list *l)
 	return 0;
 }
 
-/* Append without ordering rules; extents_normalize() restores them. */
-static int extents_push(struct cbt_extent_list *l, uint64_t start, uint64_t count)
-{
-	struct cbt_extent *ext;
-
-	if (l->nr == l->alloc) {
-		size_t alloc = l->alloc ? 2 * l->alloc : 64;
-
-		ext = realloc(l->ext, alloc * sizeof(*ext));
-		if (!ext)
-			return -ENOMEM;
-		l->ext = ext;
-		l->alloc = alloc;
-	}
-	l->ext[l->nr].start = start;
-	l->ext[l->nr].count = count;
-	l->nr++;
-	return 0;
-}
-
 static int parse_hex_id(const char *s, uint8_t id[16])
 {
 	unsigned int b;
@@ -150,7 +130,7 @@ static int state_load(const char *path, struct cbt_file_state *st)
 				err = -EINVAL;
 				break;
 			}
-			err = extents_push(!strcmp(key, "dirty") ? &st->dirty : &st->frozen_ext,
+			err = cbt_extent_list_push(!strcmp(key, "dirty") ? &st->dirty : &st->frozen_ext,
 					   a, b);
 			if (err)
 				break;
@@ -389,7 +369,7 @@ static int file_end_cycle(struct cbt_file_source *s, uint64_t cycle, bool merge_
 	if (err)
 		goto out;
 	for (i = 0; merge_back && i < st.frozen_ext.nr; i++) {
-		err = extents_push(&st.dirty, st.frozen_ext.ext[i].start,
+		err = cbt_extent_list_push(&st.dirty, st.frozen_ext.ext[i].start,
 				   st.frozen_ext.ext[i].count);
 		if (err)
 			goto out;
@@ -434,7 +414,7 @@ static int file_mark_dirty(struct cbt_source *src, const struct cbt_extent *ext,
 			err = -EINVAL;
 			goto out;
 		}
-		err = extents_push(&st.dirty, ext[i].start, ext[i].count);
+		err = cbt_extent_list_push(&st.dirty, ext[i].start, ext[i].count);
 		if (err)
 			goto out;
 	}

@@ -37,6 +37,8 @@ struct cbt_extent_list {
 void cbt_extent_list_free(struct cbt_extent_list *l);
 /* Append [start, start+count), merging with the last extent when adjacent. */
 int cbt_extent_list_add(struct cbt_extent_list *l, uint64_t start, uint64_t count);
+/* Append without merging or order checks, for callers that sort afterwards. */
+int cbt_extent_list_push(struct cbt_extent_list *l, uint64_t start, uint64_t count);
 uint64_t cbt_extent_list_blocks(const struct cbt_extent_list *l);
 
 struct cbt_source;
