@@ -3,15 +3,17 @@
 # cbtship: make (build everything), make check (all tests), make demo.
 #
 # The module is built against KDIR: the running kernel's build directory if
-# it has one, else the newest kernel headers installed under /lib/modules.
+# it has one, else the newest generic (not -rt, not -cloud) kernel headers
+# under /lib/modules: the kernel scripts/vm-run boots by default.
 
 KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; \
 	  if [ -d $$d ]; then echo $$d; else \
-	  ls -d /lib/modules/*/build 2>/dev/null | sort -V | tail -n 1; fi)
+	  ls -d /lib/modules/*/build 2>/dev/null | grep -v -e '-rt-' -e '-cloud-' | \
+	  sort -V | tail -n 1; fi)
 
-.PHONY: all shipper kmod unit check check-fast demo deps clean help
+.PHONY: all shipper kmod selftests unit check check-fast demo deps clean help
 
-all: shipper kmod
+all: shipper kmod selftests
 
 shipper:
 	$(MAKE) -C shipper
@@ -21,6 +23,14 @@ kmod:
 		echo "no kernel headers found: run scripts/install-deps (or give KDIR=...)" >&2; \
 		exit 1; fi
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+# Test programs the VM selftests run (built on the host, never in the guest).
+PROBE := selftests/dm-cbt/cbt-nl-probe
+selftests: $(PROBE)
+
+$(PROBE): $(PROBE).c uapi/linux/dm-cbt.h
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iuapi -o $@ $< \
+		$$(pkg-config --cflags --libs libnl-genl-3.0)
 
 # Unit tests, plain and under ASan/UBSan.
 unit:
@@ -46,6 +56,7 @@ deps:
 
 clean:
 	$(MAKE) -C shipper clean
+	rm -f $(PROBE)
 	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
 

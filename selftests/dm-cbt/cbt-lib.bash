@@ -3,7 +3,7 @@
 #
 # Helpers for the dm-cbt VM tests; source after ../common/lib.sh.
 #
-#   probe ARGS...         run cbt-nl-probe (built on first use)
+#   probe ARGS...         run cbt-nl-probe (built by make)
 #   vol_field DEV KEY     one "key=value" field of `probe get DEV`
 #   coalesce              stdin: block numbers; stdout: "start count" runs
 #   expand                stdin: "start count" runs; stdout: block numbers
@@ -11,16 +11,9 @@
 PROBE_SRC=$CBT_ROOT/selftests/dm-cbt/cbt-nl-probe.c
 PROBE=$CBT_ROOT/selftests/dm-cbt/cbt-nl-probe
 
-# Use the probe built on the host if it is current, else build one in /tmp.
+# Built by the top-level make (make selftests); never compiled in the guest.
 if [ ! -x "$PROBE" ] || [ "$PROBE_SRC" -nt "$PROBE" ]; then
-	PROBE=${TMPDIR:-/tmp}/cbt-nl-probe
-	if [ ! -x "$PROBE" ]; then
-		requires_cmd cc pkg-config
-		# shellcheck disable=SC2046
-		cc -O2 -Wall -o "$PROBE" "$PROBE_SRC" -I"$CBT_ROOT/uapi" \
-			$(pkg-config --cflags --libs libnl-genl-3.0) ||
-			skip "cannot build cbt-nl-probe (needs libnl-genl-3-dev)"
-	fi
+	fail "$PROBE is missing or older than its source: run make"
 fi
 
 probe() {
