@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "log.h"
 #include "replicate.h"
+#include "seg-pipeline.h"
 
 static volatile sig_atomic_t replicate_stop;
 
@@ -35,6 +36,8 @@ static void replicate_usage(void)
 	       "  --interval SECONDS   pause between cycles (default 60)\n"
 	       "  --codec zstd|zlib|none  block compression (default zstd)\n"
 	       "  --level N            compression level (default: the codec's)\n"
+	       "  --workers N          threads that checksum, compress and encrypt\n"
+	       "                       (default: one per online CPU)\n"
 	       "  --fake-state FILE    for tests: DEVICE is a plain file, FILE the fake\n"
 	       "                       tracking state (see shipper/cbt-source.h)\n"
 	       "\n"
@@ -79,7 +82,7 @@ static void pause_between(unsigned long seconds)
 static int replicate_run(int argc, char **argv)
 {
 	enum { OPT_STORE = 256, OPT_KEY, OPT_VOLUME, OPT_ONCE, OPT_INTERVAL, OPT_CODEC,
-	       OPT_LEVEL, OPT_FAKE_STATE };
+	       OPT_LEVEL, OPT_FAKE_STATE, OPT_WORKERS };
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "key", required_argument, NULL, OPT_KEY },
@@ -89,6 +92,7 @@ static int replicate_run(int argc, char **argv)
 		{ "codec", required_argument, NULL, OPT_CODEC },
 		{ "level", required_argument, NULL, OPT_LEVEL },
 		{ "fake-state", required_argument, NULL, OPT_FAKE_STATE },
+		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -96,7 +100,7 @@ static int replicate_run(int argc, char **argv)
 	struct replicate_summary sum;
 	struct sigaction sa;
 	struct replicator *r;
-	unsigned long interval = 60, level = 0;
+	unsigned long interval = 60, level = 0, workers = 0;
 	bool once = false;
 	int c, err;
 
@@ -137,6 +141,11 @@ static int replicate_run(int argc, char **argv)
 			break;
 		case OPT_FAKE_STATE:
 			o.fake_state = optarg;
+			break;
+		case OPT_WORKERS:
+			if (parse_uint(optarg, "--workers", SEG_PIPELINE_MAX_WORKERS, &workers))
+				return 2;
+			o.writer.workers = (unsigned int)workers;
 			break;
 		case 'h':
 			replicate_usage();

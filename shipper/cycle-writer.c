@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Writing one cycle: blocks are checksummed, compressed when that helps,
- * packed into segments of about segment_bytes raw bytes, each sealed and
- * stored as it fills.  The manifest goes last, so the cycle appears whole
- * or not at all.
+ * Writing one cycle: blocks are packed into segments of about segment_bytes
+ * raw bytes, which a segment pipeline (seg-pipeline.c) checksums, compresses
+ * when that helps, seals and stores on worker threads.  This file checks the
+ * order, keeps the block set and writes the manifest last, once every
+ * segment is stored, so the cycle appears whole or not at all.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,9 +14,9 @@
 #include <time.h>
 
 #include "codec.h"
-#include "crc32c.h"
 #include "le.h"
 #include "log.h"
+#include "seg-pipeline.h"
 #include "vstore-priv.h"
 
 #define SEGMENT_BYTES_DEFAULT	(8u << 20)
@@ -28,18 +29,7 @@ struct cycle_writer {
 	uint64_t nr_blocks;
 
 	const struct codec_ops *codec;
-	void *cctx;
-	uint8_t *cbuf;			/* compression output, bound(block size) */
-	size_t cbuf_cap;
-
-	/* The segment being filled: header, then records. */
-	uint8_t *seg;
-	size_t seg_len, seg_cap, seg_raw;
-	uint32_t seg_records;
-
-	/* Sealed segments, for the manifest. */
-	struct fmt_manifest_seg *segs;
-	uint32_t nr_segs, segs_alloc;
+	struct seg_pipeline *pipe;	/* seals and stores the segments */
 
 	/* The blocks added, as merged extents, to compare with the commit's. */
 	struct cbt_extent *added;
@@ -51,11 +41,7 @@ static void writer_free(struct cycle_writer *w)
 {
 	if (!w)
 		return;
-	if (w->cctx)
-		w->codec->destroy(w->cctx);
-	free(w->cbuf);
-	free(w->seg);
-	free(w->segs);
+	seg_pipeline_abort(w->pipe);
 	free(w->added);
 	free(w);
 }
@@ -142,20 +128,11 @@ int cycle_writer_begin(struct vstore *vs, uint64_t cycle, enum cycle_kind kind,
 		ret = -EINVAL;
 		goto out_free;
 	}
-	ret = w->codec->create(opts ? opts->level : 0, &w->cctx);
+	ret = remove_residue(vs, cycle);
 	if (ret)
 		goto out_free;
-	w->cbuf_cap = w->codec->bound(vs->info.block_size);
-	w->cbuf = malloc(w->cbuf_cap);
-	w->seg_cap = FMT_SEG_HDR_BYTES + FMT_REC_HDR_BYTES + vs->info.block_size;
-	w->seg = malloc(w->seg_cap);
-	if (!w->cbuf || !w->seg) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
-	w->seg_len = FMT_SEG_HDR_BYTES;
-
-	ret = remove_residue(vs, cycle);
+	ret = seg_pipeline_start(vs, cycle, w->codec, opts ? opts->level : 0,
+				 opts ? opts->workers : 0, w->segment_bytes, &w->pipe);
 	if (ret)
 		goto out_free;
 	*out = w;
@@ -163,60 +140,6 @@ int cycle_writer_begin(struct vstore *vs, uint64_t cycle, enum cycle_kind kind,
 
 out_free:
 	writer_free(w);
-	return ret;
-}
-
-static int flush_segment(struct cycle_writer *w)
-{
-	struct vstore *vs = w->vs;
-	struct env_meta meta = {
-		.type = ENV_SEGMENT,
-		.codec = (uint8_t)w->codec->id,
-		.cycle = w->cycle,
-		.segment = w->nr_segs,
-	};
-	struct fmt_manifest_seg *s;
-	char path[VSTORE_PATH_MAX];
-	size_t obj_len = envelope_size(w->seg_len);
-	uint8_t *obj;
-	int ret;
-
-	if (!w->seg_records)
-		return 0;
-	if (w->nr_segs == w->segs_alloc) {
-		uint32_t n = w->segs_alloc ? 2 * w->segs_alloc : 16;
-		struct fmt_manifest_seg *segs = realloc(w->segs, n * sizeof(*segs));
-
-		if (!segs)
-			return -ENOMEM;
-		w->segs = segs;
-		w->segs_alloc = n;
-	}
-	memcpy(meta.volume_id, vs->info.volume_id, VSTORE_ID_BYTES);
-	fmt_segment_header_encode(w->seg, w->seg_records, vs->info.block_size);
-	obj = malloc(obj_len);
-	if (!obj)
-		return -ENOMEM;
-	ret = envelope_seal(&vs->key, &meta, w->seg, w->seg_len, obj);
-	if (ret)
-		goto out;
-	s = &w->segs[w->nr_segs];
-	s->index = w->nr_segs;
-	s->records = w->seg_records;
-	s->object_bytes = obj_len;
-	ret = vstore_sha256(obj, obj_len, s->sha256);
-	if (ret)
-		goto out;
-	vstore_path_segment(vs, w->cycle, w->nr_segs, path);
-	ret = store_put(vs->st, path, obj, obj_len);
-	if (ret)
-		goto out;
-	w->nr_segs++;
-	w->seg_len = FMT_SEG_HDR_BYTES;
-	w->seg_raw = 0;
-	w->seg_records = 0;
-out:
-	free(obj);
 	return ret;
 }
 
@@ -244,29 +167,9 @@ static int note_added(struct cycle_writer *w, uint64_t block)
 	return 0;
 }
 
-static int seg_reserve(struct cycle_writer *w, size_t more)
-{
-	size_t need = w->seg_len + more, cap = w->seg_cap;
-	uint8_t *p;
-
-	if (need <= cap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	p = realloc(w->seg, cap);
-	if (!p)
-		return -ENOMEM;
-	w->seg = p;
-	w->seg_cap = cap;
-	return 0;
-}
-
 int cycle_writer_add(struct cycle_writer *w, uint64_t block, const void *data, size_t len)
 {
 	const struct vstore_volume_info *vi = &w->vs->info;
-	struct fmt_record rec = { .block = block };
-	const void *stored = data;
-	size_t clen;
 	int ret;
 
 	if (block >= w->nr_blocks || len != fmt_block_len(block, vi->size_bytes, vi->block_size)) {
@@ -283,44 +186,10 @@ int cycle_writer_add(struct cycle_writer *w, uint64_t block, const void *data, s
 			return -EINVAL;
 		}
 	}
-	if (w->seg_records && w->seg_raw + len > w->segment_bytes) {
-		ret = flush_segment(w);
-		if (ret)
-			return ret;
-	}
-
-	rec.crc = crc32c(0, data, len);
-	if (all_zero(data, len)) {
-		rec.kind = REC_ZERO;
-		rec.stored_len = 0;
-	} else {
-		rec.kind = REC_RAW;
-		rec.stored_len = (uint32_t)len;
-		if (w->codec->id != CODEC_NONE) {
-			ret = w->codec->compress(w->cctx, data, len, w->cbuf, w->cbuf_cap, &clen);
-			if (ret && ret != -ENOSPC)
-				return ret;
-			/* Compressed only when it is strictly smaller. */
-			if (!ret && clen > 0 && clen < len) {
-				rec.kind = REC_COMPRESSED;
-				rec.stored_len = (uint32_t)clen;
-				stored = w->cbuf;
-			}
-		}
-	}
-	ret = seg_reserve(w, FMT_REC_HDR_BYTES + rec.stored_len);
+	ret = seg_pipeline_add(w->pipe, block, data, len);
 	if (ret)
 		return ret;
-	ret = note_added(w, block);
-	if (ret)
-		return ret;
-	fmt_record_header_encode(w->seg + w->seg_len, &rec);
-	w->seg_len += FMT_REC_HDR_BYTES;
-	memcpy(w->seg + w->seg_len, stored, rec.stored_len);
-	w->seg_len += rec.stored_len;
-	w->seg_raw += len;
-	w->seg_records++;
-	return 0;
+	return note_added(w, block);
 }
 
 /*
@@ -367,6 +236,8 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 	struct env_meta meta = { .type = ENV_MANIFEST, .codec = (uint8_t)w->codec->id,
 				 .cycle = w->cycle };
 	struct fmt_manifest m = { 0 };
+	struct fmt_manifest_seg *segs = NULL;
+	uint32_t nr_segs = 0;
 	char path[VSTORE_PATH_MAX];
 	uint8_t *payload = NULL, *obj = NULL;
 	size_t len;
@@ -384,7 +255,8 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 		ret = -EINVAL;
 		goto out;
 	}
-	ret = flush_segment(w);
+	ret = seg_pipeline_finish(w->pipe, &segs, &nr_segs);
+	w->pipe = NULL;
 	if (ret)
 		goto out;
 
@@ -396,10 +268,10 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 	m.tracking_cycle = tracking_cycle;
 	if (tracking_id)
 		memcpy(m.tracking_id, tracking_id, sizeof(m.tracking_id));
-	m.nr_segments = w->nr_segs;
+	m.nr_segments = nr_segs;
 	m.nr_extents = w->nr_added;
 	m.blocks_sent = w->blocks_added;
-	m.segs = w->segs;
+	m.segs = segs;
 	m.ext = w->added;
 	len = fmt_manifest_bytes(m.nr_segments, m.nr_extents);
 	payload = malloc(len);
@@ -417,8 +289,9 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 	ret = store_put(vs->st, path, obj, envelope_size(len));
 	if (!ret)
 		log_debug("volume %s: cycle %" PRIu64 " written: %" PRIu64 " blocks in %u segments",
-			 vs->info.name, w->cycle, w->blocks_added, w->nr_segs);
+			 vs->info.name, w->cycle, w->blocks_added, nr_segs);
 out:
+	free(segs);
 	free(obj);
 	free(payload);
 	writer_free(w);

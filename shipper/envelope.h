@@ -41,7 +41,9 @@ static inline size_t envelope_size(size_t payload_len)
 
 /*
  * Seal payload into out (envelope_size(len) bytes), with a fresh random
- * salt.  Returns 0 or -errno (OpenSSL failure, logged).
+ * salt.  payload may be out + ENV_HDR_BYTES: it is then encrypted in place
+ * (the segment pipeline builds segments there to save a copy).  Returns 0
+ * or -errno (OpenSSL failure, logged).
  */
 int envelope_seal(const struct cbt_key *key, const struct env_meta *meta,
 		  const void *payload, size_t len, void *out);

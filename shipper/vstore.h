@@ -70,6 +70,7 @@ struct cycle_writer_opts {
 	enum codec_id codec;
 	int level;			/* codec level; 0 = codec default */
 	size_t segment_bytes;		/* raw bytes per segment; 0 = default (8 MiB) */
+	unsigned int workers;		/* sealing threads; 0 = one per online CPU */
 };
 
 struct cycle_writer;

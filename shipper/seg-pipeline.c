@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Segment pipeline: reader -> workers -> store thread.  One mutex guards
+ * the batch states; batches move FREE -> FILLING (reader) -> QUEUED ->
+ * SEALING (a worker) -> SEALED -> STORING (store thread) -> FREE.  Each
+ * batch's segment index is given when the reader cuts it, so sealing in
+ * any order still stores segment n with exactly the blocks the serial
+ * writer would have put there, and the store thread puts them in order.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "le.h"
+#include "log.h"
+#include "seg-pipeline.h"
+#include "vstore-priv.h"
+
+enum sp_state { SP_FREE, SP_FILLING, SP_QUEUED, SP_SEALING, SP_SEALED, SP_STORING };
+
+struct sp_batch {
+	enum sp_state state;
+	uint32_t index;			/* segment index, fixed when cut */
+	uint8_t *raw;			/* the blocks' raw bytes, back to back */
+	size_t raw_len;
+	uint64_t *blocks;		/* per record: block number and raw length */
+	uint32_t *lens;
+	uint32_t nr;
+	uint8_t *obj;			/* sealed object (header, ciphertext, tag) */
+	size_t obj_len;
+	struct fmt_manifest_seg seg;	/* manifest entry, once sealed */
+};
+
+struct sp_worker {
+	struct seg_pipeline *p;
+	pthread_t thread;
+	void *cctx;			/* this worker's codec context, reused per block */
+	bool started;
+};
+
+struct seg_pipeline {
+	struct vstore *vs;
+	uint64_t cycle;
+	const struct codec_ops *codec;
+	size_t segment_bytes;		/* raw bytes per segment */
+	size_t raw_cap;			/* per batch: max(segment_bytes, block size) */
+	uint32_t rec_cap;
+	size_t obj_cap;
+
+	pthread_mutex_t lock;
+	pthread_cond_t work_cv;		/* a batch was queued, or stopping */
+	pthread_cond_t store_cv;	/* a batch was sealed, or stopping */
+	pthread_cond_t free_cv;		/* a batch was freed, or an error */
+	int err;			/* first error; stops everything */
+	bool closing;			/* no more batches will be queued */
+	uint32_t cut;			/* batches queued so far (next index) */
+	uint32_t stored;		/* batches stored (in index order) */
+
+	struct sp_batch *cur;		/* being filled by the reader */
+	struct sp_batch *batches;
+	unsigned int nr_batches;
+	struct sp_worker *workers;
+	unsigned int nr_workers;
+	pthread_t store_thread;
+	bool store_started;
+
+	struct fmt_manifest_seg *segs;	/* store thread only until joined */
+	uint32_t segs_alloc;
+};
+
+unsigned int seg_pipeline_default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > SEG_PIPELINE_MAX_WORKERS ? SEG_PIPELINE_MAX_WORKERS : (unsigned int)n;
+}
+
+static void set_err(struct seg_pipeline *p, int err)
+{
+	if (!p->err)
+		__atomic_store_n(&p->err, err, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&p->work_cv);
+	pthread_cond_broadcast(&p->store_cv);
+	pthread_cond_broadcast(&p->free_cv);
+}
+
+/* Build the segment payload right after the envelope header, then seal in place. */
+static int seal_batch(struct seg_pipeline *p, struct sp_worker *wk, struct sp_batch *b)
+{
+	struct vstore *vs = p->vs;
+	struct env_meta meta = {
+		.type = ENV_SEGMENT,
+		.codec = (uint8_t)p->codec->id,
+		.cycle = p->cycle,
+		.segment = b->index,
+	};
+	uint8_t *payload = b->obj + ENV_HDR_BYTES, *q = payload + FMT_SEG_HDR_BYTES;
+	const uint8_t *data = b->raw;
+	size_t seg_len, clen;
+	int ret;
+
+	for (uint32_t i = 0; i < b->nr; data += b->lens[i], i++) {
+		struct fmt_record rec = { .block = b->blocks[i] };
+		size_t len = b->lens[i];
+		uint8_t *out = q + FMT_REC_HDR_BYTES;
+
+		rec.crc = crc32c(0, data, len);
+		if (all_zero(data, len)) {
+			rec.kind = REC_ZERO;
+			rec.stored_len = 0;
+		} else {
+			rec.kind = REC_RAW;
+			rec.stored_len = (uint32_t)len;
+			/* Compressed only when strictly smaller: len - 1 bytes of room. */
+			if (p->codec->id != CODEC_NONE && len > 1) {
+				ret = p->codec->compress(wk->cctx, data, len, out, len - 1, &clen);
+				if (ret && ret != -ENOSPC)
+					return ret;
+				if (!ret && clen > 0 && clen < len) {
+					rec.kind = REC_COMPRESSED;
+					rec.stored_len = (uint32_t)clen;
+				}
+			}
+			if (rec.kind == REC_RAW)
+				memcpy(out, data, len);
+		}
+		fmt_record_header_encode(q, &rec);
+		q = out + rec.stored_len;
+	}
+	seg_len = (size_t)(q - payload);
+	fmt_segment_header_encode(payload, b->nr, vs->info.block_size);
+	memcpy(meta.volume_id, vs->info.volume_id, VSTORE_ID_BYTES);
+	ret = envelope_seal(&vs->key, &meta, payload, seg_len, b->obj);
+	if (ret)
+		return ret;
+	b->obj_len = envelope_size(seg_len);
+	b->seg.index = b->index;
+	b->seg.records = b->nr;
+	b->seg.object_bytes = b->obj_len;
+	return vstore_sha256(b->obj, b->obj_len, b->seg.sha256);
+}
+
+/* The queued batch with the lowest index, so the store thread waits least. */
+static struct sp_batch *next_queued(struct seg_pipeline *p)
+{
+	struct sp_batch *best = NULL;
+
+	for (unsigned int i = 0; i < p->nr_batches; i++) {
+		struct sp_batch *b = &p->batches[i];
+
+		if (b->state == SP_QUEUED && (!best || b->index < best->index))
+			best = b;
+	}
+	return best;
+}
+
+static void *worker_main(void *arg)
+{
+	struct sp_worker *wk = arg;
+	struct seg_pipeline *p = wk->p;
+	struct sp_batch *b = NULL;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->err && !(b = next_queued(p)) && !p->closing)
+			pthread_cond_wait(&p->work_cv, &p->lock);
+		if (p->err || !b)
+			break;
+		b->state = SP_SEALING;
+		pthread_mutex_unlock(&p->lock);
+		ret = seal_batch(p, wk, b);
+		pthread_mutex_lock(&p->lock);
+		if (ret) {
+			set_err(p, ret);
+			break;
+		}
+		b->state = SP_SEALED;
+		pthread_cond_broadcast(&p->store_cv);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static struct sp_batch *sealed_next(struct seg_pipeline *p)
+{
+	for (unsigned int i = 0; i < p->nr_batches; i++)
+		if (p->batches[i].state == SP_SEALED && p->batches[i].index == p->stored)
+			return &p->batches[i];
+	return NULL;
+}
+
+static int note_segment(struct seg_pipeline *p, const struct fmt_manifest_seg *s)
+{
+	if (p->stored == p->segs_alloc) {
+		uint32_t n = p->segs_alloc ? 2 * p->segs_alloc : 16;
+		struct fmt_manifest_seg *segs = realloc(p->segs, n * sizeof(*segs));
+
+		if (!segs)
+			return -ENOMEM;
+		p->segs = segs;
+		p->segs_alloc = n;
+	}
+	p->segs[p->stored] = *s;
+	return 0;
+}
+
+static void *store_main(void *arg)
+{
+	struct seg_pipeline *p = arg;
+	char path[VSTORE_PATH_MAX];
+	struct sp_batch *b = NULL;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->err && !(b = sealed_next(p)) &&
+		       !(p->closing && p->stored == p->cut))
+			pthread_cond_wait(&p->store_cv, &p->lock);
+		if (p->err || !b)
+			break;
+		b->state = SP_STORING;
+		pthread_mutex_unlock(&p->lock);
+		vstore_path_segment(p->vs, p->cycle, b->index, path);
+		ret = store_put(p->vs->st, path, b->obj, b->obj_len);
+		if (!ret)
+			ret = note_segment(p, &b->seg);
+		pthread_mutex_lock(&p->lock);
+		if (ret) {
+			set_err(p, ret);
+			break;
+		}
+		p->stored++;
+		b->state = SP_FREE;
+		pthread_cond_broadcast(&p->free_cv);
+		pthread_cond_broadcast(&p->store_cv);	/* finish waits on stored == cut */
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void stop_threads(struct seg_pipeline *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->closing = true;
+	pthread_cond_broadcast(&p->work_cv);
+	pthread_cond_broadcast(&p->store_cv);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned int i = 0; i < p->nr_workers; i++)
+		if (p->workers[i].started)
+			pthread_join(p->workers[i].thread, NULL);
+	if (p->store_started)
+		pthread_join(p->store_thread, NULL);
+}
+
+static void pipeline_free(struct seg_pipeline *p)
+{
+	for (unsigned int i = 0; i < p->nr_workers; i++)
+		if (p->workers[i].cctx)
+			p->codec->destroy(p->workers[i].cctx);
+	for (unsigned int i = 0; i < p->nr_batches; i++) {
+		free(p->batches[i].raw);
+		free(p->batches[i].blocks);
+		free(p->batches[i].lens);
+		free(p->batches[i].obj);
+	}
+	free(p->batches);
+	free(p->workers);
+	free(p->segs);
+	pthread_cond_destroy(&p->free_cv);
+	pthread_cond_destroy(&p->store_cv);
+	pthread_cond_destroy(&p->work_cv);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static int alloc_batches(struct seg_pipeline *p)
+{
+	p->batches = calloc(p->nr_batches, sizeof(*p->batches));
+	if (!p->batches)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < p->nr_batches; i++) {
+		struct sp_batch *b = &p->batches[i];
+
+		b->raw = malloc(p->raw_cap);
+		b->blocks = malloc(p->rec_cap * sizeof(*b->blocks));
+		b->lens = malloc(p->rec_cap * sizeof(*b->lens));
+		b->obj = malloc(p->obj_cap);
+		if (!b->raw || !b->blocks || !b->lens || !b->obj)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int seg_pipeline_start(struct vstore *vs, uint64_t cycle, const struct codec_ops *codec,
+		       int level, unsigned int workers, size_t segment_bytes,
+		       struct seg_pipeline **out)
+{
+	uint32_t bs = vs->info.block_size;
+	struct seg_pipeline *p;
+	int ret;
+
+	*out = NULL;
+	if (!workers)
+		workers = seg_pipeline_default_workers();
+	if (workers > SEG_PIPELINE_MAX_WORKERS) {
+		log_err("%u worker threads asked; at most %d are supported",
+			workers, SEG_PIPELINE_MAX_WORKERS);
+		return -EINVAL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work_cv, NULL);
+	pthread_cond_init(&p->store_cv, NULL);
+	pthread_cond_init(&p->free_cv, NULL);
+	p->vs = vs;
+	p->cycle = cycle;
+	p->codec = codec;
+	p->segment_bytes = segment_bytes;
+	p->raw_cap = segment_bytes > bs ? segment_bytes : bs;
+	p->rec_cap = (uint32_t)(p->raw_cap / bs + 1);
+	p->obj_cap = ENV_OVERHEAD + FMT_SEG_HDR_BYTES +
+		     (size_t)p->rec_cap * FMT_REC_HDR_BYTES + p->raw_cap;
+	p->nr_workers = workers;
+	p->nr_batches = workers + 2;	/* one filling, one storing, one per worker */
+
+	p->workers = calloc(workers, sizeof(*p->workers));
+	if (!p->workers) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	ret = alloc_batches(p);
+	if (ret)
+		goto out_free;
+	for (unsigned int i = 0; i < workers; i++) {
+		p->workers[i].p = p;
+		ret = codec->create(level, &p->workers[i].cctx);
+		if (ret)
+			goto out_free;
+	}
+	for (unsigned int i = 0; i < workers; i++) {
+		ret = -pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
+		if (ret)
+			goto out_stop;
+		p->workers[i].started = true;
+	}
+	ret = -pthread_create(&p->store_thread, NULL, store_main, p);
+	if (ret)
+		goto out_stop;
+	p->store_started = true;
+	*out = p;
+	return 0;
+
+out_stop:
+	log_err("cannot start the segment threads: %s", strerror(-ret));
+	stop_threads(p);
+out_free:
+	pipeline_free(p);
+	return ret;
+}
+
+/* Hand the batch being filled to the workers.  Called with the lock held. */
+static void queue_cur(struct seg_pipeline *p)
+{
+	struct sp_batch *b = p->cur;
+
+	if (!b || !b->nr)
+		return;
+	b->index = p->cut++;
+	b->state = SP_QUEUED;
+	p->cur = NULL;
+	pthread_cond_signal(&p->work_cv);
+}
+
+static int take_free(struct seg_pipeline *p)
+{
+	for (;;) {
+		if (p->err)
+			return p->err;
+		for (unsigned int i = 0; i < p->nr_batches; i++) {
+			struct sp_batch *b = &p->batches[i];
+
+			if (b->state == SP_FREE) {
+				b->state = SP_FILLING;
+				b->nr = 0;
+				b->raw_len = 0;
+				p->cur = b;
+				return 0;
+			}
+		}
+		pthread_cond_wait(&p->free_cv, &p->lock);	/* backpressure */
+	}
+}
+
+int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, size_t len)
+{
+	struct sp_batch *b = p->cur;
+	int ret = 0;
+
+	/* Same cut as a serial writer: close before the raw bytes exceed segment_bytes. */
+	if (!b || (b->nr && b->raw_len + len > p->segment_bytes) || b->nr == p->rec_cap) {
+		pthread_mutex_lock(&p->lock);
+		queue_cur(p);
+		ret = take_free(p);
+		pthread_mutex_unlock(&p->lock);
+		if (ret)
+			return ret;
+		b = p->cur;
+	} else {
+		ret = __atomic_load_n(&p->err, __ATOMIC_RELAXED);
+		if (ret)
+			return ret;	/* a worker or the store failed: stop reading */
+	}
+	memcpy(b->raw + b->raw_len, data, len);
+	b->raw_len += len;
+	b->blocks[b->nr] = block;
+	b->lens[b->nr] = (uint32_t)len;
+	b->nr++;
+	return 0;
+}
+
+int seg_pipeline_finish(struct seg_pipeline *p, struct fmt_manifest_seg **segs, uint32_t *nr)
+{
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	queue_cur(p);
+	if (p->cur)
+		p->cur->state = SP_FREE;	/* an empty batch */
+	p->cur = NULL;
+	while (!p->err && p->stored != p->cut)
+		pthread_cond_wait(&p->store_cv, &p->lock);
+	ret = p->err;
+	pthread_mutex_unlock(&p->lock);
+	stop_threads(p);
+	if (!ret) {
+		*segs = p->segs;
+		*nr = p->stored;
+		p->segs = NULL;
+	}
+	pipeline_free(p);
+	return ret;
+}
+
+void seg_pipeline_abort(struct seg_pipeline *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	set_err(p, -ECANCELED);
+	pthread_mutex_unlock(&p->lock);
+	stop_threads(p);
+	pipeline_free(p);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The parallel part of writing a cycle.  The caller (one thread: the one
+ * reading the volume) adds blocks in ascending order; they are copied into
+ * segment-sized batches whose segment index is fixed when the batch is cut.
+ * A pool of worker threads checksums, zero-detects, compresses and seals
+ * the batches in any order, and one store thread puts the sealed objects
+ * in index order.  Memory is bounded: (workers + 2) batches exist, each
+ * holding about 2 x segment_bytes (raw blocks, sealed object); when none is
+ * free, adding waits, so the reader never runs ahead of the pool.  The
+ * first error stops everything and is returned by the next call.
+ */
+#ifndef CBTSHIP_SEG_PIPELINE_H
+#define CBTSHIP_SEG_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "format.h"
+
+struct vstore;
+struct seg_pipeline;
+
+/* Most worker threads a pipeline runs. */
+#define SEG_PIPELINE_MAX_WORKERS	256
+
+/* The worker count used when 0 is asked: the online processors. */
+unsigned int seg_pipeline_default_workers(void);
+
+/*
+ * Start the threads for segments of `cycle`: workers = 0 means
+ * seg_pipeline_default_workers().  level is the codec's level.
+ */
+int seg_pipeline_start(struct vstore *vs, uint64_t cycle, const struct codec_ops *codec,
+		       int level, unsigned int workers, size_t segment_bytes,
+		       struct seg_pipeline **out);
+/* Queue one block (copied); may wait for a free batch.  Ascending order. */
+int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, size_t len);
+/*
+ * Seal and store what is left, wait for every segment to be stored and stop
+ * the threads.  On success *segs (malloc'd, index order) and *nr describe
+ * the stored segments for the manifest.  Frees p whatever the result.
+ */
+int seg_pipeline_finish(struct seg_pipeline *p, struct fmt_manifest_seg **segs, uint32_t *nr);
+/* Stop the threads and free p; segments already stored stay invisible (no manifest). */
+void seg_pipeline_abort(struct seg_pipeline *p);
+
+#endif
