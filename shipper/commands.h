@@ -14,5 +14,6 @@ extern const struct command cmd_keygen;
 extern const struct command cmd_replicate;
 extern const struct command cmd_apply;
 extern const struct command cmd_cbt;
+extern const struct command cmd_bench;
 
 #endif

@@ -19,6 +19,7 @@ static const struct command *const commands[] = {
 	&cmd_replicate,
 	&cmd_apply,
 	&cmd_cbt,
+	&cmd_bench,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

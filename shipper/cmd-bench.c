@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbtship bench: the single-core speed of each data-path stage on a sample
+ * of a given file, so a replication's throughput can be judged against what
+ * the CPU can do.  Each stage runs alone over the same 4 KiB blocks, as the
+ * segment pipeline runs it: zero blocks skip compression, sealing covers
+ * whole 8 MiB objects.  Each stage runs BENCH_REPS times and the fastest
+ * counts: it is the closest to what the core can do.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "codec.h"
+#include "commands.h"
+#include "crc32c.h"
+#include "envelope.h"
+#include "le.h"
+#include "log.h"
+#include "vstore-priv.h"
+
+#define BENCH_BLOCK	4096u
+#define BENCH_CHUNK	(1u << 20)	/* sample read in chunks spread over the file */
+#define BENCH_OBJECT	(8u << 20)	/* sealing unit: one default-size segment */
+#define BENCH_REPS	3		/* best of: other load on the machine only slows a run */
+
+static void bench_usage(void)
+{
+	printf("usage: cbtship bench [--sample MIB] FILE\n"
+	       "\n"
+	       "Measure on one core the speed of each stage of the data path (crc32c,\n"
+	       "zero detection, zstd-1, zstd-3, zlib-1, AES-256-GCM sealing, SHA-256) on a\n"
+	       "sample of FILE (default 256 MiB, read in 1 MiB chunks spread over the file).\n"
+	       "Prints one line per stage: \"stage NAME MB/s\" (MB = 10^6 bytes of raw input).\n");
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int read_sample(const char *path, size_t want, uint8_t **out, size_t *len)
+{
+	struct stat st;
+	size_t chunks, got = 0;
+	uint8_t *buf;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err = -errno;
+		log_err("cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((uint64_t)st.st_size < BENCH_CHUNK) {
+		log_err("%s is smaller than 1 MiB: give a larger sample file", path);
+		err = -EINVAL;
+		goto out;
+	}
+	if ((uint64_t)st.st_size < want)
+		want = (size_t)st.st_size / BENCH_CHUNK * BENCH_CHUNK;
+	chunks = want / BENCH_CHUNK;
+	buf = malloc(chunks * BENCH_CHUNK);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < chunks; i++) {
+		uint64_t span = (uint64_t)st.st_size / BENCH_CHUNK;
+		off_t off = (off_t)(i * span / chunks * BENCH_CHUNK);
+		ssize_t n = pread(fd, buf + got, BENCH_CHUNK, off);
+
+		if (n != (ssize_t)BENCH_CHUNK) {
+			err = n < 0 ? -errno : -EIO;
+			log_err("cannot read %s: %s", path, n < 0 ? strerror(errno) : "short read");
+			free(buf);
+			goto out;
+		}
+		got += BENCH_CHUNK;
+	}
+	*out = buf;
+	*len = got;
+out:
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+static double bench_crc(const uint8_t *s, size_t len)
+{
+	volatile uint32_t sink = 0;
+	double t0 = now();
+
+	for (size_t off = 0; off < len; off += BENCH_BLOCK)
+		sink ^= crc32c(0, s + off, BENCH_BLOCK);
+	(void)sink;
+	return now() - t0;
+}
+
+static double bench_zero(const uint8_t *s, size_t len)
+{
+	volatile int sink = 0;
+	double t0 = now();
+
+	for (size_t off = 0; off < len; off += BENCH_BLOCK)
+		sink += all_zero(s + off, BENCH_BLOCK);
+	(void)sink;
+	return now() - t0;
+}
+
+static int bench_codec(const struct codec_ops *c, int level, const uint8_t *s, size_t len,
+		       double *secs, size_t *out_bytes)
+{
+	uint8_t dst[BENCH_BLOCK];
+	size_t clen, total = 0;
+	void *ctx;
+	double t0;
+	int err;
+
+	err = c->create(level, &ctx);
+	if (err)
+		return err;
+	t0 = now();
+	for (size_t off = 0; off < len; off += BENCH_BLOCK) {
+		if (all_zero(s + off, BENCH_BLOCK))
+			continue;
+		err = c->compress(ctx, s + off, BENCH_BLOCK, dst, BENCH_BLOCK - 1, &clen);
+		if (err == -ENOSPC) {
+			clen = BENCH_BLOCK;
+			err = 0;
+		}
+		if (err)
+			break;
+		total += clen;
+	}
+	*secs = now() - t0;
+	*out_bytes = total;
+	c->destroy(ctx);
+	return err;
+}
+
+static int bench_seal(const uint8_t *s, size_t len, bool sha, double *secs)
+{
+	struct env_meta meta = { .type = ENV_SEGMENT, .codec = CODEC_NONE };
+	struct cbt_key key = { 0 };
+	uint8_t digest[FMT_SHA256_BYTES];
+	uint8_t *obj;
+	double t0;
+	int err = 0;
+
+	if (RAND_bytes(key.bytes, sizeof(key.bytes)) != 1)
+		return -EIO;
+	obj = malloc(envelope_size(BENCH_OBJECT));
+	if (!obj)
+		return -ENOMEM;
+	t0 = now();
+	for (size_t off = 0; off + BENCH_OBJECT <= len && !err; off += BENCH_OBJECT) {
+		if (sha)
+			err = vstore_sha256(s + off, BENCH_OBJECT, digest);
+		else
+			err = envelope_seal(&key, &meta, s + off, BENCH_OBJECT, obj);
+	}
+	*secs = now() - t0;
+	free(obj);
+	key_wipe(&key);
+	return err;
+}
+
+static double best_of(double (*fn)(const uint8_t *, size_t), const uint8_t *s, size_t len)
+{
+	double best = 0, t;
+
+	for (int rep = 0; rep < BENCH_REPS; rep++) {
+		t = fn(s, len);
+		if (!best || t < best)
+			best = t;
+	}
+	return best;
+}
+
+static void print_stage(const char *name, size_t bytes, double secs, const char *note)
+{
+	printf("stage %-8s %9.1f MB/s%s\n", name, secs > 0 ? bytes / secs / 1e6 : 0.0, note);
+}
+
+static int bench_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "sample", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct { const struct codec_ops *c; int level; const char *name; } codecs[] = {
+		{ &codec_zstd, 1, "zstd-1" },
+		{ &codec_zstd, 3, "zstd-3" },
+		{ &codec_zlib, 1, "zlib-1" },
+	};
+	unsigned long mib = 256;
+	size_t len = 0, seal_len, cbytes;
+	uint8_t *s = NULL;
+	char note[64];
+	double secs, best;
+	char *end;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			mib = strtoul(optarg, &end, 10);
+			if (*end || mib < 8 || mib > 65536) {
+				log_err("invalid --sample '%s': give MiB from 8 to 65536", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			bench_usage();
+			return 0;
+		default:
+			bench_usage();
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		log_err("bench needs one FILE (see cbtship bench --help)");
+		return 2;
+	}
+	err = read_sample(argv[optind], mib << 20, &s, &len);
+	if (err)
+		return 1;
+	printf("sample %zu MiB of %s, 4 KiB blocks, one core\n", len >> 20, argv[optind]);
+	print_stage("crc32c", len, best_of(bench_crc, s, len), "");
+	print_stage("zero", len, best_of(bench_zero, s, len), "");
+	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++) {
+		best = 0;
+		for (int rep = 0; rep < BENCH_REPS; rep++) {
+			err = bench_codec(codecs[i].c, codecs[i].level, s, len, &secs, &cbytes);
+			if (err)
+				goto out;
+			if (!best || secs < best)
+				best = secs;
+		}
+		secs = best;
+		snprintf(note, sizeof(note), "  (output %.1f%% of input)", 100.0 * cbytes / len);
+		print_stage(codecs[i].name, len, secs, note);
+	}
+	seal_len = len / BENCH_OBJECT * BENCH_OBJECT;
+	if (seal_len) {
+		for (int sha = 0; sha < 2; sha++) {
+			best = 0;
+			for (int rep = 0; rep < BENCH_REPS; rep++) {
+				err = bench_seal(s, seal_len, sha, &secs);
+				if (err)
+					goto out;
+				if (!best || secs < best)
+					best = secs;
+			}
+			print_stage(sha ? "sha256" : "aes-gcm", seal_len, best,
+				    sha ? "  (object digest for the manifest)" :
+					  "  (sealing 8 MiB objects: HKDF + AES-256-GCM)");
+		}
+	}
+out:
+	free(s);
+	return err ? 1 : 0;
+}
+
+const struct command cmd_bench = {
+	.name = "bench",
+	.run = bench_run,
+	.usage = bench_usage,
+	.help = "measure each data-path stage's single-core speed on a file",
+};
