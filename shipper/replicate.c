@@ -26,7 +26,8 @@
 struct counting_store {
 	struct store st;
 	struct store *inner;
-	uint64_t bytes_put;
+	int (*put_fault)(const char *name);
+	uint64_t bytes_put;		/* only the store thread writes it during a cycle */
 };
 
 struct replicator {
@@ -48,10 +49,13 @@ static struct store *inner_of(struct store *st)
 
 static int cs_put(struct store *st, const char *name, const void *buf, size_t len)
 {
-	int err = store_put(inner_of(st), name, buf, len);
+	struct counting_store *cs = (struct counting_store *)st;
+	int err = cs->put_fault ? cs->put_fault(name) : 0;
 
 	if (!err)
-		((struct counting_store *)st)->bytes_put += len;
+		err = store_put(cs->inner, name, buf, len);
+	if (!err)
+		cs->bytes_put += len;
 	return err;
 }
 
@@ -121,6 +125,7 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 	r->cs.st.ops = &counting_store_ops;
 	r->cs.st.spec = inner->spec;
 	r->cs.inner = inner;
+	r->cs.put_fault = opts->put_fault;
 
 	err = open_source(opts, &r->src);
 	if (err)

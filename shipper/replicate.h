@@ -22,6 +22,8 @@ struct replicate_opts {
 	const char *volume;		/* name in the store; NULL = the source's name */
 	struct cycle_writer_opts writer;
 	struct block_reader_opts reader;
+	/* Tests: called before each object put; a non-zero -errno fails that put. */
+	int (*put_fault)(const char *name);
 	/* Set (by a signal handler) to stop: the running cycle is merged back. */
 	const volatile sig_atomic_t *stop;
 };
