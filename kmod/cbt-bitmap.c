@@ -40,6 +40,7 @@ struct cbt_bitmap {
 	unsigned long nr_leaves;	/* allocated leaves */
 	unsigned long nr_dir_pages;	/* allocated directory pages */
 	bool degraded;			/* a region was set whole for lack of memory */
+	struct cbt_bitmap_budget *budget;	/* NULL: not counted */
 };
 
 /* ---- Helpers ---- */
@@ -68,6 +69,31 @@ static unsigned long *leaf_of(const struct cbt_bitmap *bm, unsigned long r)
 	return dir ? dir->leaf[r % CBT_LEAVES_PER_DIR] : NULL;
 }
 
+/* A zeroed page for @bm, within its budget; NULL if none.  Never sleeps. */
+static void *alloc_page_nowait(struct cbt_bitmap *bm)
+{
+	struct cbt_bitmap_budget *b = bm->budget;
+	void *p;
+
+	if (unlikely(READ_ONCE(fail_leaf_alloc)))
+		return NULL;
+	/* Callers hold the volume lock, so this check does not race. */
+	if (b && b->max_pages >= 0 &&
+	    atomic_long_read(&b->pages) >= b->max_pages)
+		return NULL;
+	p = (void *)get_zeroed_page(GFP_NOWAIT | __GFP_NOWARN);
+	if (p && b)
+		atomic_long_inc(&b->pages);
+	return p;
+}
+
+static void free_bitmap_page(struct cbt_bitmap *bm, void *p)
+{
+	if (bm->budget)
+		atomic_long_dec(&bm->budget->pages);
+	free_page((unsigned long)p);
+}
+
 static void free_leaf(struct cbt_bitmap *bm, unsigned long r)
 {
 	struct cbt_dir *dir = bm->dirs[r / CBT_LEAVES_PER_DIR];
@@ -79,7 +105,7 @@ static void free_leaf(struct cbt_bitmap *bm, unsigned long r)
 	if (!*slot)
 		return;
 	bm->count -= bitmap_weight(*slot, region_bits(bm, r));
-	free_page((unsigned long)*slot);
+	free_bitmap_page(bm, *slot);
 	*slot = NULL;
 	bm->nr_leaves--;
 }
@@ -87,23 +113,18 @@ static void free_leaf(struct cbt_bitmap *bm, unsigned long r)
 /* Returns the leaf of region @r, allocating it; NULL if out of memory. */
 static unsigned long *get_leaf(struct cbt_bitmap *bm, unsigned long r)
 {
-	const gfp_t gfp = GFP_NOWAIT | __GFP_NOWARN;
 	struct cbt_dir **dirp = &bm->dirs[r / CBT_LEAVES_PER_DIR];
 	unsigned long **slot;
 
 	if (!*dirp) {
-		if (unlikely(READ_ONCE(fail_leaf_alloc)))
-			return NULL;
-		*dirp = (struct cbt_dir *)get_zeroed_page(gfp);
+		*dirp = alloc_page_nowait(bm);
 		if (!*dirp)
 			return NULL;
 		bm->nr_dir_pages++;
 	}
 	slot = &(*dirp)->leaf[r % CBT_LEAVES_PER_DIR];
 	if (!*slot) {
-		if (unlikely(READ_ONCE(fail_leaf_alloc)))
-			return NULL;
-		*slot = (unsigned long *)get_zeroed_page(gfp);
+		*slot = alloc_page_nowait(bm);
 		if (!*slot)
 			return NULL;
 		bm->nr_leaves++;
@@ -188,8 +209,8 @@ void cbt_bitmap_reset(struct cbt_bitmap *bm)
 			continue;
 		for (i = 0; i < CBT_LEAVES_PER_DIR; i++)
 			if (dir->leaf[i])
-				free_page((unsigned long)dir->leaf[i]);
-		free_page((unsigned long)dir);
+				free_bitmap_page(bm, dir->leaf[i]);
+		free_bitmap_page(bm, dir);
 		bm->dirs[d] = NULL;
 	}
 	bitmap_zero(bm->full, bm->nr_regions);
@@ -207,6 +228,12 @@ void cbt_bitmap_destroy(struct cbt_bitmap *bm)
 	kvfree(bm->full);
 	kvfree(bm->dirs);
 	kfree(bm);
+}
+
+void cbt_bitmap_set_budget(struct cbt_bitmap *bm,
+			   struct cbt_bitmap_budget *budget)
+{
+	bm->budget = budget;
 }
 
 /* ---- Queries ---- */
@@ -371,7 +398,7 @@ static void move_dir(struct cbt_bitmap *dst, struct cbt_bitmap *src,
 			continue;
 		rbits = region_bits(src, r);
 		if (test_bit(r, dst->full)) {
-			free_page((unsigned long)sleaf);
+			free_bitmap_page(src, sleaf);
 			sdir->leaf[i] = NULL;
 			continue;
 		}
@@ -393,7 +420,7 @@ static void move_dir(struct cbt_bitmap *dst, struct cbt_bitmap *src,
 			dst->count += hweight_long(sleaf[w] & ~dleaf[w]);
 			dleaf[w] |= sleaf[w];
 		}
-		free_page((unsigned long)sleaf);
+		free_bitmap_page(src, sleaf);
 	}
 
 	if (give_page) {
@@ -407,8 +434,10 @@ void cbt_bitmap_move_into(struct cbt_bitmap *dst, struct cbt_bitmap *src)
 {
 	unsigned long r, d;
 
+	/* A partial last region of @src is only partly set in a larger @dst. */
 	for_each_set_bit(r, src->full, src->nr_regions)
-		set_full(dst, r);
+		cbt_bitmap_set_range(dst, region_start(r),
+				     region_start(r) + region_bits(src, r) - 1);
 
 	for (d = 0; d < src->nr_dirs; d++)
 		if (src->dirs[d])

@@ -18,13 +18,28 @@
 #ifndef DM_CBT_BITMAP_H
 #define DM_CBT_BITMAP_H
 
+#include <linux/atomic.h>
 #include <linux/types.h>
 
 struct cbt_bitmap;
 
+/*
+ * Pages that the bitmaps sharing a budget may allocate together (the
+ * table's memory_cap).  Past it, regions are set whole instead, exactly
+ * as when an allocation fails.  max_pages < 0: no cap.
+ */
+struct cbt_bitmap_budget {
+	atomic_long_t pages;
+	long max_pages;
+};
+
 /* Allocate an empty bitmap of @nr_bits bits; may sleep. NULL on failure. */
 struct cbt_bitmap *cbt_bitmap_create(u64 nr_bits);
 void cbt_bitmap_destroy(struct cbt_bitmap *bm);
+
+/* Count @bm's pages against @budget from now on; @bm must be empty. */
+void cbt_bitmap_set_budget(struct cbt_bitmap *bm,
+			   struct cbt_bitmap_budget *budget);
 
 u64 cbt_bitmap_nr_bits(const struct cbt_bitmap *bm);
 
@@ -52,8 +67,10 @@ bool cbt_bitmap_next_extent(const struct cbt_bitmap *bm, u64 *pos,
 			    u64 *start, u64 *len);
 
 /*
- * OR @src into @dst (same size) and leave @src empty.  Leaves and
- * directory pages are moved, not copied, so this never allocates.
+ * OR @src into @dst (as large or larger) and leave @src empty.  Leaves
+ * and directory pages are moved, not copied, so this allocates at most a
+ * leaf for a partial last region of @src (GFP_NOWAIT, else the region
+ * is set whole).
  */
 void cbt_bitmap_move_into(struct cbt_bitmap *dst, struct cbt_bitmap *src);
 

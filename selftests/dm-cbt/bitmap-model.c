@@ -82,6 +82,7 @@ static u64 rnd(u64 n)
 
 int main(int argc, char **argv)
 {
+	struct cbt_bitmap_budget budget = { .max_pages = -1 };
 	struct cbt_bitmap *bm[2];
 	bool *ref[2], *seen;
 	long step, steps;
@@ -99,14 +100,18 @@ int main(int argc, char **argv)
 		ref[i] = calloc(nbits, 1);
 		if (!bm[i] || !ref[i] || !seen)
 			return fprintf(stderr, "out of memory\n"), 1;
+		cbt_bitmap_set_budget(bm[i], &budget);
 	}
 
 	for (step = 0; step < steps; step++) {
+		long pages_before = shim_pages;
 		int a = rand() % 2, op = rand() % 100;
 		u64 first, len;
 
 		/* Phases: no failures, then some, then none again. */
 		shim_fail_percent = (step / 500) % 3 == 1 ? 20 : 0;
+		/* And a phase with a memory cap of a few pages. */
+		budget.max_pages = (step / 700) % 2 == 1 ? 6 : -1;
 
 		if (op < 70) {
 			switch (rand() % 4) {
@@ -133,6 +138,14 @@ int main(int argc, char **argv)
 		}
 		for (i = 0; i < 2; i++)
 			check(bm[i], ref[i], seen);
+		if (atomic_long_read(&budget.pages) != shim_pages)
+			die("budget does not count the pages", step,
+			    atomic_long_read(&budget.pages));
+		if (budget.max_pages >= 0 && op < 70 &&
+		    atomic_long_read(&budget.pages) > budget.max_pages &&
+		    atomic_long_read(&budget.pages) > pages_before)
+			die("allocated past the memory cap", step,
+			    atomic_long_read(&budget.pages));
 		/* A degraded bitmap's extras become part of what it must keep. */
 		for (i = 0; i < 2; i++)
 			for (first = 0; first < nbits; first++)

@@ -58,6 +58,12 @@ static inline void free_page(unsigned long p)
 	free((void *)p);
 }
 
+typedef struct { long counter; } atomic_long_t;
+
+static inline long atomic_long_read(const atomic_long_t *a) { return a->counter; }
+static inline void atomic_long_inc(atomic_long_t *a) { a->counter++; }
+static inline void atomic_long_dec(atomic_long_t *a) { a->counter--; }
+
 static inline void *kzalloc(size_t n, gfp_t gfp) { (void)gfp; return calloc(1, n); }
 static inline void *kvcalloc(size_t n, size_t s, gfp_t gfp) { (void)gfp; return calloc(n, s); }
 static inline void kfree(const void *p) { free((void *)p); }
