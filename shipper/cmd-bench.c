@@ -4,8 +4,8 @@
  * of a given file, so a replication's throughput can be judged against what
  * the CPU can do.  Each stage runs alone over the same 4 KiB blocks, as the
  * segment pipeline runs it: zero blocks skip compression, sealing covers
- * whole 8 MiB objects.  Each stage runs BENCH_REPS times and the fastest
- * counts: it is the closest to what the core can do.
+ * whole 8 MiB objects.  Times are the thread's CPU time, and each stage
+ * runs BENCH_REPS times and the fastest counts (caches, frequency).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,14 +39,19 @@ static void bench_usage(void)
 	       "Measure on one core the speed of each stage of the data path (crc32c,\n"
 	       "zero detection, zstd-1, zstd-3, zlib-1, AES-256-GCM sealing, SHA-256) on a\n"
 	       "sample of FILE (default 256 MiB, read in 1 MiB chunks spread over the file).\n"
-	       "Prints one line per stage: \"stage NAME MB/s\" (MB = 10^6 bytes of raw input).\n");
+	       "Prints one line per stage: \"stage NAME MB/s\" (MB = 10^6 bytes of raw input\n"
+	       "per second of CPU time, so other load on the machine does not lower it).\n");
 }
 
+/*
+ * This thread's CPU time, not wall time: on a machine shared with other
+ * load, a stage's speed per CPU second is what the core can do.
+ */
 static double now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
