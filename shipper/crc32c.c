@@ -63,12 +63,62 @@ uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len)
 }
 
 #if defined(__x86_64__)
+/*
+ * The crc32 instruction has a latency of 3 cycles but can start one per
+ * cycle, so three independent streams over three stripes of a buffer run
+ * about three times as fast as one.  The stripes' registers are then joined:
+ * the register after stripes X and Y is shift(reg after X) ^ reg of Y alone,
+ * where shift() runs a register over CRC32C_STRIPE zero bytes, a linear map
+ * done with four byte tables.  3 x 1360 bytes cover a 4 KiB block but 16.
+ */
+#define CRC32C_STRIPE	1360u
+static uint32_t crc32c_shift_table[4][256];
+static pthread_once_t crc32c_shift_once = PTHREAD_ONCE_INIT;
+
+static void crc32c_shift_init(void)
+{
+	pthread_once(&crc32c_table_once, crc32c_table_init);
+	for (unsigned int k = 0; k < 4; k++)
+		for (unsigned int b = 0; b < 256; b++) {
+			uint32_t c = (uint32_t)b << (8 * k);
+
+			for (unsigned int i = 0; i < CRC32C_STRIPE; i++)
+				c = (c >> 8) ^ crc32c_table[0][c & 0xff];
+			crc32c_shift_table[k][b] = c;
+		}
+}
+
+static inline uint32_t crc32c_shift(uint32_t c)
+{
+	return crc32c_shift_table[0][c & 0xff] ^ crc32c_shift_table[1][(c >> 8) & 0xff] ^
+	       crc32c_shift_table[2][(c >> 16) & 0xff] ^ crc32c_shift_table[3][c >> 24];
+}
+
 __attribute__((target("sse4.2")))
 static uint32_t crc32c_sse42(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	uint64_t c = ~crc;
 
+	if (len >= 3 * CRC32C_STRIPE)
+		pthread_once(&crc32c_shift_once, crc32c_shift_init);
+	while (len >= 3 * CRC32C_STRIPE) {
+		uint64_t c1 = 0, c2 = 0;
+
+		for (size_t i = 0; i < CRC32C_STRIPE; i += 8) {
+			uint64_t v0, v1, v2;
+
+			memcpy(&v0, p + i, 8);
+			memcpy(&v1, p + CRC32C_STRIPE + i, 8);
+			memcpy(&v2, p + 2 * CRC32C_STRIPE + i, 8);
+			c = _mm_crc32_u64(c, v0);
+			c1 = _mm_crc32_u64(c1, v1);
+			c2 = _mm_crc32_u64(c2, v2);
+		}
+		c = crc32c_shift(crc32c_shift((uint32_t)c) ^ (uint32_t)c1) ^ (uint32_t)c2;
+		p += 3 * CRC32C_STRIPE;
+		len -= 3 * CRC32C_STRIPE;
+	}
 	while (len >= 8) {
 		uint64_t v;
 

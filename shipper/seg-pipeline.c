@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,6 +347,7 @@ int seg_pipeline_start(struct vstore *vs, uint64_t cycle, const struct codec_ops
 {
 	uint32_t bs = vs->info.block_size;
 	struct seg_pipeline *p;
+	sigset_t all, old;
 	int ret;
 
 	*out = NULL;
@@ -389,6 +391,9 @@ int seg_pipeline_start(struct vstore *vs, uint64_t cycle, const struct codec_ops
 		if (ret)
 			goto out_free;
 	}
+	/* Signals (SIGINT, SIGTERM) stay with the caller's thread, which checks the stop flag. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (unsigned int i = 0; i < workers; i++) {
 		ret = -pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
 		if (ret)
@@ -399,10 +404,12 @@ int seg_pipeline_start(struct vstore *vs, uint64_t cycle, const struct codec_ops
 	if (ret)
 		goto out_stop;
 	p->store_started = true;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	*out = p;
 	return 0;
 
 out_stop:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	log_err("cannot start the segment threads: %s", strerror(-ret));
 	stop_threads(p);
 out_free:

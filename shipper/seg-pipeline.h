@@ -6,9 +6,11 @@
  * A pool of worker threads checksums, zero-detects, compresses and seals
  * the batches in any order, and one store thread puts the sealed objects
  * in index order.  Memory is bounded: (workers + 2) batches exist, each
- * holding about 2 x segment_bytes (raw blocks, sealed object); when none is
- * free, adding waits, so the reader never runs ahead of the pool.  The
- * first error stops everything and is returned by the next call.
+ * holding about 2 x segment_bytes (raw blocks, sealed object), so 64 MiB
+ * for 2 workers and 8 MiB segments; when none is free, adding waits, so the
+ * reader never runs ahead of the pool.  Worker threads block signals: the
+ * caller's thread receives them.  The first error stops everything and is
+ * returned by the next call.
  */
 #ifndef CBTSHIP_SEG_PIPELINE_H
 #define CBTSHIP_SEG_PIPELINE_H
