@@ -4,7 +4,8 @@
  *
  * Every command names a volume by the device number of its dm device.
  * Successful FREEZE, COMMIT, ABORT and MARK_DIRTY are also multicast to
- * the "events" group, as that command with the volume's attributes.
+ * the "events" group, as that command with the volume's attributes, and
+ * so are the ring's RING_WATERMARK and RING_OVERFLOW events.
  * The family runs with parallel_ops: FREEZE waits for in-flight writes
  * and must not hold the global genl mutex meanwhile.  Volumes are
  * reference counted, so one removed during a command stays valid until
@@ -25,6 +26,7 @@
 #include "cbt-volume.h"
 
 #define CBT_EXTENT_SIZE		sizeof(struct cbt_extent)
+#define CBT_RECORD_SIZE		sizeof(struct cbt_ring_record)
 
 static struct genl_family cbt_genl_family;
 
@@ -42,6 +44,17 @@ static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
 	[CBT_A_EXTENTS]		= { .type = NLA_BINARY,
 				    .len = CBT_MAX_EXTENTS_PER_MSG * CBT_EXTENT_SIZE },
 	[CBT_A_VOLUME_ID]	= NLA_POLICY_EXACT_LEN(CBT_VOLUME_ID_LEN),
+	[CBT_A_RING_SIZE]	= { .type = NLA_U32 },
+	[CBT_A_RING_FILL]	= { .type = NLA_U32 },
+	[CBT_A_RING_FIRST]	= { .type = NLA_U64 },
+	[CBT_A_RING_NEXT]	= { .type = NLA_U64 },
+	[CBT_A_RING_LOST]	= { .type = NLA_U64 },
+	[CBT_A_RING_OVERFLOW]	= { .type = NLA_U8 },
+	[CBT_A_EPOCH]		= { .type = NLA_U32 },
+	[CBT_A_RING_START]	= { .type = NLA_U64 },
+	[CBT_A_RING_RECORDS]	= { .type = NLA_BINARY,
+				    .len = CBT_MAX_RECORDS_PER_MSG * CBT_RECORD_SIZE },
+	[CBT_A_TAG]		= { .type = NLA_U64 },
 };
 
 /* ---- Helpers ---- */
@@ -88,7 +101,14 @@ static int put_volume_attrs(struct sk_buff *skb, struct cbt_volume *v)
 	    nla_put_u64_64bit(skb, CBT_A_CYCLE, info.cycle, CBT_A_PAD) ||
 	    nla_put_u8(skb, CBT_A_FROZEN, info.frozen) ||
 	    nla_put_u32(skb, CBT_A_STATE, info.state) ||
-	    nla_put(skb, CBT_A_VOLUME_ID, sizeof(info.id), info.id))
+	    nla_put(skb, CBT_A_VOLUME_ID, sizeof(info.id), info.id) ||
+	    nla_put_u32(skb, CBT_A_RING_SIZE, info.ring_size) ||
+	    nla_put_u32(skb, CBT_A_RING_FILL, info.ring_fill) ||
+	    nla_put_u64_64bit(skb, CBT_A_RING_FIRST, info.ring_first, CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_RING_NEXT, info.ring_next, CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_RING_LOST, info.ring_lost, CBT_A_PAD) ||
+	    nla_put_u8(skb, CBT_A_RING_OVERFLOW, info.ring_overflow) ||
+	    nla_put_u32(skb, CBT_A_EPOCH, info.epoch))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -112,7 +132,7 @@ static int reply_volume(struct genl_info *info, struct cbt_volume *v, u8 cmd)
 }
 
 /* Tell CBT_GENL_MCGRP_EVENTS listeners that @cmd changed @v. */
-static void notify_volume(struct cbt_volume *v, u8 cmd)
+void cbt_genl_notify(struct cbt_volume *v, u8 cmd)
 {
 	struct sk_buff *msg;
 	void *hdr;
@@ -205,7 +225,7 @@ static int cbt_cmd_freeze(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack,
 			       "interrupted while in-flight writes drained; changes kept in the live set");
 	if (!r) {
-		notify_volume(v, CBT_CMD_FREEZE);
+		cbt_genl_notify(v, CBT_CMD_FREEZE);
 		r = reply_volume(info, v, CBT_CMD_FREEZE);
 	}
 	cbt_volume_put(v);
@@ -227,7 +247,7 @@ static int cbt_cmd_commit(struct sk_buff *skb, struct genl_info *info)
 	r = cbt_volume_commit(v, cycle, &frozen);
 	set_cycle_error(info, r);
 	if (!r)
-		notify_volume(v, CBT_CMD_COMMIT);
+		cbt_genl_notify(v, CBT_CMD_COMMIT);
 	cbt_volume_put(v);
 	return r;
 }
@@ -247,7 +267,7 @@ static int cbt_cmd_abort(struct sk_buff *skb, struct genl_info *info)
 	r = cbt_volume_abort(v, cycle, &frozen);
 	set_cycle_error(info, r);
 	if (!r)
-		notify_volume(v, CBT_CMD_ABORT);
+		cbt_genl_notify(v, CBT_CMD_ABORT);
 	cbt_volume_put(v);
 	return r;
 }
@@ -285,11 +305,127 @@ static int cbt_cmd_mark_dirty(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG_ATTR(info->extack, attr,
 				    "an extent is empty or reaches past the end of the volume");
 	if (!r)
-		notify_volume(v, CBT_CMD_MARK_DIRTY);
+		cbt_genl_notify(v, CBT_CMD_MARK_DIRTY);
 	kfree(ext);
 out:
 	cbt_volume_put(v);
 	return r;
+}
+
+static int cbt_cmd_tag(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cbt_volume *v;
+	int r;
+
+	if (!info->attrs[CBT_A_TAG]) {
+		NL_SET_ERR_MSG(info->extack, "CBT_A_TAG is required");
+		return -EINVAL;
+	}
+	r = get_volume(info->attrs, info->extack, &v);
+	if (r)
+		return r;
+	r = cbt_volume_tag(v, nla_get_u64(info->attrs[CBT_A_TAG]));
+	if (r == -ENOSPC)
+		NL_SET_ERR_MSG(info->extack,
+			       "the volume has no ring: load the table with ring_size");
+	cbt_volume_put(v);
+	return r;
+}
+
+/* ---- GET_RING dump ---- */
+
+struct ring_dump {
+	struct cbt_volume *v;	/* NULL until the first dumpit call */
+	u64 seq;		/* next sequence to send */
+	bool sent;
+	bool done;
+	struct cbt_ring_record rec[CBT_MAX_RECORDS_PER_MSG];
+};
+
+static int cbt_ring_start(struct netlink_callback *cb)
+{
+	struct ring_dump *d;
+
+	d = kvzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d)
+		return -ENOMEM;
+	cb->args[0] = (long)d;
+	return 0;
+}
+
+/*
+ * One message per call: the records from d->seq on that fit, copied as
+ * one array under the volume lock.  The dump ends at the newest record
+ * present when a call finds fewer than fit.
+ */
+static int cbt_ring_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct ring_dump *d = (struct ring_dump *)cb->args[0];
+	struct cbt_volume_info info;
+	unsigned int max;
+	void *hdr;
+	u64 seq;
+	u32 n;
+	int r;
+
+	if (d->done)
+		return 0;
+	if (!d->v) {
+		struct nlattr **attrs = genl_dumpit_info(cb)->attrs;
+
+		r = get_volume(attrs, cb->extack, &d->v);
+		if (r)
+			return r;
+		if (attrs[CBT_A_RING_START])
+			d->seq = nla_get_u64(attrs[CBT_A_RING_START]);
+	}
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &cbt_genl_family, NLM_F_MULTI, CBT_CMD_GET_RING);
+	if (!hdr)
+		return -EMSGSIZE;
+	/* Counters first: records newer than RING_NEXT are not in this message. */
+	cbt_volume_get_info(d->v, &info);
+	if (nla_put_u32(skb, CBT_A_DEV_MAJOR, MAJOR(info.devt)) ||
+	    nla_put_u32(skb, CBT_A_DEV_MINOR, MINOR(info.devt)) ||
+	    nla_put_u32(skb, CBT_A_RING_SIZE, info.ring_size) ||
+	    nla_put_u64_64bit(skb, CBT_A_RING_LOST, info.ring_lost, CBT_A_PAD) ||
+	    nla_put_u8(skb, CBT_A_RING_OVERFLOW, info.ring_overflow))
+		goto too_small;
+
+	max = skb_tailroom(skb) > nla_total_size(0) ?
+	      (skb_tailroom(skb) - nla_total_size(0)) / CBT_RECORD_SIZE : 0;
+	max = min_t(unsigned int, max, CBT_MAX_RECORDS_PER_MSG);
+	if (!max)
+		goto too_small;
+
+	seq = d->seq;
+	n = cbt_volume_get_ring(d->v, &seq, d->rec, max);
+	if (!n && d->sent) {
+		genlmsg_cancel(skb, hdr);
+		return 0;
+	}
+	if (n && nla_put(skb, CBT_A_RING_RECORDS, n * CBT_RECORD_SIZE, d->rec))
+		goto too_small;
+	genlmsg_end(skb, hdr);
+	d->seq = seq;
+	d->sent = true;
+	d->done = n < max;
+	return skb->len;
+
+too_small:
+	genlmsg_cancel(skb, hdr);
+	return skb->len ? skb->len : -EMSGSIZE;
+}
+
+static int cbt_ring_done(struct netlink_callback *cb)
+{
+	struct ring_dump *d = (struct ring_dump *)cb->args[0];
+
+	if (d->v)
+		cbt_volume_put(d->v);
+	kvfree(d);
+	return 0;
 }
 
 /* ---- GET_CHANGES dump ---- */
@@ -456,6 +592,18 @@ static const struct genl_ops cbt_genl_ops[] = {
 	{
 		.cmd = CBT_CMD_MARK_DIRTY,
 		.doit = cbt_cmd_mark_dirty,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = CBT_CMD_GET_RING,
+		.start = cbt_ring_start,
+		.dumpit = cbt_ring_dump,
+		.done = cbt_ring_done,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = CBT_CMD_TAG,
+		.doit = cbt_cmd_tag,
 		.flags = GENL_ADMIN_PERM,
 	},
 };

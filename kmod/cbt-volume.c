@@ -18,12 +18,16 @@
 #include <linux/random.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include "cbt-bitmap.h"
+#include "cbt-genl.h"
+#include "cbt-ring.h"
 #include "cbt-volume.h"
 
 #define DM_MSG_PREFIX "cbt"
@@ -44,9 +48,18 @@ struct cbt_volume {
 	dev_t backing_devt;
 	u32 block_size;
 	unsigned int sector_shift;	/* log2(sectors per block) */
+	u8 id[CBT_VOLUME_ID_LEN];
+
+	/* Grow on resume: written under all three locks, read under any. */
 	sector_t len;
 	u64 nr_blocks;
-	u8 id[CBT_VOLUME_ID_LEN];
+
+	/* Pages of both bitmaps; max_pages changes on resume. */
+	struct cbt_bitmap_budget budget;
+
+	/* Ring events found in the map path, sent from a work item. */
+	unsigned long event_bits;
+	struct work_struct event_work;
 
 	/* Serialises freeze, commit, abort and reads of the frozen set. */
 	struct mutex cycle_lock;
@@ -60,15 +73,54 @@ struct cbt_volume {
 	unsigned int gen;		/* current in-flight generation */
 	char name[DM_NAME_LEN];
 	bool degraded_logged;
+	struct cbt_ring ring;
+	u64 freeze_seq;			/* ring sequence at the last freeze */
+	u32 epoch;			/* completed flushes */
 
 	atomic_t inflight[2];		/* writes mapped, not completed */
 	wait_queue_head_t drain_wait;
+};
+
+struct cbt_volume_update {
+	sector_t len;
+	u64 nr_blocks;
+	struct cbt_bitmap *live, *frozen;	/* NULL unless growing */
+	bool new_ring;
+	struct cbt_ring ring;
+	long max_pages;
 };
 
 static LIST_HEAD(cbt_registry);
 static DEFINE_MUTEX(cbt_registry_lock);
 
 /* ---- Registry and lifetime ---- */
+
+static long cap_pages(long memory_cap)
+{
+	return memory_cap < 0 ? -1 : memory_cap * (SZ_1M / PAGE_SIZE);
+}
+
+static void volume_event_work(struct work_struct *work)
+{
+	struct cbt_volume *v = container_of(work, struct cbt_volume, event_work);
+
+	if (test_and_clear_bit(0, &v->event_bits))
+		cbt_genl_notify(v, CBT_CMD_RING_WATERMARK);
+	if (test_and_clear_bit(1, &v->event_bits))
+		cbt_genl_notify(v, CBT_CMD_RING_OVERFLOW);
+}
+
+/* Called with v->lock held: queue the ring events @ev for listeners. */
+static void queue_ring_events(struct cbt_volume *v, unsigned int ev)
+{
+	if (likely(!ev))
+		return;
+	if (ev & CBT_RING_EV_WATERMARK)
+		set_bit(0, &v->event_bits);
+	if (ev & CBT_RING_EV_OVERFLOW)
+		set_bit(1, &v->event_bits);
+	schedule_work(&v->event_work);
+}
 
 static struct cbt_volume *volume_create(const struct cbt_volume_params *p)
 {
@@ -87,13 +139,20 @@ static struct cbt_volume *volume_create(const struct cbt_volume_params *p)
 	v->nr_blocks = DIV_ROUND_UP_ULL(p->len, sectors);
 	get_random_bytes(v->id, sizeof(v->id));
 	strscpy(v->name, p->name, sizeof(v->name));
+	atomic_long_set(&v->budget.pages, 0);
+	v->budget.max_pages = cap_pages(p->memory_cap);
+	INIT_WORK(&v->event_work, volume_event_work);
 
+	if (cbt_ring_init(&v->ring, p->ring_size))
+		goto bad_ring;
 	v->live = cbt_bitmap_create(v->nr_blocks);
 	if (!v->live)
 		goto bad_live;
 	v->frozen = cbt_bitmap_create(v->nr_blocks);
 	if (!v->frozen)
 		goto bad_frozen;
+	cbt_bitmap_set_budget(v->live, &v->budget);
+	cbt_bitmap_set_budget(v->frozen, &v->budget);
 
 	INIT_LIST_HEAD(&v->list);
 	refcount_set(&v->ref, 1);
@@ -108,33 +167,86 @@ static struct cbt_volume *volume_create(const struct cbt_volume_params *p)
 bad_frozen:
 	cbt_bitmap_destroy(v->live);
 bad_live:
+	cbt_ring_exit(&v->ring);
+bad_ring:
 	kfree(v);
 	return NULL;
 }
 
 static void volume_free(struct cbt_volume *v)
 {
+	cancel_work_sync(&v->event_work);
 	mutex_destroy(&v->cycle_lock);
 	cbt_bitmap_destroy(v->frozen);
 	cbt_bitmap_destroy(v->live);
+	cbt_ring_exit(&v->ring);
 	kfree(v);
 }
 
+static void update_free(struct cbt_volume_update *u)
+{
+	if (!u)
+		return;
+	cbt_bitmap_destroy(u->live);
+	cbt_bitmap_destroy(u->frozen);
+	cbt_ring_exit(&u->ring);
+	kfree(u);
+}
+
+/* Preallocate what applying @p to @v needs; may sleep. */
+static struct cbt_volume_update *update_create(struct cbt_volume *v,
+					       const struct cbt_volume_params *p)
+{
+	struct cbt_volume_update *u;
+
+	u = kzalloc(sizeof(*u), GFP_KERNEL);
+	if (!u)
+		return NULL;
+	u->len = p->len;
+	u->nr_blocks = DIV_ROUND_UP_ULL(p->len, 1U << v->sector_shift);
+	u->max_pages = cap_pages(p->memory_cap);
+	if (u->nr_blocks != v->nr_blocks) {
+		u->live = cbt_bitmap_create(u->nr_blocks);
+		u->frozen = cbt_bitmap_create(u->nr_blocks);
+		if (!u->live || !u->frozen)
+			goto bad;
+		cbt_bitmap_set_budget(u->live, &v->budget);
+		cbt_bitmap_set_budget(u->frozen, &v->budget);
+	}
+	/* The ring size is only read under registry_lock, held here. */
+	if (p->ring_size != v->ring.size) {
+		u->new_ring = true;
+		if (cbt_ring_init(&u->ring, p->ring_size))
+			goto bad;
+	}
+	return u;
+
+bad:
+	update_free(u);
+	return NULL;
+}
+
 int cbt_volume_attach(const struct cbt_volume_params *p,
-		      struct cbt_volume **out, bool *shared)
+		      struct cbt_volume **out,
+		      struct cbt_volume_update **upd)
 {
 	struct cbt_volume *v;
 
+	*upd = NULL;
 	mutex_lock(&cbt_registry_lock);
 	list_for_each_entry(v, &cbt_registry, list) {
 		if (v->devt == p->devt && v->backing_devt == p->backing_devt &&
-		    v->block_size == p->block_size && v->len == p->len &&
+		    v->block_size == p->block_size && p->len >= v->len &&
 		    v->nr_tables) {
+			*upd = update_create(v, p);
+			if (!*upd) {
+				mutex_unlock(&cbt_registry_lock);
+				return -ENOMEM;
+			}
 			refcount_inc(&v->ref);
 			v->nr_tables++;
 			mutex_unlock(&cbt_registry_lock);
 			*out = v;
-			*shared = true;
 			return 0;
 		}
 	}
@@ -147,7 +259,6 @@ int cbt_volume_attach(const struct cbt_volume_params *p,
 	list_add_tail(&v->list, &cbt_registry);
 	mutex_unlock(&cbt_registry_lock);
 	*out = v;
-	*shared = false;
 	return 0;
 }
 
@@ -160,25 +271,69 @@ void cbt_volume_put(struct cbt_volume *v)
 	volume_free(v);
 }
 
-void cbt_volume_detach(struct cbt_volume *v)
+void cbt_volume_detach(struct cbt_volume *v, struct cbt_volume_update **upd)
 {
+	struct cbt_volume_info info;
+	bool last;
+
+	update_free(*upd);
+	*upd = NULL;
 	mutex_lock(&cbt_registry_lock);
-	if (!--v->nr_tables)
+	last = !--v->nr_tables;
+	if (last)
 		v->active = false;
 	mutex_unlock(&cbt_registry_lock);
+
+	if (last) {
+		cbt_volume_get_info(v, &info);
+		if (info.dirty_blocks || info.frozen_blocks)
+			DMWARN("%s: tracking ended, %llu dirty and %llu frozen blocks unshipped",
+			       info.name, info.dirty_blocks, info.frozen_blocks);
+		else
+			DMINFO("%s: tracking ended with no unshipped changes",
+			       info.name);
+	}
 	cbt_volume_put(v);
 }
 
-void cbt_volume_activate(struct cbt_volume *v, const char *name)
+/* Called with registry_lock held: apply @u to @v. */
+static void update_apply(struct cbt_volume *v, struct cbt_volume_update *u)
+{
+	mutex_lock(&v->cycle_lock);
+	spin_lock_irq(&v->lock);
+	if (u->live) {
+		/* Same region layout: leaves move, nothing is lost. */
+		cbt_bitmap_move_into(u->live, v->live);
+		cbt_bitmap_move_into(u->frozen, v->frozen);
+		swap(v->live, u->live);
+		swap(v->frozen, u->frozen);
+		v->len = u->len;
+		v->nr_blocks = u->nr_blocks;
+	}
+	if (u->new_ring) {
+		cbt_ring_move(&u->ring, &v->ring);
+		swap(v->ring, u->ring);
+	}
+	v->budget.max_pages = u->max_pages;
+	spin_unlock_irq(&v->lock);
+	mutex_unlock(&v->cycle_lock);
+}
+
+void cbt_volume_activate(struct cbt_volume *v, struct cbt_volume_update **upd,
+			 const char *name)
 {
 	struct cbt_volume *other;
 
 	mutex_lock(&cbt_registry_lock);
+	if (*upd)
+		update_apply(v, *upd);
 	list_for_each_entry(other, &cbt_registry, list)
 		if (other->devt == v->devt)
 			other->active = false;
 	v->active = true;
 	mutex_unlock(&cbt_registry_lock);
+	update_free(*upd);
+	*upd = NULL;
 
 	spin_lock_irq(&v->lock);
 	strscpy(v->name, name, sizeof(v->name));
@@ -227,7 +382,7 @@ dev_t cbt_volume_devt(const struct cbt_volume *v)
 /* ---- I/O path ---- */
 
 unsigned int cbt_volume_start_write(struct cbt_volume *v, sector_t sector,
-				    unsigned int nr_sectors)
+				    unsigned int nr_sectors, u8 op)
 {
 	u64 first = sector >> v->sector_shift;
 	u64 last = (sector + nr_sectors - 1) >> v->sector_shift;
@@ -239,6 +394,8 @@ unsigned int cbt_volume_start_write(struct cbt_volume *v, sector_t sector,
 	cbt_bitmap_set_range(v->live, first, last);
 	gen = v->gen;
 	atomic_inc(&v->inflight[gen]);
+	queue_ring_events(v, cbt_ring_add(&v->ring, op, sector, nr_sectors,
+					  v->epoch, 0));
 	if (unlikely(cbt_bitmap_degraded(v->live) && !v->degraded_logged)) {
 		v->degraded_logged = true;
 		log_degraded = true;
@@ -246,7 +403,7 @@ unsigned int cbt_volume_start_write(struct cbt_volume *v, sector_t sector,
 	spin_unlock_irqrestore(&v->lock, flags);
 
 	if (unlikely(log_degraded))
-		DMWARN("%s: out of memory for the change bitmap; tracking some regions whole",
+		DMWARN("%s: out of memory for the change bitmap or at memory_cap: coarse regions",
 		       v->name);
 	return gen;
 }
@@ -258,16 +415,69 @@ void cbt_volume_end_write(struct cbt_volume *v, unsigned int gen)
 		wake_up(&v->drain_wait);
 }
 
+void cbt_volume_flush(struct cbt_volume *v)
+{
+	unsigned long flags;
+
+	if (!v->ring.size)	/* racy read: a resize is done while suspended */
+		return;
+	spin_lock_irqsave(&v->lock, flags);
+	queue_ring_events(v, cbt_ring_add(&v->ring, CBT_REC_FLUSH, 0, 0,
+					  v->epoch, 0));
+	spin_unlock_irqrestore(&v->lock, flags);
+}
+
+void cbt_volume_flush_done(struct cbt_volume *v)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&v->lock, flags);
+	v->epoch++;
+	spin_unlock_irqrestore(&v->lock, flags);
+}
+
+int cbt_volume_tag(struct cbt_volume *v, u64 tag)
+{
+	int r = -ENOSPC;
+
+	spin_lock_irq(&v->lock);
+	if (v->ring.size) {
+		queue_ring_events(v, cbt_ring_add(&v->ring, CBT_REC_TAG, 0, 0,
+						  v->epoch, tag));
+		r = 0;
+	}
+	spin_unlock_irq(&v->lock);
+	return r;
+}
+
+u32 cbt_volume_get_ring(struct cbt_volume *v, u64 *seq,
+			struct cbt_ring_record *dst, u32 max)
+{
+	u32 n;
+
+	spin_lock_irq(&v->lock);
+	n = v->ring.size ? cbt_ring_copy(&v->ring, seq, dst, max) : 0;
+	spin_unlock_irq(&v->lock);
+	return n;
+}
+
 /* ---- Reporting ---- */
 
 void cbt_volume_get_info(struct cbt_volume *v, struct cbt_volume_info *info)
 {
 	info->devt = v->devt;
 	info->block_size = v->block_size;
-	info->nr_blocks = v->nr_blocks;
 	memcpy(info->id, v->id, sizeof(info->id));
 
 	spin_lock_irq(&v->lock);
+	info->nr_blocks = v->nr_blocks;
+	info->ring_size = v->ring.size;
+	info->ring_fill = cbt_ring_fill(&v->ring);
+	info->ring_first = v->ring.first;
+	info->ring_next = v->ring.next;
+	info->ring_lost = v->ring.lost;
+	info->ring_overflow = cbt_ring_overflow(&v->ring);
+	info->epoch = v->epoch;
 	strscpy(info->name, v->name, sizeof(info->name));
 	info->dirty_blocks = cbt_bitmap_count(v->live);
 	info->frozen = v->is_frozen;
@@ -315,6 +525,7 @@ int cbt_volume_freeze(struct cbt_volume *v, u64 *cycle)
 	swap(v->live, v->frozen);
 	v->is_frozen = true;
 	v->cycle++;
+	v->freeze_seq = v->ring.next;
 	old_gen = v->gen;
 	v->gen ^= 1;
 	spin_unlock_irq(&v->lock);
@@ -356,6 +567,8 @@ int cbt_volume_commit(struct cbt_volume *v, u64 cycle, u64 *frozen_cycle)
 	if (!r) {
 		spin_lock_irq(&v->lock);
 		v->is_frozen = false;
+		/* Records mapped before the freeze went out with the cycle. */
+		cbt_ring_release(&v->ring, v->freeze_seq);
 		spin_unlock_irq(&v->lock);
 		/* Only cycle_lock holders touch the frozen set. */
 		cbt_bitmap_reset(v->frozen);
@@ -387,9 +600,11 @@ int cbt_volume_mark_dirty(struct cbt_volume *v, const struct cbt_extent *ext,
 {
 	unsigned int i;
 
+	u64 nr_blocks = READ_ONCE(v->nr_blocks);	/* only grows */
+
 	for (i = 0; i < nr; i++)
-		if (!ext[i].count || ext[i].start >= v->nr_blocks ||
-		    ext[i].count > v->nr_blocks - ext[i].start)
+		if (!ext[i].count || ext[i].start >= nr_blocks ||
+		    ext[i].count > nr_blocks - ext[i].start)
 			return -ERANGE;
 
 	for (i = 0; i < nr; i++) {

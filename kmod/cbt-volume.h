@@ -33,6 +33,13 @@ struct cbt_volume_info {
 	enum cbt_volume_state state;
 	u8 id[CBT_VOLUME_ID_LEN];
 	size_t mem_bytes;
+	u32 ring_size;
+	u32 ring_fill;
+	u64 ring_first;
+	u64 ring_next;
+	u64 ring_lost;
+	bool ring_overflow;
+	u32 epoch;
 };
 
 /* Parameters that decide whether a new table may share a volume. */
@@ -42,15 +49,32 @@ struct cbt_volume_params {
 	dev_t backing_devt;	/* the device written through */
 	u32 block_size;		/* bytes, power of two */
 	sector_t len;		/* target length in sectors */
+	u32 ring_size;		/* records, 0: no ring */
+	long memory_cap;	/* MiB of bitmap pages, < 0: none */
 };
 
-/* Find a matching volume (new reference) or create one.  May sleep. */
+/* What a new table changes in a shared volume, applied on its resume. */
+struct cbt_volume_update;
+
+/*
+ * Find a matching volume (new reference) or create one.  May sleep.
+ * A volume matches when the dm device, backing device and block size
+ * are the same and the length is the same or larger (a grow).  For a
+ * shared volume, *@upd holds what the new table changes (length, ring
+ * size, memory cap), preallocated here and applied by
+ * cbt_volume_activate(); else it is NULL.
+ */
 int cbt_volume_attach(const struct cbt_volume_params *p,
-		      struct cbt_volume **out, bool *shared);
-/* Drop a table's reference taken by cbt_volume_attach(). */
-void cbt_volume_detach(struct cbt_volume *v);
-/* The table using @v was resumed: make @v the one found for its device. */
-void cbt_volume_activate(struct cbt_volume *v, const char *name);
+		      struct cbt_volume **out,
+		      struct cbt_volume_update **upd);
+/* Drop a table's reference taken by cbt_volume_attach(); frees *@upd. */
+void cbt_volume_detach(struct cbt_volume *v, struct cbt_volume_update **upd);
+/*
+ * The table using @v was resumed: apply and free *@upd if set, and make
+ * @v the one found for its device.  May sleep.
+ */
+void cbt_volume_activate(struct cbt_volume *v, struct cbt_volume_update **upd,
+			 const char *name);
 
 /* Reference to the active volume of dm device @devt, or NULL. */
 struct cbt_volume *cbt_volume_lookup(dev_t devt);
@@ -60,10 +84,24 @@ void cbt_volume_put(struct cbt_volume *v);
 
 dev_t cbt_volume_devt(const struct cbt_volume *v);
 
-/* I/O path; never sleep.  start returns the generation for end. */
+/*
+ * I/O path; never sleep.  start marks the blocks, appends a ring record
+ * of @op (enum cbt_rec_op) and returns the generation for end.
+ */
 unsigned int cbt_volume_start_write(struct cbt_volume *v, sector_t sector,
-				    unsigned int nr_sectors);
+				    unsigned int nr_sectors, u8 op);
 void cbt_volume_end_write(struct cbt_volume *v, unsigned int gen);
+/* An empty flush was mapped / completed successfully (next epoch). */
+void cbt_volume_flush(struct cbt_volume *v);
+void cbt_volume_flush_done(struct cbt_volume *v);
+/* Append a tag record carrying @tag; -ENOSPC if the volume has no ring. */
+int cbt_volume_tag(struct cbt_volume *v, u64 tag);
+/*
+ * Copy up to @max ring records from sequence *@seq on into @dst;
+ * advances *@seq.  Returns the number copied.
+ */
+u32 cbt_volume_get_ring(struct cbt_volume *v, u64 *seq,
+			struct cbt_ring_record *dst, u32 max);
 
 void cbt_volume_get_info(struct cbt_volume *v, struct cbt_volume_info *info);
 

@@ -25,21 +25,31 @@
 
 #define CBT_MIN_BLOCK_SIZE	512U
 #define CBT_MAX_BLOCK_SIZE	SZ_1M
-#define CBT_MAX_OPT_ARGS	8U
+#define CBT_MAX_OPT_ARGS	5U
+#define CBT_MAX_RING_SIZE	BIT(24)		/* records; 640 MiB */
+#define CBT_MAX_MEMORY_CAP	BIT(30)		/* MiB */
 
 struct cbt_target {
 	struct dm_target *ti;
 	struct dm_dev *dev;
 	struct cbt_volume *vol;
+	struct cbt_volume_update *upd;	/* applied on the first resume */
 	u32 block_size;
-	unsigned int nr_opt_args;	/* as given, for the table line */
 	bool opt_group;			/* an optional group was given */
+
+	/* Optional arguments; printed back in this order. */
+	bool has_ring_size;
+	u32 ring_size;
+	bool has_memory_cap;
+	unsigned long memory_cap;	/* MiB */
+	bool no_discard_passdown;
 };
 
 /* Per-bio data: which in-flight generation counted the bio, if any. */
 struct cbt_io {
 	unsigned int gen;
 	bool tracked;
+	bool flush;		/* an empty flush: its completion ends an epoch */
 };
 
 /* ---- Constructor and destructor ---- */
@@ -67,7 +77,62 @@ static int parse_block_size(struct cbt_target *cbt, const char *arg,
 	return 0;
 }
 
-/* No optional arguments are defined yet; the group is parsed for later. */
+/* Plain decimal digits, no sign or leading zero, so tables read back. */
+static int parse_decimal(const char *arg, unsigned long max,
+			 unsigned long *val)
+{
+	if (!arg || arg[0] < '0' || arg[0] > '9' || (arg[0] == '0' && arg[1]) ||
+	    kstrtoul(arg, 10, val) || *val > max)
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_one_opt(struct cbt_target *cbt, struct dm_arg_set *as,
+			 unsigned int *argc, char **error)
+{
+	const char *name = dm_shift_arg(as);
+	unsigned long val;
+
+	(*argc)--;
+	if (!strcasecmp(name, "no_discard_passdown")) {
+		if (cbt->no_discard_passdown)
+			goto duplicate;
+		cbt->no_discard_passdown = true;
+		return 0;
+	}
+	if (!strcasecmp(name, "ring_size")) {
+		if (cbt->has_ring_size)
+			goto duplicate;
+		if (!*argc || parse_decimal(dm_shift_arg(as), CBT_MAX_RING_SIZE, &val)) {
+			*error = "Invalid ring_size: need a number of records from 0 to 16777216";
+			return -EINVAL;
+		}
+		(*argc)--;
+		cbt->has_ring_size = true;
+		cbt->ring_size = val;
+		return 0;
+	}
+	if (!strcasecmp(name, "memory_cap")) {
+		if (cbt->has_memory_cap)
+			goto duplicate;
+		if (!*argc || parse_decimal(dm_shift_arg(as), CBT_MAX_MEMORY_CAP, &val)) {
+			*error = "Invalid memory_cap: need a number of MiB from 0 to 1073741824";
+			return -EINVAL;
+		}
+		(*argc)--;
+		cbt->has_memory_cap = true;
+		cbt->memory_cap = val;
+		return 0;
+	}
+	*error = "Unknown optional argument";
+	return -EINVAL;
+
+duplicate:
+	*error = "Optional argument given twice";
+	return -EINVAL;
+}
+
+/* [<#opt_args> [ring_size N] [memory_cap MiB] [no_discard_passdown]] */
 static int parse_optional_args(struct cbt_target *cbt, struct dm_arg_set *as,
 			       char **error)
 {
@@ -84,10 +149,10 @@ static int parse_optional_args(struct cbt_target *cbt, struct dm_arg_set *as,
 	if (r)
 		return r;
 	cbt->opt_group = true;
-	cbt->nr_opt_args = argc;
-	if (argc) {
-		*error = "Unknown optional argument";
-		return -EINVAL;
+	while (argc) {
+		r = parse_one_opt(cbt, as, &argc, error);
+		if (r)
+			return r;
 	}
 	if (as->argc) {
 		*error = "Too many arguments after the optional arguments";
@@ -115,7 +180,6 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	char name[DM_NAME_LEN];
 	struct cbt_target *cbt;
 	const char *dev_path;
-	bool shared;
 	int r;
 
 	if (argc < 2) {
@@ -155,17 +219,21 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	params.backing_devt = cbt->dev->bdev->bd_dev;
 	params.block_size = cbt->block_size;
 	params.len = ti->len;
-	r = cbt_volume_attach(&params, &cbt->vol, &shared);
+	params.ring_size = cbt->ring_size;
+	params.memory_cap = cbt->has_memory_cap ? (long)cbt->memory_cap : -1;
+	r = cbt_volume_attach(&params, &cbt->vol, &cbt->upd);
 	if (r) {
 		ti->error = "Cannot allocate tracking state";
 		goto bad_dev;
 	}
-	if (shared)
+	if (cbt->upd)
 		DMINFO("%s: new table keeps the tracking state of the old one",
 		       params.name);
 
 	ti->num_flush_bios = 1;
 	ti->num_discard_bios = 1;
+	/* Discards are completed here, whatever the device supports. */
+	ti->discards_supported = cbt->no_discard_passdown;
 	ti->num_secure_erase_bios = 1;
 	ti->num_write_zeroes_bios = 1;
 	ti->per_io_data_size = sizeof(struct cbt_io);
@@ -183,42 +251,64 @@ static void cbt_dtr(struct dm_target *ti)
 {
 	struct cbt_target *cbt = ti->private;
 
-	cbt_volume_detach(cbt->vol);
+	cbt_volume_detach(cbt->vol, &cbt->upd);
 	dm_put_device(ti, cbt->dev);
 	kfree(cbt);
 }
 
 /* ---- I/O ---- */
 
-/* Does @bio change data?  Empty flushes do not. */
-static bool bio_changes_blocks(struct bio *bio)
+/* The ring record op of a bio that changes data, or 0 if it does not. */
+static u8 bio_record_op(struct bio *bio)
 {
 	if (!bio_sectors(bio))
-		return false;
+		return 0;
 
 	switch (bio_op(bio)) {
 	case REQ_OP_WRITE:
+		return bio->bi_opf & REQ_FUA ? CBT_REC_FUA : CBT_REC_WRITE;
 	case REQ_OP_DISCARD:
 	case REQ_OP_SECURE_ERASE:
+		return CBT_REC_DISCARD;
 	case REQ_OP_WRITE_ZEROES:
-		return true;
+		return CBT_REC_WRITE_ZEROES;
 	default:
-		return false;
+		return 0;
 	}
 }
 
+/*
+ * Bios are recorded when mapped, in the same volume lock hold that marks
+ * the bitmap, so the ring's order is the order in which changes entered
+ * the change set, and a write that never completes is still recorded.
+ * dm core sends flushes as empty bios (data follows separately).
+ */
 static int cbt_map(struct dm_target *ti, struct bio *bio)
 {
 	struct cbt_target *cbt = ti->private;
 	struct cbt_io *io = dm_per_bio_data(bio, sizeof(*io));
+	u8 op;
 
 	bio_set_dev(bio, cbt->dev->bdev);
 	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 
-	io->tracked = bio_changes_blocks(bio);
-	if (io->tracked)
+	io->tracked = false;
+	io->flush = false;
+	op = bio_record_op(bio);
+	if (op) {
 		io->gen = cbt_volume_start_write(cbt->vol, bio->bi_iter.bi_sector,
-						 bio_sectors(bio));
+						 bio_sectors(bio), op);
+		if (op == CBT_REC_DISCARD && cbt->no_discard_passdown) {
+			/* Tracked as a change; the device keeps its data. */
+			cbt_volume_end_write(cbt->vol, io->gen);
+			bio_endio(bio);
+			return DM_MAPIO_SUBMITTED;
+		}
+		io->tracked = true;
+	} else if (bio->bi_opf & REQ_PREFLUSH) {
+		cbt_volume_flush(cbt->vol);
+		io->flush = true;
+	}
 	return DM_MAPIO_REMAPPED;
 }
 
@@ -230,6 +320,8 @@ static int cbt_end_io(struct dm_target *ti, struct bio *bio,
 
 	if (io->tracked)
 		cbt_volume_end_write(cbt->vol, io->gen);
+	else if (io->flush && !*error)
+		cbt_volume_flush_done(cbt->vol);
 	return DM_ENDIO_DONE;
 }
 
@@ -239,7 +331,8 @@ static int cbt_end_io(struct dm_target *ti, struct bio *bio,
  * Status format:
  *
  * <block size> <dirty blocks>/<total blocks> <frozen blocks> <cycle>
- * <frozen|idle> <tracking|degraded>
+ * <frozen|idle> <tracking|degraded> <ring records>/<ring size>
+ * <lost records> <overflow|-> <epoch>
  */
 static void cbt_status(struct dm_target *ti, status_type_t type,
 		       unsigned int status_flags, char *result,
@@ -252,16 +345,26 @@ static void cbt_status(struct dm_target *ti, status_type_t type,
 	switch (type) {
 	case STATUSTYPE_INFO:
 		cbt_volume_get_info(cbt->vol, &info);
-		DMEMIT("%u %llu/%llu %llu %llu %s %s", info.block_size,
-		       info.dirty_blocks, info.nr_blocks, info.frozen_blocks,
-		       info.cycle, info.frozen ? "frozen" : "idle",
-		       info.state == CBT_STATE_DEGRADED ? "degraded" : "tracking");
+		DMEMIT("%u %llu/%llu %llu %llu %s %s %u/%u %llu %s %u",
+		       info.block_size, info.dirty_blocks, info.nr_blocks,
+		       info.frozen_blocks, info.cycle,
+		       info.frozen ? "frozen" : "idle",
+		       info.state == CBT_STATE_DEGRADED ? "degraded" : "tracking",
+		       info.ring_fill, info.ring_size, info.ring_lost,
+		       info.ring_overflow ? "overflow" : "-", info.epoch);
 		break;
 
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %u", cbt->dev->name, cbt->block_size);
 		if (cbt->opt_group)
-			DMEMIT(" %u", cbt->nr_opt_args);
+			DMEMIT(" %u", 2 * cbt->has_ring_size +
+			       2 * cbt->has_memory_cap + cbt->no_discard_passdown);
+		if (cbt->has_ring_size)
+			DMEMIT(" ring_size %u", cbt->ring_size);
+		if (cbt->has_memory_cap)
+			DMEMIT(" memory_cap %lu", cbt->memory_cap);
+		if (cbt->no_discard_passdown)
+			DMEMIT(" no_discard_passdown");
 		break;
 
 	case STATUSTYPE_IMA:
@@ -278,7 +381,44 @@ static void cbt_resume(struct dm_target *ti)
 	char name[DM_NAME_LEN];
 
 	get_md_name(dm_table_get_md(ti->table), name);
-	cbt_volume_activate(cbt->vol, name);
+	cbt_volume_activate(cbt->vol, &cbt->upd, name);
+}
+
+/* "tag <u64>": append a tag record to the ring. */
+static int cbt_message(struct dm_target *ti, unsigned int argc, char **argv,
+		       char *result, unsigned int maxlen)
+{
+	struct cbt_target *cbt = ti->private;
+	u64 tag;
+	int r;
+
+	if (argc != 2 || strcasecmp(argv[0], "tag")) {
+		DMERR("%s: unknown message: expected \"tag <number>\"",
+		      dm_device_name(dm_table_get_md(ti->table)));
+		return -EINVAL;
+	}
+	if (kstrtou64(argv[1], 0, &tag)) {
+		DMERR("%s: tag: not a 64-bit number: %s",
+		      dm_device_name(dm_table_get_md(ti->table)), argv[1]);
+		return -EINVAL;
+	}
+	r = cbt_volume_tag(cbt->vol, tag);
+	if (r == -ENOSPC)
+		DMERR("%s: tag: the table has no ring (ring_size)",
+		      dm_device_name(dm_table_get_md(ti->table)));
+	return r;
+}
+
+static void cbt_io_hints(struct dm_target *ti, struct queue_limits *limits)
+{
+	struct cbt_target *cbt = ti->private;
+
+	if (cbt->no_discard_passdown) {
+		/* Discards end here: any size, at tracking granularity. */
+		limits->discard_granularity = cbt->block_size;
+		limits->max_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
+		limits->max_hw_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
+	}
 }
 
 static int cbt_iterate_devices(struct dm_target *ti,
@@ -295,7 +435,7 @@ static int cbt_iterate_devices(struct dm_target *ti,
  */
 static struct target_type cbt_target = {
 	.name = "cbt",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.features = DM_TARGET_SINGLETON,
 	.module = THIS_MODULE,
 	.ctr = cbt_ctr,
@@ -304,6 +444,8 @@ static struct target_type cbt_target = {
 	.end_io = cbt_end_io,
 	.status = cbt_status,
 	.resume = cbt_resume,
+	.message = cbt_message,
+	.io_hints = cbt_io_hints,
 	.iterate_devices = cbt_iterate_devices,
 };
 

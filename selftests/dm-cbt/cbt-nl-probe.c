@@ -28,6 +28,7 @@
 #endif
 
 static const char *cmd_name;
+static int msgs_with_records;
 static char ext_msg[256];
 static int ext_err;
 
@@ -117,6 +118,44 @@ static void print_volume(struct nlattr **tb, int list)
 	for (i = 0; i < nla_len(tb[CBT_A_VOLUME_ID]); i++)
 		printf("%02x", id[i]);
 	printf("\n");
+	if (tb[CBT_A_RING_SIZE])
+		printf("ring_size=%u\nring_fill=%u\nring_first=%" PRIu64
+		       "\nring_next=%" PRIu64 "\nring_lost=%" PRIu64
+		       "\nring_overflow=%u\nepoch=%u\n",
+		       nla_get_u32(tb[CBT_A_RING_SIZE]),
+		       nla_get_u32(tb[CBT_A_RING_FILL]),
+		       (uint64_t)nla_get_u64(tb[CBT_A_RING_FIRST]),
+		       (uint64_t)nla_get_u64(tb[CBT_A_RING_NEXT]),
+		       (uint64_t)nla_get_u64(tb[CBT_A_RING_LOST]),
+		       nla_get_u8(tb[CBT_A_RING_OVERFLOW]),
+		       nla_get_u32(tb[CBT_A_EPOCH]));
+}
+
+/* ring: one line per record, "SEQ OP SECTOR NR_SECTORS EPOCH TAG". */
+static void print_records(struct nlattr **tb)
+{
+	static const char *const ops[] = {
+		[CBT_REC_WRITE] = "write", [CBT_REC_DISCARD] = "discard",
+		[CBT_REC_WRITE_ZEROES] = "zeroes", [CBT_REC_FLUSH] = "flush",
+		[CBT_REC_FUA] = "fua", [CBT_REC_TAG] = "tag",
+	};
+	struct cbt_ring_record rec;
+	size_t i, n;
+
+	if (!tb[CBT_A_RING_RECORDS])
+		return;
+	n = nla_len(tb[CBT_A_RING_RECORDS]) / sizeof(rec);
+	msgs_with_records++;
+	for (i = 0; i < n; i++) {
+		/* Netlink attributes are only 4-byte aligned. */
+		memcpy(&rec, (char *)nla_data(tb[CBT_A_RING_RECORDS]) + i * sizeof(rec),
+		       sizeof(rec));
+		printf("%" PRIu64 " %s %" PRIu64 " %u %u %" PRIu64 "\n",
+		       (uint64_t)rec.seq,
+		       rec.op <= CBT_REC_TAG && ops[rec.op] ? ops[rec.op] : "?",
+		       (uint64_t)rec.sector, rec.nr_sectors, rec.epoch,
+		       (uint64_t)rec.tag);
+	}
 }
 
 static int on_valid(struct nl_msg *msg, void *arg)
@@ -139,6 +178,11 @@ static int on_valid(struct nl_msg *msg, void *arg)
 			printf("%llu %llu\n", (unsigned long long)ext[i].start,
 			       (unsigned long long)ext[i].count);
 		break;
+	case CBT_CMD_GET_RING:
+		print_records(tb);
+		break;
+	case CBT_CMD_TAG:
+		break;
 	case CBT_CMD_FREEZE:
 		printf("%" PRIu64 "\n", (uint64_t)nla_get_u64(tb[CBT_A_CYCLE]));
 		break;
@@ -156,14 +200,28 @@ static int on_event(struct nl_msg *msg, void *arg)
 	static const char *const names[] = {
 		[CBT_CMD_FREEZE] = "freeze", [CBT_CMD_COMMIT] = "commit",
 		[CBT_CMD_ABORT] = "abort", [CBT_CMD_MARK_DIRTY] = "mark",
+		[CBT_CMD_RING_WATERMARK] = "watermark",
+		[CBT_CMD_RING_OVERFLOW] = "overflow",
 	};
 	struct genlmsghdr *gh = nlmsg_data(nlmsg_hdr(msg));
 	struct nlattr *tb[CBT_A_MAX + 1];
 
 	(void)arg;
 	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, CBT_A_MAX, NULL) ||
-	    gh->cmd > CBT_CMD_MARK_DIRTY || !names[gh->cmd])
+	    gh->cmd > CBT_CMD_RING_OVERFLOW || !names[gh->cmd])
 		return NL_SKIP;
+	if (gh->cmd >= CBT_CMD_RING_WATERMARK) {
+		printf("%s %u:%u fill=%u/%u lost=%" PRIu64 " overflow=%u\n",
+		       names[gh->cmd], nla_get_u32(tb[CBT_A_DEV_MAJOR]),
+		       nla_get_u32(tb[CBT_A_DEV_MINOR]),
+		       nla_get_u32(tb[CBT_A_RING_FILL]),
+		       nla_get_u32(tb[CBT_A_RING_SIZE]),
+		       (uint64_t)nla_get_u64(tb[CBT_A_RING_LOST]),
+		       nla_get_u8(tb[CBT_A_RING_OVERFLOW]));
+		fflush(stdout);
+		nr_events++;
+		return NL_OK;
+	}
 	printf("%s %u:%u cycle=%" PRIu64 " frozen=%u dirty=%" PRIu64 "\n",
 	       names[gh->cmd], nla_get_u32(tb[CBT_A_DEV_MAJOR]),
 	       nla_get_u32(tb[CBT_A_DEV_MINOR]),
@@ -215,6 +273,8 @@ static int usage(void)
 		"       cbt-nl-probe changes DEV [CYCLE]\n"
 		"       cbt-nl-probe commit|abort DEV [CYCLE]\n"
 		"       cbt-nl-probe mark DEV START COUNT [START COUNT]...\n"
+		"       cbt-nl-probe ring DEV [START]\n"
+		"       cbt-nl-probe tag DEV VALUE\n"
 		"       cbt-nl-probe monitor COUNT\n"
 		"DEV is /dev/mapper/NAME or MAJOR:MINOR.\n");
 	return 2;
@@ -228,6 +288,7 @@ int main(int argc, char **argv)
 		{ "changes", CBT_CMD_GET_CHANGES, 1 },
 		{ "commit", CBT_CMD_COMMIT, 0 }, { "abort", CBT_CMD_ABORT, 0 },
 		{ "mark", CBT_CMD_MARK_DIRTY, 0 },
+		{ "ring", CBT_CMD_GET_RING, 1 }, { "tag", CBT_CMD_TAG, 0 },
 	};
 	struct cbt_extent ext[64];
 	struct nl_sock *sk;
@@ -280,6 +341,12 @@ int main(int argc, char **argv)
 			nla_put(msg, CBT_A_EXTENTS, n * sizeof(ext[0]), ext);
 		else if (argc > 3)	/* a raw byte count, to test validation */
 			nla_put(msg, CBT_A_EXTENTS, atoi(argv[3]), ext);
+	} else if (cmds[ci].cmd == CBT_CMD_GET_RING) {
+		if (argc > 3)
+			nla_put_u64(msg, CBT_A_RING_START, strtoull(argv[3], NULL, 0));
+	} else if (cmds[ci].cmd == CBT_CMD_TAG) {
+		if (argc > 3)
+			nla_put_u64(msg, CBT_A_TAG, strtoull(argv[3], NULL, 0));
 	} else if (argc > 3) {
 		nla_put_u64(msg, CBT_A_CYCLE, strtoull(argv[3], NULL, 0));
 	}
@@ -304,6 +371,9 @@ int main(int argc, char **argv)
 			strerror(-ext_err), ext_err, ext_msg);
 		return 1;
 	}
+	/* How many messages carried records (tests check batching). */
+	if (cmds[ci].cmd == CBT_CMD_GET_RING && getenv("CBT_PROBE_MSGS"))
+		fprintf(stderr, "messages=%d\n", msgs_with_records);
 	nlmsg_free(msg);
 	nl_cb_put(cb);
 	nl_socket_free(sk);

@@ -37,7 +37,7 @@ echo N >"$param"
 wr $((3 * region + 1)) 1	# exact again
 
 [ "$(vol_field "$dev" state)" = 1 ] || fail "state is not DEGRADED"
-dmsetup status degr | grep -q ' degraded$' || fail "dmsetup status does not say degraded"
+dmsetup status degr | grep -q ' degraded ' || fail "dmsetup status does not say degraded"
 [ "$(dmesg | tail -n +"$((before + 1))" | grep -c 'cbt: degr: out of memory for the change bitmap')" = 1 ] ||
 	fail "expected exactly one out-of-memory warning naming the device"
 want=$(printf '5 1\n7 1\n%d %d\n%d 1\n' $((2 * region)) $region $((3 * region + 1)))

@@ -57,6 +57,17 @@ expect_bad "0 $S cbt $D 4096 x" "cbt: Invalid number of optional arguments"
 expect_bad "0 $S cbt $D 4096 9 a b c d e f g h i" "cbt: Invalid number of optional arguments"
 expect_bad "0 $S cbt $D 4096 1 no_such_option" "cbt: Unknown optional argument"
 expect_bad "0 $S cbt $D 4096 0 extra" "cbt: Too many arguments after the optional arguments"
+expect_bad "0 $S cbt $D 4096 6 ring_size 1 memory_cap 1 no_discard_passdown x" "cbt: Invalid number of optional arguments"
+expect_bad "0 $S cbt $D 4096 1 ring_size" "cbt: Invalid ring_size: need a number of records from 0 to 16777216"
+expect_bad "0 $S cbt $D 4096 2 ring_size x" "cbt: Invalid ring_size: need a number of records from 0 to 16777216"
+expect_bad "0 $S cbt $D 4096 2 ring_size 016" "cbt: Invalid ring_size: need a number of records from 0 to 16777216"
+expect_bad "0 $S cbt $D 4096 2 ring_size 16777217" "cbt: Invalid ring_size: need a number of records from 0 to 16777216"
+expect_bad "0 $S cbt $D 4096 2 memory_cap -1" "cbt: Invalid memory_cap: need a number of MiB from 0 to 1073741824"
+expect_bad "0 $S cbt $D 4096 1 memory_cap" "cbt: Invalid memory_cap: need a number of MiB from 0 to 1073741824"
+expect_bad "0 $S cbt $D 4096 4 ring_size 8 ring_size 8" "cbt: Optional argument given twice"
+expect_bad "0 $S cbt $D 4096 2 no_discard_passdown no_discard_passdown" "cbt: Optional argument given twice"
+expect_bad "0 $S cbt $D 4096 2 no_discard_passdown 1" "cbt: Unknown optional argument"
+expect_bad "0 $S cbt $D 4096 2 ring_size 8 extra" "cbt: Too many arguments after the optional arguments"
 expect_bad "0 8 linear $D 0
 8 $((S - 8)) cbt $D 4096" "singleton target type must appear alone in table"
 
@@ -76,6 +87,19 @@ for bs in 512 4096 65536 1048576; do
 done
 expect_good "0 $S cbt $devno 4096 0"
 expect_good "0 $((S - 24)) cbt $devno 8192"
+expect_good "0 $S cbt $devno 4096 2 ring_size 0"
+expect_good "0 $S cbt $devno 4096 2 ring_size 65536"
+expect_good "0 $S cbt $devno 4096 2 memory_cap 0"
+expect_good "0 $S cbt $devno 4096 1 no_discard_passdown"
+expect_good "0 $S cbt $devno 4096 5 ring_size 1024 memory_cap 64 no_discard_passdown"
+
+# Options in another order read back in the canonical order.
+dmsetup create cbt-good --table "0 $S cbt $D 4096 5 no_discard_passdown memory_cap 2 ring_size 4" ||
+	fail "options in another order refused"
+got=$(dmsetup table cbt-good)
+dmsetup remove cbt-good
+[ "$got" = "0 $S cbt $devno 4096 5 ring_size 4 memory_cap 2 no_discard_passdown" ] ||
+	fail "options do not read back in canonical order: '$got'"
 
 # A path is printed back as the device number, like every dm target does.
 dmsetup create cbt-good --table "0 $S cbt $D 4096" || fail "good table with a path refused"

@@ -21,6 +21,10 @@
  *   ABORT       the cycle failed; the frozen set is merged back into the
  *               live set so nothing is lost.
  * Only one cycle can be frozen at a time (FREEZE answers -EBUSY).
+ *
+ * Ring (optional, table option ring_size): GET_RING dumps ordered records
+ * of the I/O mapped (struct cbt_ring_record), TAG appends a user record.
+ * Attributes and commands are only ever appended to the enums below.
  */
 #ifndef _UAPI_LINUX_DM_CBT_H
 #define _UAPI_LINUX_DM_CBT_H
@@ -40,6 +44,10 @@ enum cbt_cmd {
 	CBT_CMD_COMMIT,		/* doit, admin: CBT_A_CYCLE must name the frozen cycle */
 	CBT_CMD_ABORT,		/* doit, admin: CBT_A_CYCLE must name the frozen cycle */
 	CBT_CMD_MARK_DIRTY,	/* doit, admin: CBT_A_EXTENTS added to the live set */
+	CBT_CMD_GET_RING,	/* dump, admin: ring records from CBT_A_RING_START on */
+	CBT_CMD_TAG,		/* doit, admin: append a tag record (CBT_A_TAG) */
+	CBT_CMD_RING_WATERMARK,	/* event only: the ring reached 3/4 full */
+	CBT_CMD_RING_OVERFLOW,	/* event only: unreleased records were overwritten */
 	__CBT_CMD_MAX,
 };
 #define CBT_CMD_MAX (__CBT_CMD_MAX - 1)
@@ -59,6 +67,16 @@ enum cbt_attr {
 	CBT_A_STATE,		/* u32: enum cbt_volume_state */
 	CBT_A_EXTENTS,		/* binary: array of struct cbt_extent */
 	CBT_A_VOLUME_ID,	/* binary[16]: random id of this volume's tracking state */
+	CBT_A_RING_SIZE,	/* u32: ring capacity in records, 0 if no ring */
+	CBT_A_RING_FILL,	/* u32: records held */
+	CBT_A_RING_FIRST,	/* u64: sequence of the oldest record held */
+	CBT_A_RING_NEXT,	/* u64: sequence the next record will get */
+	CBT_A_RING_LOST,	/* u64: records overwritten before release, ever */
+	CBT_A_RING_OVERFLOW,	/* u8: 1 if unreleased records were lost */
+	CBT_A_EPOCH,		/* u32: completed flushes (REQ_PREFLUSH) */
+	CBT_A_RING_START,	/* u64: GET_RING: first sequence wanted */
+	CBT_A_RING_RECORDS,	/* binary: array of struct cbt_ring_record */
+	CBT_A_TAG,		/* u64: TAG: the user's value */
 	__CBT_A_MAX,
 };
 #define CBT_A_MAX (__CBT_A_MAX - 1)
@@ -71,6 +89,35 @@ struct cbt_extent {
 
 /* Upper bound on extents in one CBT_A_EXTENTS attribute. */
 #define CBT_MAX_EXTENTS_PER_MSG	1024
+
+/*
+ * Ring: an ordered log of the I/O the target mapped (table option
+ * ring_size).  Records get consecutive sequence numbers from 1.  When the
+ * ring is full the oldest record is overwritten and counted as lost; the
+ * bitmap still holds every change.  COMMIT releases the records taken
+ * before that cycle's FREEZE.
+ */
+enum cbt_rec_op {
+	CBT_REC_WRITE = 1,	/* a write without REQ_FUA */
+	CBT_REC_DISCARD,	/* discard or secure erase */
+	CBT_REC_WRITE_ZEROES,
+	CBT_REC_FLUSH,		/* an empty REQ_PREFLUSH bio; no sectors */
+	CBT_REC_FUA,		/* a write with REQ_FUA */
+	CBT_REC_TAG,		/* CBT_CMD_TAG or "dmsetup message ... tag N" */
+};
+
+struct cbt_ring_record {
+	__u64 seq;
+	__u64 sector;		/* 512-byte sectors from the start of the device */
+	__u64 tag;		/* CBT_REC_TAG: the user's value, else 0 */
+	__u32 nr_sectors;
+	__u32 epoch;		/* CBT_A_EPOCH when the bio was mapped */
+	__u8 op;		/* enum cbt_rec_op */
+	__u8 pad[7];
+};
+
+/* Upper bound on records in one CBT_A_RING_RECORDS attribute. */
+#define CBT_MAX_RECORDS_PER_MSG	1024
 
 enum cbt_volume_state {
 	CBT_STATE_TRACKING,	/* exact tracking */
