@@ -27,7 +27,7 @@ nobody "$PROBE" get "$dev" >/dev/null || fail "unprivileged GET refused"
 nobody "$PROBE" list | grep -q " perm 4096 " || fail "unprivileged LIST does not show the volume"
 
 for args in "freeze $dev" "changes $dev" "commit $dev 0" "abort $dev 0" \
-	"mark $dev 0 1"; do
+	"mark $dev 0 1" "ring $dev" "tag $dev 1"; do
 	# shellcheck disable=SC2086
 	expect_fail "Operation not permitted \(-1\)" nobody "$PROBE" $args
 	info "ok: unprivileged $args -> EPERM"
