@@ -307,9 +307,9 @@ static void update_apply(struct cbt_volume *v, struct cbt_volume_update *u)
 		cbt_bitmap_move_into(u->frozen, v->frozen);
 		swap(v->live, u->live);
 		swap(v->frozen, u->frozen);
-		v->len = u->len;
 		v->nr_blocks = u->nr_blocks;
 	}
+	v->len = u->len;	/* may grow within the last block */
 	if (u->new_ring) {
 		cbt_ring_move(&u->ring, &v->ring);
 		swap(v->ring, u->ring);

@@ -369,8 +369,11 @@ static void cbt_status(struct dm_target *ti, status_type_t type,
 
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
-		DMEMIT(",device_name=%s,block_size=%u;", cbt->dev->name,
-		       cbt->block_size);
+		DMEMIT(",device_name=%s,block_size=%u,ring_size=%u",
+		       cbt->dev->name, cbt->block_size, cbt->ring_size);
+		DMEMIT(",memory_cap=%ld,no_discard_passdown=%c;",
+		       cbt->has_memory_cap ? (long)cbt->memory_cap : -1L,
+		       cbt->no_discard_passdown ? 'y' : 'n');
 		break;
 	}
 }
