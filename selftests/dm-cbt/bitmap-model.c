@@ -80,6 +80,43 @@ static u64 rnd(u64 n)
 	return ((u64)rand() << 31 ^ (u64)rand()) % n;
 }
 
+/*
+ * Grow (a reload with a larger length): move @bm into a larger bitmap.
+ * Its partial last region, set whole here, must stay partial there.
+ */
+static void grow_check(struct cbt_bitmap *bm, const bool *ref,
+		       struct cbt_bitmap_budget *budget, bool **seen)
+{
+	u64 old = nbits, last_region = old / LEAF_BITS * LEAF_BITS;
+	struct cbt_bitmap *big;
+	bool *bref;
+
+	shim_fail_percent = 0;
+	budget->max_pages = -1;
+	cbt_bitmap_set_range(bm, last_region, old - 1);
+	nbits = old + 3 * LEAF_BITS + 5;
+	big = cbt_bitmap_create(nbits);
+	bref = calloc(nbits, 1);
+	*seen = realloc(*seen, nbits);
+	if (!big || !bref || !*seen)
+		die("out of memory", 0, 0);
+	cbt_bitmap_set_budget(big, budget);
+	memcpy(bref, ref, old);
+	ref_set(bref, last_region, old - 1);
+	cbt_bitmap_move_into(big, bm);
+	if (cbt_bitmap_count(bm))
+		die("grow left bits in the old bitmap", cbt_bitmap_count(bm), 0);
+	check(big, bref, *seen);
+	if (cbt_bitmap_test(big, old))
+		die("grow set a bit past the old end", old, 0);
+	cbt_bitmap_set_range(big, nbits - 1, nbits - 1);
+	ref_set(bref, nbits - 1, nbits - 1);
+	check(big, bref, *seen);
+	cbt_bitmap_destroy(big);
+	free(bref);
+	nbits = old;
+}
+
 int main(int argc, char **argv)
 {
 	struct cbt_bitmap_budget budget = { .max_pages = -1 };
@@ -153,6 +190,7 @@ int main(int argc, char **argv)
 					ref[i][first] = true;
 	}
 
+	grow_check(bm[0], ref[0], &budget, &seen);
 	for (i = 0; i < 2; i++) {
 		cbt_bitmap_destroy(bm[i]);
 		free(ref[i]);
