@@ -53,6 +53,7 @@ struct seg_pipeline {
 	size_t raw_cap;			/* per batch: max(segment_bytes, block size) */
 	uint32_t rec_cap;
 	size_t obj_cap;
+	uint32_t zero_crc;		/* crc32c of a whole block of zeros */
 
 	pthread_mutex_t lock;
 	pthread_cond_t work_cv;		/* a batch was queued, or stopping */
@@ -140,11 +141,13 @@ static int seal_batch(struct seg_pipeline *p, struct sp_worker *wk, struct sp_ba
 		size_t len = b->lens[i];
 		uint8_t *out = q + FMT_REC_HDR_BYTES;
 
-		rec.crc = crc32c(0, data, len);
 		if (all_zero(data, len)) {
+			/* Zero blocks (holes, often a third of a volume) all have one crc. */
+			rec.crc = len == p->vs->info.block_size ? p->zero_crc : crc32c(0, data, len);
 			rec.kind = REC_ZERO;
 			rec.stored_len = 0;
 		} else {
+			rec.crc = crc32c(0, data, len);
 			rec.kind = REC_RAW;
 			rec.stored_len = (uint32_t)len;
 			/* Compressed only when strictly smaller: len - 1 bytes of room. */
@@ -341,6 +344,17 @@ static int alloc_batches(struct seg_pipeline *p)
 	return 0;
 }
 
+static uint32_t zero_block_crc(uint32_t block_size)
+{
+	static const uint8_t zeros[4096];
+	uint32_t crc = 0;
+
+	for (uint32_t done = 0; done < block_size; done += sizeof(zeros))
+		crc = crc32c(crc, zeros, block_size - done < sizeof(zeros) ?
+					 block_size - done : sizeof(zeros));
+	return crc;
+}
+
 int seg_pipeline_start(struct vstore *vs, uint64_t cycle, const struct codec_ops *codec,
 		       int level, unsigned int workers, size_t segment_bytes,
 		       struct seg_pipeline **out)
@@ -375,6 +389,7 @@ int seg_pipeline_start(struct vstore *vs, uint64_t cycle, const struct codec_ops
 		     (size_t)p->rec_cap * FMT_REC_HDR_BYTES + p->raw_cap;
 	p->nr_workers = workers;
 	p->t_start = now_ns();
+	p->zero_crc = zero_block_crc(bs);
 	p->nr_batches = workers + 2;	/* one filling, one storing, one per worker */
 
 	p->workers = calloc(workers, sizeof(*p->workers));
