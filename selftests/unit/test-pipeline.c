@@ -9,6 +9,7 @@
  * cycle, and the next run ships it.
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,9 @@ static char data[128], keyfile[128];
 static char state[NR_RUNS][128], store[NR_RUNS][128], replica[NR_RUNS][128];
 static uint8_t src_buf[VOL_BYTES], rep_buf[VOL_BYTES + 1];
 static const char *fail_name;	/* put_fault fails the put whose name ends so */
+static const char *stop_name;	/* put_fault sets the stop flag at this put */
 static int fail_hits;
+static volatile sig_atomic_t stop_flag;
 
 static uint64_t rnd(uint64_t n)
 {
@@ -106,6 +109,9 @@ static int put_fault(const char *name)
 		fail_hits++;
 		return -EIO;
 	}
+	m = stop_name ? strlen(stop_name) : 0;
+	if (m && n >= m && !strcmp(name + n - m, stop_name))
+		stop_flag = 1;	/* as SIGTERM would, while workers are busy */
 	return 0;
 }
 
@@ -118,6 +124,7 @@ static int run_cycle(int r, struct replicate_summary *sum)
 			    .workers = workers_of[r] },
 		.reader = { .queue_depth = 8, .max_read_bytes = 128 * 1024 },
 		.put_fault = put_fault,
+		.stop = &stop_flag,
 	};
 	struct replicator *rp;
 	int err;
@@ -341,6 +348,20 @@ int main(void)
 	failed_cycle(2, "/seg-00000005", changed, 2);
 	failed_cycle(1, "/seg-00000000", changed, 2);
 	failed_cycle(0, "/manifest", changed, 2);
+	{
+		struct replicate_summary sum;
+		uint64_t newest = 0;
+
+		/* Stopped (a signal) while segments are in flight: same outcome. */
+		stop_name = "/seg-00000003";
+		err = run_cycle(1, &sum);
+		stop_name = NULL;
+		stop_flag = 0;
+		tap_ok(err == -EINTR && sum.result == REPLICATE_NOTHING,
+		       "stopped mid-cycle, 2 workers: -EINTR (err %d)", err);
+		tap_ok(state_is(1, 0, changed) && !newest_cycle(1, &newest) && newest == 2,
+		       "stopped mid-cycle: merged back, newest complete cycle still 2");
+	}
 	err = 0;
 	for (int r = 0; r < NR_RUNS; r++) {
 		struct replicate_summary sum;
