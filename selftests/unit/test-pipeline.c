@@ -9,6 +9,7 @@
  * cycle, and the next run ships it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,6 +41,13 @@ static const char *fail_name;	/* put_fault fails the put whose name ends so */
 static const char *stop_name;	/* put_fault sets the stop flag at this put */
 static int fail_hits;
 static volatile sig_atomic_t stop_flag;
+static pthread_t main_thread;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
 
 static uint64_t rnd(uint64_t n)
 {
@@ -111,7 +119,7 @@ static int put_fault(const char *name)
 	}
 	m = stop_name ? strlen(stop_name) : 0;
 	if (m && n >= m && !strcmp(name + n - m, stop_name))
-		stop_flag = 1;	/* as SIGTERM would, while workers are busy */
+		pthread_kill(main_thread, SIGUSR1);	/* as SIGTERM would, while workers are busy */
 	return 0;
 }
 
@@ -321,7 +329,12 @@ int main(void)
 	uint64_t changed;
 	int err;
 
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
 	log_init("test-pipeline", false);
+	main_thread = pthread_self();
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
 	srandom(777);
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
