@@ -14,7 +14,6 @@
 #include <time.h>
 
 #include "codec.h"
-#include "le.h"
 #include "log.h"
 #include "seg-pipeline.h"
 #include "vstore-priv.h"
