@@ -342,9 +342,35 @@ struct ring_dump {
 	struct cbt_ring_record rec[CBT_MAX_RECORDS_PER_MSG];
 };
 
+/*
+ * GENL_ADMIN_PERM only asks for CAP_NET_ADMIN.  Freezing, committing,
+ * marking or reading a volume's changes is storage administration, so every
+ * such command also needs CAP_SYS_ADMIN.
+ */
+static int cbt_need_sys_admin(struct sk_buff *skb, struct netlink_ext_ack *extack)
+{
+	if (netlink_capable(skb, CAP_SYS_ADMIN))
+		return 0;
+	NL_SET_ERR_MSG(extack, "dm-cbt: this command needs CAP_SYS_ADMIN");
+	return -EPERM;
+}
+
+static int cbt_pre_doit(const struct genl_ops *ops, struct sk_buff *skb,
+			struct genl_info *info)
+{
+	if (ops->flags & GENL_ADMIN_PERM)
+		return cbt_need_sys_admin(skb, info->extack);
+	return 0;
+}
+
 static int cbt_ring_start(struct netlink_callback *cb)
 {
 	struct ring_dump *d;
+	int ret;
+
+	ret = cbt_need_sys_admin(cb->skb, cb->extack);
+	if (ret)
+		return ret;
 
 	d = kvzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d)
@@ -442,6 +468,11 @@ struct changes_dump {
 static int cbt_changes_start(struct netlink_callback *cb)
 {
 	struct changes_dump *d;
+	int ret;
+
+	ret = cbt_need_sys_admin(cb->skb, cb->extack);
+	if (ret)
+		return ret;
 
 	d = kvzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d)
@@ -617,6 +648,7 @@ static struct genl_family cbt_genl_family __ro_after_init = {
 	.version = CBT_GENL_VERSION,
 	.maxattr = CBT_A_MAX,
 	.policy = cbt_policy,
+	.pre_doit = cbt_pre_doit,
 	.parallel_ops = true,
 	.module = THIS_MODULE,
 	.ops = cbt_genl_ops,

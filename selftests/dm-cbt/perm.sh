@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Only CAP_NET_ADMIN may change tracking state or read change sets over
-# netlink: an unprivileged user gets EPERM for FREEZE, GET_CHANGES, COMMIT,
-# ABORT and MARK_DIRTY, and nothing changes; LIST and GET stay readable.
+# Only CAP_SYS_ADMIN may change tracking state or read change sets over
+# netlink: an unprivileged user, and root without CAP_SYS_ADMIN (but with
+# CAP_NET_ADMIN, which is all GENL_ADMIN_PERM asks for), get EPERM for
+# FREEZE, GET_CHANGES, COMMIT, ABORT, MARK_DIRTY, GET_RING and TAG, and
+# nothing changes; LIST and GET stay readable.
 
 . "$(dirname "$0")/../common/lib.sh"
 . "$(dirname "$0")/cbt-lib.bash"
@@ -22,6 +24,11 @@ nobody() {
 	setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
 }
 
+# Root with every capability but CAP_SYS_ADMIN.
+no_sys_admin() {
+	setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin -- "$@"
+}
+
 before=$(probe get "$dev") || fail "probe get failed"
 nobody "$PROBE" get "$dev" >/dev/null || fail "unprivileged GET refused"
 nobody "$PROBE" list | grep -q " perm 4096 " || fail "unprivileged LIST does not show the volume"
@@ -31,6 +38,9 @@ for args in "freeze $dev" "changes $dev" "commit $dev 0" "abort $dev 0" \
 	# shellcheck disable=SC2086
 	expect_fail "Operation not permitted \(-1\)" nobody "$PROBE" $args
 	info "ok: unprivileged $args -> EPERM"
+	# shellcheck disable=SC2086
+	expect_fail "Operation not permitted \(-1\)" no_sys_admin "$PROBE" $args
+	info "ok: root without CAP_SYS_ADMIN $args -> EPERM"
 done
 [ "$(probe get "$dev")" = "$before" ] || fail "refused commands changed the volume"
 

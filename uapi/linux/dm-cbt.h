@@ -50,6 +50,7 @@ enum cbt_cmd {
 	CBT_CMD_RING_OVERFLOW,	/* event only: unreleased records were overwritten */
 	__CBT_CMD_MAX,
 };
+
 #define CBT_CMD_MAX (__CBT_CMD_MAX - 1)
 
 enum cbt_attr {
@@ -79,6 +80,7 @@ enum cbt_attr {
 	CBT_A_TAG,		/* u64: TAG: the user's value */
 	__CBT_A_MAX,
 };
+
 #define CBT_A_MAX (__CBT_A_MAX - 1)
 
 /* A run of changed blocks: [start, start + count). */
