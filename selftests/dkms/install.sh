@@ -51,8 +51,15 @@ esac
 
 load_dm_cbt
 at_exit "modprobe -r dm-cbt"
-[ "$(cat /sys/module/dm_cbt/srcversion)" = "$(modinfo -F srcversion "$file")" ] ||
-	fail "the loaded dm-cbt is not the DKMS-built $file"
+# The loaded module is that file: same GNU build id (srcversion is not
+# built in without CONFIG_MODULE_SRCVERSION_ALL).
+want=$(readelf -n "$file" | sed -n 's/^ *Build ID: *//p')
+note=/sys/module/dm_cbt/notes/.note.gnu.build-id
+[ -n "$want" ] && [ -r "$note" ] || fail "no build id in $file or in $note"
+loaded=$(od -An -tx1 -v "$note" | tr -d ' \n')
+[ "${loaded: -40}" = "$want" ] ||
+	fail "the loaded dm-cbt (build id ${loaded: -40}) is not the DKMS-built $file ($want)"
+info "loaded module build id: $want"
 dmsetup targets | grep -q '^cbt ' || fail "no cbt target after modprobe: $(dmsetup targets)"
 
 disk=$(make_ramdisk 16)
