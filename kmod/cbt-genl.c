@@ -232,7 +232,9 @@ static int cbt_cmd_freeze(struct sk_buff *skb, struct genl_info *info)
 	return r;
 }
 
-static int cbt_cmd_commit(struct sk_buff *skb, struct genl_info *info)
+/* COMMIT and ABORT: end the frozen cycle named by CBT_A_CYCLE one way or the other. */
+static int end_cycle(struct genl_info *info, u8 cmd,
+		     int (*end)(struct cbt_volume *v, u64 cycle, u64 *frozen))
 {
 	struct cbt_volume *v;
 	u64 cycle, frozen;
@@ -244,32 +246,22 @@ static int cbt_cmd_commit(struct sk_buff *skb, struct genl_info *info)
 	r = get_volume(info->attrs, info->extack, &v);
 	if (r)
 		return r;
-	r = cbt_volume_commit(v, cycle, &frozen);
+	r = end(v, cycle, &frozen);
 	set_cycle_error(info, r);
 	if (!r)
-		cbt_genl_notify(v, CBT_CMD_COMMIT);
+		cbt_genl_notify(v, cmd);
 	cbt_volume_put(v);
 	return r;
 }
 
+static int cbt_cmd_commit(struct sk_buff *skb, struct genl_info *info)
+{
+	return end_cycle(info, CBT_CMD_COMMIT, cbt_volume_commit);
+}
+
 static int cbt_cmd_abort(struct sk_buff *skb, struct genl_info *info)
 {
-	struct cbt_volume *v;
-	u64 cycle, frozen;
-	int r;
-
-	r = get_cycle_attr(info, &cycle);
-	if (r)
-		return r;
-	r = get_volume(info->attrs, info->extack, &v);
-	if (r)
-		return r;
-	r = cbt_volume_abort(v, cycle, &frozen);
-	set_cycle_error(info, r);
-	if (!r)
-		cbt_genl_notify(v, CBT_CMD_ABORT);
-	cbt_volume_put(v);
-	return r;
+	return end_cycle(info, CBT_CMD_ABORT, cbt_volume_abort);
 }
 
 static int cbt_cmd_mark_dirty(struct sk_buff *skb, struct genl_info *info)
