@@ -439,7 +439,7 @@ static int cbt_iterate_devices(struct dm_target *ti,
 static struct target_type cbt_target = {
 	.name = "cbt",
 	.version = {1, 1, 0},
-	.features = DM_TARGET_SINGLETON,
+	.features = DM_TARGET_SINGLETON | DM_TARGET_NOWAIT,
 	.module = THIS_MODULE,
 	.ctr = cbt_ctr,
 	.dtr = cbt_dtr,
