@@ -28,6 +28,7 @@ skip() {
 	exit 77
 }
 
+[ "${CBT_NO_VM:-0}" = 1 ] && skip "guest boots not wanted (selftests/run --no-vm)"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (scripts/install-deps)"
 ((EUID == 0)) || skip "needs root (the guest kernel in /boot is readable by root only)"
 compgen -G '/boot/vmlinuz-*-amd64' >/dev/null || skip "no Debian kernel in /boot (scripts/install-deps)"
