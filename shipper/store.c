@@ -9,6 +9,13 @@
 
 int store_open(const char *spec, bool create, struct store **out)
 {
+	return store_open_opts(spec, create, NULL, out);
+}
+
+int store_open_opts(const char *spec, bool create, const struct remote_opts *ro,
+		    struct store **out)
+{
+	(void)ro;	/* local directories need none */
 	*out = NULL;
 	if (!spec || !*spec) {
 		log_err("no store given; pass a directory with --store");

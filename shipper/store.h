@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "remote-opts.h"
+
 struct store;
 
 struct store_ops {
@@ -40,6 +42,9 @@ struct store {
  * (logged: "DIR is not a cbtship store ...").
  */
 int store_open(const char *spec, bool create, struct store **out);
+/* The same, for specs that name a remote store (ro may be NULL for local ones). */
+int store_open_opts(const char *spec, bool create, const struct remote_opts *ro,
+		    struct store **out);
 void store_close(struct store *st);
 
 static inline int store_put(struct store *st, const char *name, const void *buf, size_t len)
