@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "apply.h"
+#include "azure-cli.h"
 #include "commands.h"
 #include "key.h"
 #include "log.h"
@@ -24,11 +25,13 @@ static void apply_usage(void)
 	       "and per-block crc32c) before its first byte is written; a cycle that fails\n"
 	       "leaves the replica as it was and stops apply with an error.\n"
 	       "\n"
-	       "  -s, --store DIR      the store the source replicates into\n"
+	       "  -s, --store DIR|URL  the store the source replicates into\n"
 	       "  -k, --key KEYFILE    the key file the source uses\n"
 	       "  -n, --volume NAME    the volume name in the store\n"
 	       "  -r, --replica PATH   regular file (created if absent) or block device\n"
 	       "  -h, --help           this help\n"
+	       "\n"
+	       AZURE_CLI_USAGE
 	       "\n"
 	       "The store records the last cycle applied in volumes/NAME/replica-applied.\n"
 	       "Exit status: 0 when the replica is at the newest complete cycle, 1 on\n"
@@ -49,9 +52,11 @@ static int apply_run(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "volume", required_argument, NULL, 'n' },
 		{ "replica", required_argument, NULL, 'r' },
+		AZURE_CLI_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct remote_opts ro = { 0 };
 	const char *store_dir = NULL, *key_path = NULL, *volume = NULL, *replica = NULL;
 	struct apply_result res;
 	struct store *st = NULL;
@@ -77,7 +82,11 @@ static int apply_run(int argc, char **argv)
 			apply_usage();
 			return 0;
 		default:
-			fprintf(stderr, "Run 'cbtship apply --help' for usage.\n");
+			ret = azure_cli_opt(c, optarg, &ro);
+			if (ret > 0)
+				break;
+			if (!ret)
+				fprintf(stderr, "Run 'cbtship apply --help' for usage.\n");
 			return 2;
 		}
 	}
@@ -88,7 +97,7 @@ static int apply_run(int argc, char **argv)
 
 	if (key_load(key_path, &key))
 		return 1;
-	ret = store_open(store_dir, false, &st);
+	ret = store_open_opts(store_dir, false, &ro, &st);
 	if (ret)
 		goto out_key;
 	ret = vstore_open(st, volume, &key, &vs);

@@ -59,6 +59,23 @@ static int cs_put(struct store *st, const char *name, const void *buf, size_t le
 	return err;
 }
 
+static int cs_put_async(struct store *st, const char *name, const void *buf, size_t len)
+{
+	struct counting_store *cs = (struct counting_store *)st;
+	int err = cs->put_fault ? cs->put_fault(name) : 0;
+
+	if (!err)
+		err = store_put_async(cs->inner, name, buf, len);
+	if (!err)
+		cs->bytes_put += len;
+	return err;
+}
+
+static int cs_flush(struct store *st)
+{
+	return store_flush(inner_of(st));
+}
+
 static int cs_get(struct store *st, const char *name, void **buf, size_t *len)
 {
 	return store_get(inner_of(st), name, buf, len);
@@ -91,6 +108,8 @@ static const struct store_ops counting_store_ops = {
 	.list = cs_list,
 	.remove = cs_remove,
 	.close = cs_close,
+	.put_async = cs_put_async,
+	.flush = cs_flush,
 };
 
 /* ---- setup ---- */
@@ -119,7 +138,7 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 	err = key_load(opts->key_path, &r->key);
 	if (err)
 		goto out_free;
-	err = store_open(opts->store, true, &inner);
+	err = store_open_opts(opts->store, true, &opts->remote, &inner);
 	if (err)
 		goto out_key;
 	r->cs.st.ops = &counting_store_ops;
