@@ -195,13 +195,15 @@ int azure_string_to_sign(const struct azure_sign_req *r, char *out, size_t cap)
 		sb_add(&sb, "%llu", (unsigned long long)r->content_length);
 	sb_add(&sb, "\n%s\n%s\n\n\n\n\n\n%s\n", r->content_md5 ? r->content_md5 : "",
 	       r->content_type ? r->content_type : "", r->range ? r->range : "");
-	memcpy(h, r->xms, r->nr_xms * sizeof(*h));
+	if (r->nr_xms)
+		memcpy(h, r->xms, r->nr_xms * sizeof(*h));
 	qsort(h, r->nr_xms, sizeof(*h), cmp_hdr);
 	for (unsigned int i = 0; i < r->nr_xms; i++)
 		sb_add(&sb, "%s:%s\n", h[i].name, h[i].value);
 	sb_add(&sb, "/%s%s", r->account, r->path);
 	/* Our parameter names are lowercase and single-valued: sorting the pairs sorts the names. */
-	memcpy(q, r->query, r->nr_query * sizeof(*q));
+	if (r->nr_query)
+		memcpy(q, r->query, r->nr_query * sizeof(*q));
 	qsort(q, r->nr_query, sizeof(*q), cmp_str);
 	for (unsigned int i = 0; i < r->nr_query; i++) {
 		const char *eq = strchr(q[i], '=');

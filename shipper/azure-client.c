@@ -190,7 +190,8 @@ static int op_send(struct azure_client *c, struct azure_op *op)
 		return -ENAMETOOLONG;
 
 	azure_http_date(time(NULL), date, sizeof(date));
-	memcpy(xms, op->xms, op->nr_xms * sizeof(*xms));
+	if (op->nr_xms)
+		memcpy(xms, op->xms, op->nr_xms * sizeof(*xms));
 	xms[op->nr_xms] = (struct azure_hdr){ "x-ms-date", date };
 	xms[op->nr_xms + 1] = (struct azure_hdr){ "x-ms-version", AZURE_VERSION };
 	for (unsigned int i = 0; i < op->nr_xms + 2; i++) {
