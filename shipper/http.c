@@ -124,7 +124,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 		copy_value(x->error_code, sizeof(x->error_code), colon + 1, n - nlen - 1);
 	} else if (nlen == 13 && !strncasecmp(data, "x-ms-snapshot", 13)) {
 		copy_value(x->snapshot, sizeof(x->snapshot), colon + 1, n - nlen - 1);
-	} else if (nlen == 24 && !strncasecmp(data, "x-ms-blob-content-length", 24)) {
+	} else if (nlen == 14 && !strncasecmp(data, "x-ms-blob-type", 14)) {
+		copy_value(x->blob_type, sizeof(x->blob_type), colon + 1, n - nlen - 1);
+	} else if (nlen == 14 && !strncasecmp(data, "content-length", 14)) {
 		char v[32], *end;
 		unsigned long long len;
 
@@ -132,7 +134,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 		errno = 0;
 		len = strtoull(v, &end, 10);
 		if (!errno && end != v && !*end)
-			x->blob_length = len;
+			x->content_length = len;
 	}
 	return n;
 }
@@ -178,7 +180,8 @@ int http_start(struct http *h, struct http_xfer *x)
 	x->error_code[0] = '\0';
 	x->snapshot[0] = '\0';
 	x->what[0] = '\0';
-	x->blob_length = UINT64_MAX;
+	x->content_length = UINT64_MAX;
+	x->blob_type[0] = '\0';
 	e = curl_easy_init();
 	if (!e)
 		return -ENOMEM;

@@ -44,7 +44,8 @@ struct http_xfer {
 	size_t resp_len;
 	char error_code[HTTP_ERRCODE_MAX];	/* x-ms-error-code */
 	char snapshot[HTTP_SNAPSHOT_MAX];	/* x-ms-snapshot */
-	uint64_t blob_length;		/* x-ms-blob-content-length, or UINT64_MAX */
+	uint64_t content_length;	/* Content-Length (of HEAD too), or UINT64_MAX */
+	char blob_type[16];		/* x-ms-blob-type */
 	char what[256];			/* transport error text, for messages */
 
 	size_t resp_cap;		/* internal */

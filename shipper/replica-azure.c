@@ -208,12 +208,13 @@ static int open_blob(struct replica_azure *ra, uint64_t size)
 	ra->op.quiet_err = -ENOENT;
 	ret = azure_op_run(&ra->c, &ra->op);
 	if (!ret) {
-		if (ra->op.x.blob_length == UINT64_MAX || ra->op.x.blob_length % AZURE_PAGE) {
+		if (strcmp(ra->op.x.blob_type, "PageBlob") ||
+		    ra->op.x.content_length == UINT64_MAX || ra->op.x.content_length % AZURE_PAGE) {
 			log_err("replica %s is not a page blob; give a page blob or a new name",
 				ra->r.spec);
 			return -EINVAL;
 		}
-		ra->r.size = ra->op.x.blob_length;
+		ra->r.size = ra->op.x.content_length;
 		return size > ra->r.size ? ra_resize(&ra->r, size) : 0;
 	}
 	if (ret == -ENOENT) {
