@@ -256,25 +256,3 @@ int azure_content_md5(const void *buf, size_t len, char out[25])
 	EVP_EncodeBlock((unsigned char *)out, md, 16);
 	return 0;
 }
-
-void azure_redact(const char *url, char *out, size_t cap)
-{
-	struct sbuf sb = { .p = out, .cap = cap };
-	const char *p = url;
-
-	if (!cap)
-		return;
-	out[0] = '\0';
-	while (*p) {
-		const char *sig = strstr(p, "sig=");
-
-		if (!sig) {
-			sb_add(&sb, "%s", p);
-			break;
-		}
-		sb_add(&sb, "%.*ssig=REDACTED", (int)(sig - p), p);
-		p = sig + 4 + strcspn(sig + 4, "&");
-	}
-	if (sb.overflow)
-		snprintf(out, cap, "%.*s...", (int)strcspn(url, "?"), url);
-}

@@ -67,7 +67,4 @@ void azure_http_date(time_t t, char *out, size_t cap);
 /* base64 of the MD5 of buf, in out[25]. */
 int azure_content_md5(const void *buf, size_t len, char out[25]);
 
-/* Copy url to out with any "sig=" value replaced by "REDACTED", for messages. */
-void azure_redact(const char *url, char *out, size_t cap);
-
 #endif

@@ -53,7 +53,7 @@ rep "${AZ_OPTS[@]}" || fail "replicate with the right key failed: $out"
 # the final newline; they are added back when signing.)
 # An account SAS (blob service; container and object; read, write, delete,
 # list, add, create), signed here with openssl as the SAS docs describe.
-key_hex=$(base64 -d <"$d/account.key" | xxd -p -c 256)
+key_hex=$(base64 -d <"$d/account.key" | od -An -tx1 | tr -d " \n")
 se=2099-01-01T00:00:00Z
 sts=$(printf '%s\nrwdlac\nb\nco\n\n%s\n\nhttps\n2021-08-06\n\n' "$AZ_ACCOUNT" "$se")
 sig=$(printf '%s\n\n' "$sts" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key_hex" -binary |

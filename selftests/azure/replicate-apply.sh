@@ -41,7 +41,7 @@ info "$(app)"
 
 # What Azurite holds: list the blobs with a Shared Key request made by hand
 # (openssl), independent of cbtship's signing code.
-key_hex=$(base64 -d <"$d/account.key" | xxd -p -c 256)
+key_hex=$(base64 -d <"$d/account.key" | od -An -tx1 | tr -d " \n")
 date=$(LC_ALL=C TZ=GMT date '+%a, %d %b %Y %H:%M:%S GMT')
 sts=$(printf 'GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:%s\nx-ms-version:2021-08-06\n/%s/%s/cbt\ncomp:list\nrestype:container' \
 	"$date" "$AZ_ACCOUNT" "$AZ_ACCOUNT")
