@@ -47,28 +47,29 @@ static struct store *inner_of(struct store *st)
 	return ((struct counting_store *)st)->inner;
 }
 
-static int cs_put(struct store *st, const char *name, const void *buf, size_t len)
+/* Put (or start a put) through the inner store, counting what was accepted. */
+static int cs_count(struct store *st, const char *name, const void *buf, size_t len,
+		    bool async)
 {
 	struct counting_store *cs = (struct counting_store *)st;
 	int err = cs->put_fault ? cs->put_fault(name) : 0;
 
 	if (!err)
-		err = store_put(cs->inner, name, buf, len);
+		err = async ? store_put_async(cs->inner, name, buf, len) :
+			      store_put(cs->inner, name, buf, len);
 	if (!err)
 		cs->bytes_put += len;
 	return err;
 }
 
+static int cs_put(struct store *st, const char *name, const void *buf, size_t len)
+{
+	return cs_count(st, name, buf, len, false);
+}
+
 static int cs_put_async(struct store *st, const char *name, const void *buf, size_t len)
 {
-	struct counting_store *cs = (struct counting_store *)st;
-	int err = cs->put_fault ? cs->put_fault(name) : 0;
-
-	if (!err)
-		err = store_put_async(cs->inner, name, buf, len);
-	if (!err)
-		cs->bytes_put += len;
-	return err;
+	return cs_count(st, name, buf, len, true);
 }
 
 static int cs_flush(struct store *st)

@@ -51,6 +51,19 @@ static int blob_name(struct store_azure *sa, const char *name, char *out, size_t
 	return 0;
 }
 
+/* Take the lock and set up the synchronous op for object name (unlocked on error). */
+static int lock_op(struct store_azure *sa, const char *method, const char *name)
+{
+	char blob[AZURE_PATH_MAX];
+	int ret = blob_name(sa, name, blob, sizeof(blob));
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&sa->lock);
+	azure_op_init(&sa->op, method, blob);
+	return 0;
+}
+
 static void setup_put(struct azure_op *op, const void *buf, size_t len)
 {
 	op->xms[op->nr_xms++] = (struct azure_hdr){ "x-ms-blob-type", "BlockBlob" };
@@ -62,16 +75,13 @@ static void setup_put(struct azure_op *op, const void *buf, size_t len)
 static int az_put(struct store *st, const char *name, const void *buf, size_t len)
 {
 	struct store_azure *sa = to_az(st);
-	char blob[AZURE_PATH_MAX];
 	int ret;
 
 	if (len > AZURE_OBJECT_MAX)
 		return -EFBIG;
-	ret = blob_name(sa, name, blob, sizeof(blob));
+	ret = lock_op(sa, "PUT", name);
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&sa->lock);
-	azure_op_init(&sa->op, "PUT", blob);
 	setup_put(&sa->op, buf, len);
 	ret = azure_op_run(&sa->c, &sa->op);
 	azure_op_release(&sa->op);
@@ -167,16 +177,13 @@ static int az_flush(struct store *st)
 static int az_get(struct store *st, const char *name, void **bufp, size_t *lenp)
 {
 	struct store_azure *sa = to_az(st);
-	char blob[AZURE_PATH_MAX];
 	int ret;
 
 	*bufp = NULL;
 	*lenp = 0;
-	ret = blob_name(sa, name, blob, sizeof(blob));
+	ret = lock_op(sa, "GET", name);
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&sa->lock);
-	azure_op_init(&sa->op, "GET", blob);
 	sa->op.resp_max = AZURE_OBJECT_MAX;
 	sa->op.quiet_err = -ENOENT;	/* the caller decides if absence is an error */
 	ret = azure_op_run(&sa->c, &sa->op);
@@ -365,14 +372,11 @@ static int az_remove(struct store *st, const char *name)
 {
 	struct store_azure *sa = to_az(st);
 	struct list_ctx lc = { .fn = count_child };
-	char blob[AZURE_PATH_MAX];
 	int ret;
 
-	ret = blob_name(sa, name, blob, sizeof(blob));
+	ret = lock_op(sa, "DELETE", name);
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&sa->lock);
-	azure_op_init(&sa->op, "DELETE", blob);
 	sa->op.quiet_err = -ENOENT;
 	ret = azure_op_run(&sa->c, &sa->op);
 	azure_op_release(&sa->op);
