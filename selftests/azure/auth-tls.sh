@@ -6,7 +6,7 @@
 #    failure, and the key never shows in the output;
 #  - a key file readable by others: refused before any request;
 #  - no --ca-file: the test certificate does not verify, refused (no retry);
-#  - http:// without --allow-http: refused;
+#  - http:// without --allow-http: refused (and with it, accepted);
 #  - a SAS token from a file (made here with openssl) works, and a tampered
 #    one is refused; the signature never shows in the output.
 source "$(dirname "$0")/azure-lib.bash"
@@ -48,6 +48,15 @@ grep -q "plain http is refused" <<<"$out" || fail "no clear http refusal: $out"
 
 # The right key works (the positive control for the refusals above).
 rep "${AZ_OPTS[@]}" || fail "replicate with the right key failed: $out"
+
+# --allow-http does reach a plain-http endpoint (a second Azurite, no TLS).
+at_exit "'$CBT_ROOT/scripts/azurite' stop '$d/plain'"
+plain_port=$("$CBT_ROOT/scripts/azurite" start "$d/plain" - -) || fail "cannot start plain Azurite"
+out=$("$CBTSHIP" replicate --store "$store" --key "$d/enc.key" --once --fake-state "$d/plain.state" \
+	--endpoint "http://127.0.0.1:$plain_port/$AZ_ACCOUNT" --azure-key-file "$d/account.key" \
+	--allow-http "$d/vol.img" 2>&1) || fail "--allow-http did not reach a plain-http endpoint: $out"
+grep -q "cycle 1 (initial)" <<<"$out" || fail "no cycle over plain http: $out"
+"$CBT_ROOT/scripts/azurite" stop "$d/plain"
 
 # (Command substitution drops the trailing empty encryption-scope line and
 # the final newline; they are added back when signing.)
