@@ -5,16 +5,67 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
 
 #include "azure-client.h"
 #include "log.h"
 #include "replica-azure.h"
 
+#define LEASE_SECONDS	"60"	/* a crashed apply's lease lapses after this */
+#define LEASE_RENEW_NS	(20 * 1000000000ull)
+
 struct replica_azure {
 	struct replica r;
 	struct azure_client c;
 	struct azure_op op;
+	char lease_id[40];		/* ours while open: writes carry it */
+	uint64_t lease_ns;		/* when it was acquired or last renewed */
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Lease Blob: acquire, renew or release our lease. */
+static int lease(struct replica_azure *ra, const char *action)
+{
+	int ret;
+
+	azure_op_init(&ra->op, "PUT", ra->c.url.path);
+	ra->op.query[ra->op.nr_query++] = "comp=lease";
+	ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-lease-action", action };
+	if (!strcmp(action, "acquire")) {
+		ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-lease-duration", LEASE_SECONDS };
+		ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-proposed-lease-id", ra->lease_id };
+		ra->op.quiet_err = -EEXIST;
+	} else {
+		ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-lease-id", ra->lease_id };
+	}
+	ret = azure_op_run(&ra->c, &ra->op);
+	azure_op_release(&ra->op);
+	if (!ret)
+		ra->lease_ns = mono_ns();
+	return ret;
+}
+
+/* Renew the lease well before it lapses; called before each change. */
+static int keep_lease(struct replica_azure *ra)
+{
+	if (mono_ns() - ra->lease_ns < LEASE_RENEW_NS)
+		return 0;
+	return lease(ra, "renew");
+}
+
+static void add_lease(struct replica_azure *ra)
+{
+	ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-lease-id", ra->lease_id };
+}
 
 static struct replica_azure *to_ra(struct replica *r)
 {
@@ -58,10 +109,15 @@ static int ra_pwrite(struct replica *r, const void *buf, size_t len, uint64_t of
 		size_t n = len > AZURE_PUT_PAGE_MAX ? AZURE_PUT_PAGE_MAX : len;
 		bool zero = is_zero(p, n);
 
+		ret = keep_lease(ra);
+		if (ret)
+			break;
+
 		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + n - 1);
 		azure_op_init(&ra->op, "PUT", ra->c.url.path);
 		ra->op.query[ra->op.nr_query++] = "comp=page";
 		ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-range", range };
+		add_lease(ra);
 		/* A fresh blob already reads as zeros; elsewhere zeros are a clear, not an upload. */
 		if (zero) {
 			ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-page-write", "clear" };
@@ -121,9 +177,13 @@ static int set_length(struct replica_azure *ra, uint64_t size)
 	int ret;
 
 	snprintf(len, sizeof(len), "%" PRIu64, size);
+	ret = keep_lease(ra);
+	if (ret)
+		return ret;
 	azure_op_init(&ra->op, "PUT", ra->c.url.path);
 	ra->op.query[ra->op.nr_query++] = "comp=properties";
 	ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-blob-content-length", len };
+	add_lease(ra);
 	ret = azure_op_run(&ra->c, &ra->op);
 	azure_op_release(&ra->op);
 	return ret;
@@ -163,8 +223,12 @@ static int ra_snapshot(struct replica *r, char **id)
 	int ret;
 
 	*id = NULL;
+	ret = keep_lease(ra);
+	if (ret)
+		return ret;
 	azure_op_init(&ra->op, "PUT", ra->c.url.path);
 	ra->op.query[ra->op.nr_query++] = "comp=snapshot";
+	add_lease(ra);
 	ret = azure_op_run(&ra->c, &ra->op);
 	if (!ret && !ra->op.x.snapshot[0]) {
 		log_err("replica %s: Snapshot Blob answered without a snapshot time", r->spec);
@@ -182,6 +246,11 @@ static int ra_snapshot(struct replica *r, char **id)
 static void ra_close(struct replica *r)
 {
 	struct replica_azure *ra = to_ra(r);
+
+	/* Let the next apply in now rather than when the lease lapses. */
+	if (lease(ra, "release"))
+		log_warn("replica %s: could not release its lease; it lapses in %s s",
+			 r->spec, LEASE_SECONDS);
 
 	azure_client_destroy(&ra->c);
 	free(r->spec);
@@ -215,7 +284,7 @@ static int open_blob(struct replica_azure *ra, uint64_t size)
 			return -EINVAL;
 		}
 		ra->r.size = ra->op.x.content_length;
-		return size > ra->r.size ? ra_resize(&ra->r, size) : 0;
+		return 0;
 	}
 	if (ret == -ENOENT) {
 		/* HEAD has no body: a missing container shows only as 404 on create. */
@@ -234,6 +303,20 @@ static int open_blob(struct replica_azure *ra, uint64_t size)
 		ra->r.fresh = true;
 	}
 	return ret;
+}
+
+static int new_lease_id(char out[40])
+{
+	unsigned char b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		return -EIO;
+	b[6] = (b[6] & 0x0f) | 0x40;	/* a version 4 UUID */
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+	return 0;
 }
 
 int replica_azure_open(const char *url, uint64_t size, const struct remote_opts *ro,
@@ -263,9 +346,24 @@ int replica_azure_open(const char *url, uint64_t size, const struct remote_opts 
 	ret = open_blob(ra, size);
 	if (ret)
 		goto out_client;
+	ret = new_lease_id(ra->lease_id);
+	if (!ret)
+		ret = lease(ra, "acquire");
+	if (ret == -EEXIST) {
+		log_err("replica %s is in use: another apply holds its lease (one that crashed lets go within %s s)",
+			ra->r.spec, LEASE_SECONDS);
+		ret = -EBUSY;
+	}
+	if (ret)
+		goto out_client;
+	ret = ra_resize(&ra->r, size);	/* an existing, smaller blob grows */
+	if (ret)
+		goto out_lease;
 	*out = &ra->r;
 	return 0;
 
+out_lease:
+	lease(ra, "release");
 out_client:
 	azure_client_destroy(&ra->c);
 out_free:

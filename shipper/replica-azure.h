@@ -3,7 +3,9 @@
  * Page blob replica: a volume applied to an Azure page blob (the cloud's
  * managed-disk format).  Writes are Put Page requests of 512-byte aligned
  * ranges, at most 4 MiB each (all-zero ranges are cleared instead of sent);
- * the snapshot op is Snapshot Blob, for test failover.
+ * the snapshot op is Snapshot Blob, for test failover.  While open, the blob
+ * is leased (60 s, renewed as it is written, released at close), so a
+ * second apply to the same blob is refused with -EBUSY.
  */
 #ifndef CBTSHIP_REPLICA_AZURE_H
 #define CBTSHIP_REPLICA_AZURE_H

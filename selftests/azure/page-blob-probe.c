@@ -9,6 +9,7 @@
  * so requests split at 4 MiB), reads it back, takes a snapshot, overwrites
  * the first 2 MiB (zeros, then data), and prints, one per line:
  *   created=0|1 size=N
+ *   second-open=ERRNO   a second open while the first holds the lease
  *   current=SHA256   of the blob read back before the snapshot
  *   snapshot=ID
  *   snapshot-data=SHA256   of the snapshot, read with Get Blob ?snapshot=ID
@@ -89,7 +90,7 @@ int main(int argc, char **argv)
 		.ca_file = getenv("AZ_CA_FILE"),
 	};
 	static const size_t chunks[] = { 4096, 65536, 6u << 20, 512 * 3, 1u << 20 };
-	struct replica *r;
+	struct replica *r = NULL;
 	char sum[65], after_path[4096];
 	uint8_t *data;
 	struct stat st;
@@ -114,6 +115,14 @@ int main(int argc, char **argv)
 	if (ret)
 		return 1;
 	printf("created=%d size=%llu\n", r->created, (unsigned long long)r->size);
+	{
+		struct replica *r2;
+		int ret2 = replica_azure_open(argv[1], size, &ro, &r2);
+
+		printf("second-open=%d\n", ret2);
+		if (!ret2)
+			r2->ops->close(r2);
+	}
 	while (off < size) {
 		size_t n = chunks[i++ % 5];
 

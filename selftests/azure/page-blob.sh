@@ -4,7 +4,9 @@
 # The page-blob replica against Azurite, through its ops (page-blob-probe.c):
 # written data reads back equal to the source (hashes), writes split at
 # 4 MiB, Snapshot Blob keeps the old contents while the blob changes,
-# reopening finds the existing blob, and unaligned writes are refused.
+# the lease refuses a second opener while the first holds the blob, reopening
+# (after close released the lease) finds the existing blob, and unaligned
+# writes are refused.
 source "$(dirname "$0")/azure-lib.bash"
 azurite_setup
 
@@ -29,6 +31,7 @@ want=$(sha "$AZ_DIR/src.img")
 get() { printf '%s\n' "$out" | sed -n "s/^$1//p"; }
 [ "$(get 'created=')" = "1 size=$((12 * 1048576))" ] || fail "not created with the volume's size"
 [ "$(get current=)" = "$want" ] || fail "page blob differs from the source"
+[ "$(get second-open=)" = "-16" ] || fail "a second open of a leased blob was not refused with -EBUSY"
 [ -n "$(get snapshot=)" ] || fail "no snapshot id"
 [ "$(get snapshot-data=)" = "$want" ] || fail "snapshot differs from the source"
 after=$(sha "$AZ_DIR/src.img.after")
