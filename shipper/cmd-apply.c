@@ -28,7 +28,8 @@ static void apply_usage(void)
 	       "  -s, --store DIR|URL  the store the source replicates into\n"
 	       "  -k, --key KEYFILE    the key file the source uses\n"
 	       "  -n, --volume NAME    the volume name in the store\n"
-	       "  -r, --replica PATH   regular file (created if absent) or block device\n"
+	       "  -r, --replica PATH   regular file (created if absent) or block device,\n"
+	       "                       or an Azure page blob URL (created if absent)\n"
 	       "  -h, --help           this help\n"
 	       "\n"
 	       AZURE_CLI_USAGE
@@ -106,7 +107,7 @@ static int apply_run(int argc, char **argv)
 			store_dir, volume);
 	if (ret)
 		goto out_store;
-	ret = apply_pending(vs, replica, &res);
+	ret = apply_pending_opts(vs, replica, &(struct apply_opts){ .ro = &ro }, &res);
 	if (!ret) {
 		if (res.first && res.first == res.last)
 			printf("applied cycle %" PRIu64 " to %s; replica is at cycle %" PRIu64 "\n",

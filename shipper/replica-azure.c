@@ -243,12 +243,31 @@ static int ra_snapshot(struct replica *r, char **id)
 	return ret;
 }
 
+/* Delete the blob this open created (nothing was applied to it), lease and all. */
+static int ra_remove(struct replica *r)
+{
+	struct replica_azure *ra = to_ra(r);
+	int ret;
+
+	azure_op_init(&ra->op, "DELETE", ra->c.url.path);
+	ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-delete-snapshots", "include" };
+	add_lease(ra);
+	ret = azure_op_run(&ra->c, &ra->op);
+	azure_op_release(&ra->op);
+	if (!ret)
+		ra->lease_id[0] = '\0';	/* gone with the blob */
+	else
+		log_err("cannot remove page blob %s, which this run created; delete it by hand",
+			r->spec);
+	return ret;
+}
+
 static void ra_close(struct replica *r)
 {
 	struct replica_azure *ra = to_ra(r);
 
 	/* Let the next apply in now rather than when the lease lapses. */
-	if (lease(ra, "release"))
+	if (ra->lease_id[0] && lease(ra, "release"))
 		log_warn("replica %s: could not release its lease; it lapses in %s s",
 			 r->spec, LEASE_SECONDS);
 
@@ -264,6 +283,7 @@ static const struct replica_ops azure_replica_ops = {
 	.resize = ra_resize,
 	.sync = ra_sync,
 	.snapshot = ra_snapshot,
+	.remove = ra_remove,
 	.close = ra_close,
 };
 

@@ -51,6 +51,23 @@ change_blocks() {
 	echo "dirty $3 $4" >>"$2"
 }
 
+# az_get PATH [QUERY] >OUT: GET ENDPOINT/PATH[?QUERY] with a Shared Key
+# signature made here with openssl, independent of cbtship's signing code.
+# QUERY is "a=1&b=2" with names in sorted order and values needing no escaping.
+az_get() {
+	local path=$1 query=${2:-} key_hex date canon sts sig
+	key_hex=$(base64 -d <"$AZ_DIR/account.key" | od -An -tx1 | tr -d ' \n')
+	date=$(LC_ALL=C TZ=GMT date '+%a, %d %b %Y %H:%M:%S GMT')
+	canon=/$AZ_ACCOUNT/$AZ_ACCOUNT/$path
+	[ -z "$query" ] || canon+=$'\n'$(tr '&=' $'\n:' <<<"$query")
+	sts=$(printf 'GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:%s\nx-ms-version:2021-08-06\n%s' "$date" "$canon")
+	sig=$(printf '%s' "$sts" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key_hex" -binary |
+		base64 -w0)
+	curl -sS --fail --cacert "$AZ_DIR/ca.pem" -H "x-ms-date: $date" \
+		-H "x-ms-version: 2021-08-06" -H "Authorization: SharedKey $AZ_ACCOUNT:$sig" \
+		"$AZ_ENDPOINT/$path${query:+?$query}"
+}
+
 sha() {
 	sha256sum "$1" | cut -d' ' -f1
 }

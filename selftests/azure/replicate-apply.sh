@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Full replication of a (fake-kernel) volume to Azurite over HTTPS, then a
-# delta cycle, each applied back from Azurite to a replica file: the
-# replica's hash equals the source's after each cycle (and differs from it
-# before the delta is applied: the check can fail).  The store's blobs are
-# listed through the REST API to see segments and manifests as block blobs.
+# delta cycle, each applied back from Azurite to a page blob replica
+# (apply --replica azure://...): the page blob, downloaded with a request
+# signed here by openssl, hashes equal to the source after each cycle (and
+# differs before the delta is applied: the check can fail).  The store's
+# blobs are listed through the REST API: segments and manifests are block
+# blobs.
 source "$(dirname "$0")/azure-lib.bash"
 azurite_setup
 
@@ -18,9 +20,11 @@ rep() {
 	must "$CBTSHIP" replicate --store "$store" "${AZ_OPTS[@]}" --streams 8 --key "$d/enc.key" \
 		--once --fake-state "$d/vol.state" "$d/vol.img"
 }
+replica=azure://$AZ_ACCOUNT/cbt/disks/vol0
 app() {
 	must "$CBTSHIP" apply --store "$store" "${AZ_OPTS[@]}" --key "$d/enc.key" --volume vol.img \
-		--replica "$d/replica.img"
+		--replica "$replica"
+	az_get cbt/disks/vol0 >"$d/replica.img" || fail "cannot download the page blob"
 }
 
 out=$(rep) || exit 1
@@ -39,20 +43,18 @@ grep -q "cycle 2 (delta): 53 blocks" <<<"$out" || fail "expected a 53-block delt
 info "$(app)"
 [ "$(sha "$d/replica.img")" = "$(sha "$d/vol.img")" ] || fail "replica differs from the source after cycle 2"
 
-# What Azurite holds: list the blobs with a Shared Key request made by hand
-# (openssl), independent of cbtship's signing code.
-key_hex=$(base64 -d <"$d/account.key" | od -An -tx1 | tr -d " \n")
-date=$(LC_ALL=C TZ=GMT date '+%a, %d %b %Y %H:%M:%S GMT')
-sts=$(printf 'GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:%s\nx-ms-version:2021-08-06\n/%s/%s/cbt\ncomp:list\nrestype:container' \
-	"$date" "$AZ_ACCOUNT" "$AZ_ACCOUNT")
-sig=$(printf '%s' "$sts" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key_hex" -binary | base64)
-list=$(curl -sS --cacert "$d/ca.pem" -H "x-ms-date: $date" -H "x-ms-version: 2021-08-06" \
-	-H "Authorization: SharedKey $AZ_ACCOUNT:$sig" \
-	"$AZ_ENDPOINT/cbt?restype=container&comp=list") || fail "cannot list the container"
+# What Azurite holds, listed with a request signed by hand.
+list=$(az_get cbt "comp=list&restype=container") || fail "cannot list the container"
 grep -q '<Name>site-a/cbtship-store</Name>' <<<"$list" || fail "no store marker blob: $list"
 nseg=$(grep -o '<Name>site-a/volumes/vol.img/[^<]*seg[^<]*</Name>' <<<"$list" | wc -l)
 nman=$(grep -o '<Name>site-a/volumes/vol.img/[^<]*manifest[^<]*</Name>' <<<"$list" | wc -l)
 info "$nseg segment and $nman manifest blobs"
 [ "$nseg" -ge 2 ] && [ "$nman" -eq 2 ] || fail "expected segments and 2 manifests: $list"
-grep -o '<BlobType>[^<]*</BlobType>' <<<"$list" | grep -qv BlockBlob && fail "not all block blobs"
-info "replica = source after the initial and the delta cycle"
+# Every store object a block blob; the replica (disks/vol0) the one page blob.
+nblob=$(grep -o '<Blob>' <<<"$list" | wc -l)
+nblock=$(grep -o '<BlobType>BlockBlob</BlobType>' <<<"$list" | wc -l)
+npage=$(grep -o '<BlobType>PageBlob</BlobType>' <<<"$list" | wc -l)
+info "$nblob blobs: $nblock block blobs, $npage page blob"
+[ "$npage" -eq 1 ] && [ "$nblock" -eq $((nblob - 1)) ] || fail "unexpected blob types: $list"
+grep -q '<Name>disks/vol0</Name>' <<<"$list" || fail "no disks/vol0 blob: $list"
+info "page-blob replica = source after the initial and the delta cycle"
