@@ -319,9 +319,9 @@ int azure_op_start(struct azure_client *c, struct azure_op *op)
 	return 0;
 }
 
-int azure_client_pump(struct azure_client *c)
+int azure_client_pump(struct azure_client *c, int max_wait_ms)
 {
-	uint64_t now = mono_ns(), next = now + 100000000u;
+	uint64_t now = mono_ns(), next = now + (uint64_t)(max_wait_ms < 100 ? max_wait_ms : 100) * 1000000u;
 	bool running = false;
 	int ret;
 
@@ -360,6 +360,33 @@ int azure_client_pump(struct azure_client *c)
 	return 0;
 }
 
+int azure_client_fdset(struct azure_client *c, fd_set *r, fd_set *w, fd_set *e, int *maxfd,
+		       long max_ms, long *timeout_ms)
+{
+	uint64_t now = mono_ns();
+	long t = -1;
+	int ret;
+
+	*maxfd = -1;
+	ret = http_fdset(c->http, r, w, e, maxfd, &t);
+	if (ret)
+		return ret;
+	if (t < 0 || t > max_ms)
+		t = max_ms;
+	for (unsigned int i = 0; i < c->nr_active; i++) {
+		struct azure_op *op = c->active[i];
+
+		if (op->state == AZURE_OP_BACKOFF) {
+			long left = op->retry_at_ns > now ? (long)((op->retry_at_ns - now) / 1000000u) : 0;
+
+			if (left < t)
+				t = left;
+		}
+	}
+	*timeout_ms = t;
+	return 0;
+}
+
 int azure_op_run(struct azure_client *c, struct azure_op *op)
 {
 	int ret = azure_op_start(c, op);
@@ -367,7 +394,7 @@ int azure_op_run(struct azure_client *c, struct azure_op *op)
 	if (ret)
 		return ret;
 	while (op->state != AZURE_OP_DONE) {
-		ret = azure_client_pump(c);
+		ret = azure_client_pump(c, 100);
 		if (ret) {
 			http_cancel(c->http, &op->x);
 			deactivate(c, op);

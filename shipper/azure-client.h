@@ -78,8 +78,14 @@ void azure_client_destroy(struct azure_client *c);
 void azure_op_init(struct azure_op *op, const char *method, const char *blob);
 /* Start op; drive it with azure_client_pump() until op->state == AZURE_OP_DONE. */
 int azure_op_start(struct azure_client *c, struct azure_op *op);
-/* Move every started op on, waiting at most ~100 ms. */
-int azure_client_pump(struct azure_client *c);
+/* Move every started op on, waiting at most max_wait_ms (and ~100 ms) for progress. */
+int azure_client_pump(struct azure_client *c, int max_wait_ms);
+/*
+ * For a thread that waits itself: the sockets to select() on and the time
+ * (ms, at most max_ms) until the next timer or retry; then pump with 0.
+ */
+int azure_client_fdset(struct azure_client *c, fd_set *r, fd_set *w, fd_set *e, int *maxfd,
+		       long max_ms, long *timeout_ms);
 /* Start op and drive everything until op is done; returns op->err. */
 int azure_op_run(struct azure_client *c, struct azure_op *op);
 /* Free the response of a done op. */

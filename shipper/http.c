@@ -296,6 +296,19 @@ int http_poll(struct http *h, int timeout_ms, void (*fn)(void *arg, struct http_
 	return nfinished;
 }
 
+int http_fdset(struct http *h, fd_set *r, fd_set *w, fd_set *e, int *maxfd, long *timeout_ms)
+{
+	CURLMcode mc = curl_multi_fdset(h->multi, r, w, e, maxfd);
+
+	if (mc == CURLM_OK)
+		mc = curl_multi_timeout(h->multi, timeout_ms);
+	if (mc != CURLM_OK) {
+		log_err("HTTP: %s", curl_multi_strerror(mc));
+		return -EIO;
+	}
+	return 0;
+}
+
 void http_xfer_release(struct http_xfer *x)
 {
 	free(x->resp);

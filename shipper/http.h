@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/select.h>
 
 #define HTTP_ERRCODE_MAX	64
 #define HTTP_SNAPSHOT_MAX	64
@@ -63,6 +64,11 @@ int http_start(struct http *h, struct http_xfer *x);
  */
 int http_poll(struct http *h, int timeout_ms, void (*fn)(void *arg, struct http_xfer *x),
 	      void *arg);
+/*
+ * For callers that wait themselves (select): the transfers' sockets and how
+ * long curl may wait (ms; -1: no timer).  Then http_poll(h, 0, ...).
+ */
+int http_fdset(struct http *h, fd_set *r, fd_set *w, fd_set *e, int *maxfd, long *timeout_ms);
 /* Cancel a transfer in flight (not done): it never reaches fn. */
 void http_cancel(struct http *h, struct http_xfer *x);
 /* Free what a finished transfer holds (the response). */

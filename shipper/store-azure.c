@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Azure Blob Storage store (see store-azure.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
+#include <unistd.h>
 
 #include "azure-client.h"
 #include "log.h"
@@ -19,14 +23,25 @@ struct upload {
 	size_t cap;
 };
 
+/*
+ * An I/O thread drives every transfer (so uploads go on while the caller is
+ * busy elsewhere); callers start requests and wait for them.
+ */
 struct store_azure {
 	struct store st;
-	struct azure_client c;
-	pthread_mutex_t lock;		/* callers may be the store thread and the main thread */
-	struct azure_op op;		/* for synchronous requests */
+	struct azure_client c;		/* protected by lock; driven by the I/O thread */
+	pthread_mutex_t lock;		/* c, every op's state, up[], async_err, stopping */
+	pthread_cond_t done_cv;		/* an op finished */
+	pthread_cond_t work_cv;		/* an op was started, or stopping */
+	pthread_mutex_t sync_lock;	/* one synchronous request (op) at a time */
+	struct azure_op op;		/* the synchronous request; under sync_lock */
 	struct upload *up;
 	unsigned int streams;
 	int async_err;			/* first failed put_async since the last flush */
+	int wake[2];			/* a pipe that interrupts the I/O thread's select() */
+	pthread_t io_thread;
+	bool io_started;
+	bool stopping;
 };
 
 static struct store_azure *to_az(struct store *st)
@@ -51,7 +66,42 @@ static int blob_name(struct store_azure *sa, const char *name, char *out, size_t
 	return 0;
 }
 
-/* Take the lock and set up the synchronous op for object name (unlocked on error). */
+static void wake_io(struct store_azure *sa)
+{
+	char c = 0;
+
+	if (write(sa->wake[1], &c, 1) < 0 && errno != EAGAIN)
+		log_warn("store %s: cannot wake the I/O thread: %s", sa->st.spec, strerror(errno));
+	pthread_cond_signal(&sa->work_cv);
+}
+
+/* Start op and wait for the I/O thread to finish it.  Called with lock held. */
+static int run_locked(struct store_azure *sa, struct azure_op *op)
+{
+	int ret = azure_op_start(&sa->c, op);
+
+	if (ret)
+		return ret;
+	wake_io(sa);
+	while (op->state != AZURE_OP_DONE)
+		pthread_cond_wait(&sa->done_cv, &sa->lock);
+	return op->err;
+}
+
+static void sync_lock(struct store_azure *sa)
+{
+	pthread_mutex_lock(&sa->sync_lock);
+	pthread_mutex_lock(&sa->lock);
+}
+
+static void sync_unlock(struct store_azure *sa)
+{
+	azure_op_release(&sa->op);
+	pthread_mutex_unlock(&sa->lock);
+	pthread_mutex_unlock(&sa->sync_lock);
+}
+
+/* Take the locks and set up the synchronous op for object name (none taken on error). */
 static int lock_op(struct store_azure *sa, const char *method, const char *name)
 {
 	char blob[AZURE_PATH_MAX];
@@ -59,7 +109,7 @@ static int lock_op(struct store_azure *sa, const char *method, const char *name)
 
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&sa->lock);
+	sync_lock(sa);
 	azure_op_init(&sa->op, method, blob);
 	return 0;
 }
@@ -83,9 +133,8 @@ static int az_put(struct store *st, const char *name, const void *buf, size_t le
 	if (ret)
 		return ret;
 	setup_put(&sa->op, buf, len);
-	ret = azure_op_run(&sa->c, &sa->op);
-	azure_op_release(&sa->op);
-	pthread_mutex_unlock(&sa->lock);
+	ret = run_locked(sa, &sa->op);
+	sync_unlock(sa);
 	return ret;
 }
 
@@ -122,9 +171,7 @@ static int az_put_async(struct store *st, const char *name, const void *buf, siz
 		ret = sa->async_err;
 		if (u || ret)
 			break;
-		ret = azure_client_pump(&sa->c);	/* every stream busy: backpressure */
-		if (ret)
-			break;
+		pthread_cond_wait(&sa->done_cv, &sa->lock);	/* every stream busy: backpressure */
 	}
 	if (ret)
 		goto out;
@@ -142,9 +189,8 @@ static int az_put_async(struct store *st, const char *name, const void *buf, siz
 	azure_op_init(&u->op, "PUT", blob);
 	setup_put(&u->op, u->buf, len);
 	ret = azure_op_start(&sa->c, &u->op);
-	/* Move it on now: uploads progress while the caller prepares the next. */
 	if (!ret)
-		ret = azure_client_pump(&sa->c);
+		wake_io(sa);
 out:
 	pthread_mutex_unlock(&sa->lock);
 	return ret;
@@ -154,21 +200,21 @@ static int az_flush(struct store *st)
 {
 	struct store_azure *sa = to_az(st);
 	bool busy;
-	int ret = 0;
+	int ret;
 
 	pthread_mutex_lock(&sa->lock);
-	do {
+	for (;;) {
 		busy = false;
 		for (unsigned int i = 0; i < sa->streams; i++) {
 			reap(sa, &sa->up[i]);
 			if (sa->up[i].op.state != AZURE_OP_IDLE)
 				busy = true;
 		}
-		if (busy)
-			ret = azure_client_pump(&sa->c);
-	} while (busy && !ret);
-	if (!ret)
-		ret = sa->async_err;
+		if (!busy)
+			break;
+		pthread_cond_wait(&sa->done_cv, &sa->lock);
+	}
+	ret = sa->async_err;
 	sa->async_err = 0;
 	pthread_mutex_unlock(&sa->lock);
 	return ret;
@@ -186,7 +232,7 @@ static int az_get(struct store *st, const char *name, void **bufp, size_t *lenp)
 		return ret;
 	sa->op.resp_max = AZURE_OBJECT_MAX;
 	sa->op.quiet_err = -ENOENT;	/* the caller decides if absence is an error */
-	ret = azure_op_run(&sa->c, &sa->op);
+	ret = run_locked(sa, &sa->op);
 	if (!ret) {
 		*bufp = sa->op.x.resp ? sa->op.x.resp : malloc(1);
 		*lenp = sa->op.x.resp_len;
@@ -194,8 +240,7 @@ static int az_get(struct store *st, const char *name, void **bufp, size_t *lenp)
 		if (!*bufp)
 			ret = -ENOMEM;
 	}
-	azure_op_release(&sa->op);
-	pthread_mutex_unlock(&sa->lock);
+	sync_unlock(sa);
 	return ret;
 }
 
@@ -336,7 +381,7 @@ static int list_prefix(struct store_azure *sa, const char *dir, struct list_ctx 
 			sa->op.query[sa->op.nr_query++] = q_marker;
 		}
 		sa->op.resp_max = LIST_PAGE_MAX;
-		ret = azure_op_run(&sa->c, &sa->op);
+		ret = run_locked(sa, &sa->op);
 		if (!ret)
 			ret = parse_page(sa, sa->op.x.resp ? sa->op.x.resp : "", sa->op.x.resp_len,
 					 prefix, lc, marker, sizeof(marker));
@@ -352,9 +397,9 @@ static int az_list(struct store *st, const char *dir,
 	struct list_ctx lc = { .fn = fn, .arg = arg };
 	int ret;
 
-	pthread_mutex_lock(&sa->lock);
+	sync_lock(sa);
 	ret = list_prefix(sa, dir, &lc);
-	pthread_mutex_unlock(&sa->lock);
+	sync_unlock(sa);
 	/* A prefix without blobs is a directory that does not exist. */
 	if (!ret && !lc.nr && *dir)
 		ret = -ENOENT;
@@ -378,7 +423,7 @@ static int az_remove(struct store *st, const char *name)
 	if (ret)
 		return ret;
 	sa->op.quiet_err = -ENOENT;
-	ret = azure_op_run(&sa->c, &sa->op);
+	ret = run_locked(sa, &sa->op);
 	azure_op_release(&sa->op);
 	if (ret == -ENOENT) {
 		/* Not a blob: a prefix ("directory") goes away with its last blob. */
@@ -389,8 +434,125 @@ static int az_remove(struct store *st, const char *name)
 		else if (lc.nr)
 			ret = -ENOTEMPTY;
 	}
-	pthread_mutex_unlock(&sa->lock);
+	sync_unlock(sa);
 	return ret;
+}
+
+static void stop_io(struct store_azure *sa)
+{
+	if (!sa->io_started)
+		return;
+	pthread_mutex_lock(&sa->lock);
+	sa->stopping = true;
+	wake_io(sa);
+	pthread_mutex_unlock(&sa->lock);
+	pthread_join(sa->io_thread, NULL);
+	sa->io_started = false;
+}
+
+static void store_azure_free(struct store_azure *sa)
+{
+	stop_io(sa);
+	if (sa->c.http)
+		azure_client_destroy(&sa->c);
+	for (unsigned int i = 0; sa->up && i < sa->streams; i++)
+		free(sa->up[i].buf);
+	free(sa->up);
+	if (sa->wake[0] >= 0)
+		close(sa->wake[0]);
+	if (sa->wake[1] >= 0)
+		close(sa->wake[1]);
+	pthread_cond_destroy(&sa->work_cv);
+	pthread_cond_destroy(&sa->done_cv);
+	pthread_mutex_destroy(&sa->sync_lock);
+	pthread_mutex_destroy(&sa->lock);
+	free(sa->st.spec);
+	free(sa);
+}
+
+/* Fail every request in flight (the multi handle itself failed). */
+static void fail_all(struct store_azure *sa, int err)
+{
+	while (sa->c.nr_active) {
+		struct azure_op *op = sa->c.active[--sa->c.nr_active];
+
+		http_cancel(sa->c.http, &op->x);
+		op->state = AZURE_OP_DONE;
+		op->err = err;
+	}
+}
+
+static void *io_main(void *arg)
+{
+	struct store_azure *sa = arg;
+	char drain[64];
+
+	pthread_mutex_lock(&sa->lock);
+	while (!sa->stopping || sa->c.nr_active) {
+		unsigned int before = sa->c.nr_active;
+		fd_set r, w, e;
+		struct timeval tv;
+		long ms;
+		int maxfd, ret;
+
+		if (!before) {
+			pthread_cond_wait(&sa->work_cv, &sa->lock);
+			continue;
+		}
+		ret = azure_client_pump(&sa->c, 0);
+		FD_ZERO(&r);
+		FD_ZERO(&w);
+		FD_ZERO(&e);
+		if (!ret)
+			ret = azure_client_fdset(&sa->c, &r, &w, &e, &maxfd, 100, &ms);
+		if (ret)
+			fail_all(sa, ret);
+		if (sa->c.nr_active < before)
+			pthread_cond_broadcast(&sa->done_cv);
+		if (!sa->c.nr_active)
+			continue;
+		/* Wait for the sockets, a timer or a new request, without the lock. */
+		FD_SET(sa->wake[0], &r);
+		if (sa->wake[0] > maxfd)
+			maxfd = sa->wake[0];
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		pthread_mutex_unlock(&sa->lock);
+		if (select(maxfd + 1, &r, &w, &e, &tv) > 0 && FD_ISSET(sa->wake[0], &r))
+			while (read(sa->wake[0], drain, sizeof(drain)) > 0)
+				;
+		pthread_mutex_lock(&sa->lock);
+	}
+	pthread_mutex_unlock(&sa->lock);
+	return NULL;
+}
+
+static int start_io(struct store_azure *sa)
+{
+	sigset_t all, old;
+	int ret;
+
+	if (pipe2(sa->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		ret = -errno;
+		sa->wake[0] = sa->wake[1] = -1;
+		log_err("store %s: cannot make a pipe: %s", sa->st.spec, strerror(-ret));
+		return ret;
+	}
+	if (sa->wake[0] >= FD_SETSIZE) {
+		log_err("store %s: too many open files for select()", sa->st.spec);
+		return -EMFILE;
+	}
+	/* Signals stay with the caller's threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = -pthread_create(&sa->io_thread, NULL, io_main, sa);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		log_err("store %s: cannot start the I/O thread: %s", sa->st.spec, strerror(-ret));
+		return ret;
+	}
+	sa->io_started = true;
+	return 0;
 }
 
 static void az_close(struct store *st)
@@ -400,13 +562,7 @@ static void az_close(struct store *st)
 
 	if (ret)
 		log_warn("store %s: closing with failed uploads: %s", st->spec, strerror(-ret));
-	azure_client_destroy(&sa->c);
-	for (unsigned int i = 0; i < sa->streams; i++)
-		free(sa->up[i].buf);
-	free(sa->up);
-	pthread_mutex_destroy(&sa->lock);
-	free(st->spec);
-	free(sa);
+	store_azure_free(sa);
 }
 
 static const struct store_ops azure_ops = {
@@ -428,11 +584,12 @@ static int check_marker(struct store_azure *sa, bool create)
 	int ret;
 
 	if (create) {
+		sync_lock(sa);
 		azure_op_init(&sa->op, "PUT", "");
 		sa->op.query[sa->op.nr_query++] = "restype=container";
 		sa->op.quiet_err = -EEXIST;
-		ret = azure_op_run(&sa->c, &sa->op);
-		azure_op_release(&sa->op);
+		ret = run_locked(sa, &sa->op);
+		sync_unlock(sa);
 		if (ret && ret != -EEXIST)	/* 409 ContainerAlreadyExists is fine */
 			return ret;
 	}
@@ -448,7 +605,9 @@ static int check_marker(struct store_azure *sa, bool create)
 				sa->st.spec, STORE_MARKER);
 			return -ENOTDIR;
 		}
+		sync_lock(sa);
 		ret = list_prefix(sa, "", &lc);
+		sync_unlock(sa);
 		if (ret && ret != 1)
 			return ret;
 		if (lc.nr) {
@@ -489,6 +648,10 @@ int store_azure_open(const char *spec, bool create, const struct remote_opts *ro
 	if (!sa)
 		return -ENOMEM;
 	pthread_mutex_init(&sa->lock, NULL);
+	pthread_mutex_init(&sa->sync_lock, NULL);
+	pthread_cond_init(&sa->done_cv, NULL);
+	pthread_cond_init(&sa->work_cv, NULL);
+	sa->wake[0] = sa->wake[1] = -1;
 	sa->st.ops = &azure_ops;
 	sa->streams = ro->streams ? ro->streams : AZURE_DEFAULT_STREAMS;
 	sa->up = calloc(sa->streams, sizeof(*sa->up));
@@ -498,20 +661,17 @@ int store_azure_open(const char *spec, bool create, const struct remote_opts *ro
 	sa->st.spec = strdup(sa->c.what);
 	if (!sa->up || !sa->st.spec) {
 		ret = -ENOMEM;
-		goto out_client;
+		goto out_free;
 	}
-	ret = check_marker(sa, create);
+	ret = start_io(sa);
+	if (!ret)
+		ret = check_marker(sa, create);
 	if (ret)
-		goto out_client;
+		goto out_free;
 	*out = &sa->st;
 	return 0;
 
-out_client:
-	azure_client_destroy(&sa->c);
 out_free:
-	free(sa->st.spec);
-	free(sa->up);
-	pthread_mutex_destroy(&sa->lock);
-	free(sa);
+	store_azure_free(sa);
 	return ret;
 }
