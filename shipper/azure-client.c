@@ -286,6 +286,10 @@ static void op_finished(void *arg, struct http_xfer *x)
 		op->err = x->err;
 		log_err("azure: %s: %s; the endpoint's certificate does not verify or the protocol is refused: give its CA with --ca-file, or check the URL",
 			what, x->what);
+	} else if (x->err == -EFBIG) {
+		op->err = x->err;
+		log_err("azure: %s: the answer is larger than the %zu bytes accepted; this is not an object cbtship wrote",
+			what, op->resp_max);
 	} else if (x->err) {
 		op->err = x->err;
 		log_err("azure: %s: %s (after %u tries); check that the endpoint is reachable",

@@ -579,27 +579,42 @@ static const struct store_ops azure_ops = {
 static int check_marker(struct store_azure *sa, bool create)
 {
 	struct list_ctx lc = { .fn = count_child };
+	bool no_container;
 	void *buf = NULL;
-	size_t len;
+	size_t len = 0;
 	int ret;
 
-	if (create) {
+	ret = lock_op(sa, "GET", STORE_MARKER);
+	if (ret)
+		return ret;
+	sa->op.resp_max = 4096;
+	sa->op.quiet_err = -ENOENT;
+	ret = run_locked(sa, &sa->op);
+	no_container = ret == -ENOENT && !strcmp(sa->op.x.error_code, "ContainerNotFound");
+	if (!ret) {
+		buf = sa->op.x.resp;
+		len = sa->op.x.resp_len;
+		sa->op.x.resp = NULL;
+	}
+	sync_unlock(sa);
+	if (no_container && !create) {
+		log_err("store %s: the container does not exist; check the URL (the source creates it)",
+			sa->st.spec);
+		return -ENOENT;
+	}
+	if (no_container) {
+		/* Created only when absent: a SAS for one container need not allow it. */
 		sync_lock(sa);
 		azure_op_init(&sa->op, "PUT", "");
 		sa->op.query[sa->op.nr_query++] = "restype=container";
 		sa->op.quiet_err = -EEXIST;
 		ret = run_locked(sa, &sa->op);
 		sync_unlock(sa);
-		if (ret && ret != -EEXIST)	/* 409 ContainerAlreadyExists is fine */
+		if (ret && ret != -EEXIST)	/* created meanwhile by another source: fine */
 			return ret;
+		ret = -ENOENT;
 	}
-	ret = az_get(&sa->st, STORE_MARKER, &buf, &len);
 	if (ret == -ENOENT) {
-		if (!strcmp(sa->op.x.error_code, "ContainerNotFound")) {
-			log_err("store %s: the container does not exist; check the URL (the source creates it)",
-				sa->st.spec);
-			return -ENOENT;
-		}
 		if (!create) {
 			log_err("%s is not a cbtship store (no %s blob in it); check the URL",
 				sa->st.spec, STORE_MARKER);
