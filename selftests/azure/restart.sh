@@ -48,6 +48,9 @@ grep -q "merged back" "$d/rep.err" || fail "the kernel cycle was not merged back
 info "$(grep -c retry "$d/rep.err") retries, then: $(grep -m1 'merged back' "$d/rep.err")"
 
 azurite_restart
+list=$(az_get cbt "comp=list&restype=container") || fail "cannot list the store: $(azlog)"
+grep -q "cycles/00000000000000000002/manifest" <<<"$list" && fail "the failed cycle 2 has a manifest"
+info "after the restart: no manifest of cycle 2, $(grep -o 'cycles/00000000000000000002/seg-' <<<"$list" | wc -l) leftover segments"
 out=$("${rep[@]}" 2>&1) || fail "replicate after the restart failed: $out"$'\n'"$(azlog)"
 info "$out"
 grep -q "^cycle 2 (delta): 16384 blocks" <<<"$out" || fail "cycle 2 is not the whole delta: $out"
