@@ -114,6 +114,15 @@ static int lock_op(struct store_azure *sa, const char *method, const char *name)
 	return 0;
 }
 
+static int check_size(struct store_azure *sa, const char *name, size_t len)
+{
+	if (len <= AZURE_OBJECT_MAX)
+		return 0;
+	log_err("store %s: object %s is %zu bytes, more than the %u this store writes; use smaller segments",
+		sa->st.spec, name, len, AZURE_OBJECT_MAX);
+	return -EFBIG;
+}
+
 static void setup_put(struct azure_op *op, const void *buf, size_t len)
 {
 	op->xms[op->nr_xms++] = (struct azure_hdr){ "x-ms-blob-type", "BlockBlob" };
@@ -127,8 +136,9 @@ static int az_put(struct store *st, const char *name, const void *buf, size_t le
 	struct store_azure *sa = to_az(st);
 	int ret;
 
-	if (len > AZURE_OBJECT_MAX)
-		return -EFBIG;
+	ret = check_size(sa, name, len);
+	if (ret)
+		return ret;
 	ret = lock_op(sa, "PUT", name);
 	if (ret)
 		return ret;
@@ -156,8 +166,9 @@ static int az_put_async(struct store *st, const char *name, const void *buf, siz
 	struct upload *u = NULL;
 	int ret;
 
-	if (len > AZURE_OBJECT_MAX)
-		return -EFBIG;
+	ret = check_size(sa, name, len);
+	if (ret)
+		return ret;
 	ret = blob_name(sa, name, blob, sizeof(blob));
 	if (ret)
 		return ret;
