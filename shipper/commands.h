@@ -13,6 +13,9 @@ struct command {
 extern const struct command cmd_keygen;
 extern const struct command cmd_replicate;
 extern const struct command cmd_apply;
+extern const struct command cmd_points;
+extern const struct command cmd_test_failover;
+extern const struct command cmd_failover;
 extern const struct command cmd_cbt;
 extern const struct command cmd_bench;
 

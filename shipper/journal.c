@@ -58,7 +58,7 @@ static int write_all(int fd, const void *buf, size_t len)
 }
 
 /* Write name in the state directory: temporary file, sync, rename, sync dir. */
-static int put_file(struct journal *j, const char *name, const void *buf, size_t len)
+int journal_put_file(struct journal *j, const char *name, const void *buf, size_t len)
 {
 	char tmp[64];
 	int fd, ret;
@@ -88,7 +88,7 @@ out_err:
 }
 
 /* Read a whole small file (NUL-terminated, malloc'd).  -ENOENT not logged. */
-static int get_file(struct journal *j, const char *name, char **out)
+int journal_get_file(struct journal *j, const char *name, char **out)
 {
 	struct stat sb;
 	char *buf = NULL;
@@ -97,8 +97,12 @@ static int get_file(struct journal *j, const char *name, char **out)
 
 	*out = NULL;
 	fd = openat(j->dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		ret = -errno;
+		if (ret != -ENOENT)
+			log_err("cannot open %s/%s: %s", j->dir, name, strerror(-ret));
+		return ret;
+	}
 	ret = -EFBIG;
 	if (fstat(fd, &sb) < 0 || sb.st_size > TEXT_MAX)
 		goto out;
@@ -165,7 +169,7 @@ int journal_save_state(struct journal *j)
 				s->block_size, s->size_bytes, s->at, s->at_created, s->pending,
 				s->failed_over);
 	len = seal_text(text, len, sizeof(text));
-	return put_file(j, "state", text, len);
+	return journal_put_file(j, "state", text, len);
 }
 
 static int parse_state(struct journal *j, char *text)
@@ -220,7 +224,7 @@ static int save_points(struct journal *j)
 					p->cycle, p->created, p->applied, kind_name(p->kind));
 	}
 	len = seal_text(text, len, room);
-	ret = put_file(j, "points", text, len);
+	ret = journal_put_file(j, "points", text, len);
 	free(text);
 	return ret;
 }
@@ -232,7 +236,7 @@ static int load_points(struct journal *j)
 	size_t cap = 0;
 	int ret;
 
-	ret = get_file(j, "points", &text);
+	ret = journal_get_file(j, "points", &text);
 	if (ret == -ENOENT)
 		return 0;
 	if (ret)
@@ -345,6 +349,73 @@ int journal_add_point(struct journal *j, uint64_t cycle, uint64_t created, enum 
 	return 0;
 }
 
+int journal_drop_points(struct journal *j)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, ret;
+
+	j->nr_points = 0;
+	ret = save_points(j);
+	if (ret)
+		return ret;
+	fd = dup(j->dirfd);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		log_err("cannot list %s: %s", j->dir, strerror(-ret));
+		return ret;
+	}
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "undo-", 5))
+			continue;
+		if (unlinkat(j->dirfd, de->d_name, 0) < 0 && errno != ENOENT) {
+			ret = -errno;
+			log_err("cannot remove %s/%s: %s", j->dir, de->d_name, strerror(-ret));
+			break;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+int journal_parse_age(const char *text, uint64_t *secs)
+{
+	static const struct { char unit; uint64_t mul; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	uint64_t mul = 1;
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || end == text || text[0] == '-')
+		goto bad;
+	if (*end) {
+		size_t i;
+
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (*end == units[i].unit)
+				break;
+		if (i == sizeof(units) / sizeof(units[0]) || end[1])
+			goto bad;
+		mul = units[i].mul;
+	}
+	if (!v || v > JOURNAL_MAX_AGE / mul) {
+		log_err("point retention %s: give a time from 1s up to 15d", text);
+		return -ERANGE;
+	}
+	*secs = v * mul;
+	return 0;
+bad:
+	log_err("point retention '%s' is not a time: give N followed by s, m, h or d (e.g. 36h)",
+		text);
+	return -EINVAL;
+}
+
 /* ---- open, lock ---- */
 
 char *journal_dir_for(const char *spec, const char *given)
@@ -449,7 +520,7 @@ int journal_open(const char *dir, bool create, bool exclusive, struct journal **
 	ret = lock(j, exclusive);
 	if (ret)
 		goto out_free;
-	ret = get_file(j, "state", &text);
+	ret = journal_get_file(j, "state", &text);
 	if (ret == -ENOENT) {
 		if (!create) {
 			log_err("replica state directory %s holds no state: no cycle has been applied with it",

@@ -69,6 +69,9 @@ struct journal_retention {
 #define JOURNAL_DEFAULT_AGE	(24 * 3600ull)
 #define JOURNAL_MAX_AGE		(15 * 24 * 3600ull)
 
+/* "90m", "36h", "7d", "3600" (seconds): 1s .. 15d, else -EINVAL/-ERANGE (logged). */
+int journal_parse_age(const char *text, uint64_t *secs);
+
 /*
  * Open (creating with create) the state directory dir and lock it: shared
  * for readers (exclusive false), exclusive for writers.  Waits for the
@@ -106,6 +109,14 @@ int journal_recover(struct journal *j, struct replica *r);
  */
 int journal_add_point(struct journal *j, uint64_t cycle, uint64_t created, enum point_kind kind,
 		      const struct journal_retention *keep, uint64_t now);
+
+/* Forget every point and delete every undo file (after a failover). */
+int journal_drop_points(struct journal *j);
+
+/* Small files of the state directory: replaced atomically; read whole. */
+int journal_put_file(struct journal *j, const char *name, const void *buf, size_t len);
+/* NUL-terminated, malloc'd; -ENOENT (not logged) if absent. */
+int journal_get_file(struct journal *j, const char *name, char **out);
 
 /* Index of point `cycle` in j->points, or -ENOENT (logged). */
 int journal_find_point(struct journal *j, uint64_t cycle);

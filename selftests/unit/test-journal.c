@@ -24,72 +24,9 @@
 #include "vstore-priv.h"
 #include "vstore.h"
 
-#define BS	4096u
-#define NBLK	300u
-#define SIZE	((uint64_t)(NBLK - 1) * BS + 512)	/* a short last block */
-#define NCYC	6u
-
-static uint8_t *img[NCYC + 1];	/* img[c]: the source after cycle c */
 static struct cbt_key key;
-static const uint8_t tid[16] = { 7 };
 
-static size_t blen(uint64_t b)
-{
-	return b == NBLK - 1 ? SIZE - b * BS : BS;
-}
-
-/* Cycle c changes a scattered set of blocks (every block in cycle 1). */
-static int changed(uint64_t c, uint64_t b)
-{
-	return c == 1 || (b * 7 + c * 13) % (3 + c) == 0 || b == NBLK - 1;
-}
-
-static int write_cycle(struct vstore *vs, uint64_t c)
-{
-	struct cycle_writer_opts opts = { .codec = CODEC_ZSTD, .segment_bytes = 16 * BS };
-	struct cbt_extent ext[NBLK];
-	struct cycle_writer *w;
-	size_t n = 0;
-	int ret;
-
-	ret = cycle_writer_begin(vs, c, c == 1 ? CYCLE_INITIAL : CYCLE_DELTA, &opts, &w);
-	if (ret)
-		return ret;
-	for (uint64_t b = 0; b < NBLK; b++) {
-		if (!changed(c, b))
-			continue;
-		ret = cycle_writer_add(w, b, img[c] + b * BS, blen(b));
-		if (ret) {
-			cycle_writer_abort(w);
-			return ret;
-		}
-		if (n && ext[n - 1].start + ext[n - 1].count == b) {
-			ext[n - 1].count++;
-		} else {
-			ext[n].start = b;
-			ext[n].count = 1;
-			n++;
-		}
-	}
-	return cycle_writer_commit(w, ext, n, c, tid);
-}
-
-static void make_images(void)
-{
-	for (uint64_t c = 1; c <= NCYC; c++) {
-		img[c] = calloc(1, SIZE);
-		if (c > 1)
-			memcpy(img[c], img[c - 1], SIZE);
-		for (uint64_t b = 0; b < NBLK; b++) {
-			if (!changed(c, b))
-				continue;
-			if ((b + c) % 5 == 0)
-				memset(img[c] + b * BS, 0, blen(b));	/* zero blocks too */
-			else
-				test_fill_random(img[c] + b * BS, blen(b), c * 1000 + b);
-		}
-	}
-}
+#include "target-fixture.h"
 
 /*
  * Recover the replica as apply does on start; return the cycle it is at
@@ -181,15 +118,11 @@ int main(void)
 
 	test_quiet_logs();
 	test_dir_setup("journal");
-	make_images();
 	if (key_generate("key") || key_load("key", &key) || store_open("store", true, &st) ||
-	    vstore_create(st, "vol", &key, BS, SIZE, &vs)) {
+	    vstore_create(st, "vol", &key, BS, SIZE, &vs) || fixture_setup(vs, NCYC)) {
 		fprintf(stderr, "setup failed\n");
 		return 99;
 	}
-	for (uint64_t c = 1; c <= NCYC; c++)
-		if (write_cycle(vs, c))
-			return 99;
 
 	/* How many journal steps does a whole run take? */
 	journal_crash_at = 1ul << 40;
