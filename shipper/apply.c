@@ -19,6 +19,7 @@
 #include "codec.h"
 #include "crc32c.h"
 #include "journal.h"
+#include "vol-state.h"
 #include "log.h"
 #include "vstore-priv.h"
 
@@ -296,13 +297,18 @@ out:
 	return ret;
 }
 
-int apply_cycle(struct vstore *vs, uint64_t cycle, struct replica *r, struct journal *j)
+/*
+ * Apply one cycle; with jump, a full cycle over a replica at any earlier
+ * cycle (after a rejected or missing one): no point before it can be kept.
+ */
+static int apply_one(struct vstore *vs, uint64_t cycle, struct replica *r, struct journal *j,
+		     bool jump)
 {
 	uint64_t size = vs->info.size_bytes;
 	struct fmt_manifest m;
 	int ret;
 
-	if (j && (j->st.pending || j->st.at + 1 != cycle)) {
+	if (j && (j->st.pending || (!jump && j->st.at + 1 != cycle) || j->st.at >= cycle)) {
 		log_err("replica %s is at cycle %" PRIu64 "; cycle %" PRIu64 " cannot be applied next",
 			r->spec, j->st.at, cycle);
 		return -EINVAL;
@@ -319,6 +325,12 @@ int apply_cycle(struct vstore *vs, uint64_t cycle, struct replica *r, struct jou
 	ret = r->ops->resize(r, size);
 	if (ret)
 		goto out;
+	if (j && jump) {
+		ret = journal_drop_points(j);
+		if (ret)
+			goto out;
+		j->st.at = 0;
+	}
 	if (j) {
 		/* At cycle 0 there is no point to keep: cycle 1 writes every block. */
 		if (j->st.at) {
@@ -350,6 +362,27 @@ int apply_cycle(struct vstore *vs, uint64_t cycle, struct replica *r, struct jou
 out:
 	fmt_manifest_free(&m);
 	return ret;
+}
+
+int apply_cycle(struct vstore *vs, uint64_t cycle, struct replica *r, struct journal *j)
+{
+	return apply_one(vs, cycle, r, j, false);
+}
+
+/* A cycle the store holds but that cannot be used (not a store I/O error). */
+static bool is_rejection(int err)
+{
+	return err == -EBADMSG || err == -EKEYREJECTED || err == -EPROTO;
+}
+
+/* The first complete, authentic full cycle after `after`; 0 if none. */
+static uint64_t next_full_cycle(struct vstore *vs, const uint64_t *cycles, size_t nr,
+				uint64_t after)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (cycles[i] > after && vol_cycle_is_full(vs, cycles[i]) == 1)
+			return cycles[i];
+	return 0;
 }
 
 /* ---- all pending cycles ---- */
@@ -446,10 +479,17 @@ int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct
 	struct replica *r = NULL;
 	struct journal *j = NULL;
 	uint64_t applied, *cycles = NULL;
+	struct vol_rejection rej;
+	bool rej_seen = false;
+	char reason[96];
 	size_t nr;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
+	ret = vol_rejection_get(vs, &rej);
+	if (ret && ret != -ENOENT)
+		return ret;
+	rej_seen = !ret;
 	ret = vstore_get_applied(vs, &applied);
 	if (ret)
 		return ret;
@@ -483,7 +523,8 @@ int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct
 		goto out_close;
 	}
 	for (size_t i = 0; i < nr; i++) {
-		uint64_t c = cycles[i];
+		uint64_t c = cycles[i], bad = 0, full;
+		bool jump = false;
 
 		if (c <= applied)
 			continue;
@@ -493,24 +534,50 @@ int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct
 			goto out_close;
 		if (!ret)
 			continue;
-		if (c != applied + 1) {
-			log_err("volume %s: cycle %" PRIu64 " is missing from the store but cycle %" PRIu64 " is there: a replica cannot skip a cycle; the replica stays at cycle %" PRIu64,
-				vs->info.name, applied + 1, c, applied);
-			ret = -ENOENT;
-			goto out_close;
-		}
 		/* Between cycles, readers of the points (test-failover) get a turn. */
 		journal_unlock(j);
 		ret = journal_relock(j, true);
 		if (ret)
 			goto out_close;
-		ret = apply_cycle(vs, c, r, j);
-		if (ret) {
-			/* Back to the last good cycle now, not at the next start. */
-			if (j->st.pending && !journal_recover(j, r))
-				log_notice("replica %s is back at cycle %" PRIu64, replica_path, j->st.at);
-			goto out_close;
+		if (c != applied + 1) {
+			log_err("volume %s: cycle %" PRIu64 " is missing from the store but cycle %" PRIu64 " is there: a replica cannot skip a cycle",
+				vs->info.name, applied + 1, c);
+			ret = -ENOENT;
+			bad = applied + 1;
+			snprintf(reason, sizeof(reason), "cycle %" PRIu64 " is missing from the store",
+				 bad);
+		} else {
+			ret = apply_cycle(vs, c, r, j);
+			if (ret && j->st.pending && !journal_recover(j, r))
+				log_notice("replica %s is back at cycle %" PRIu64, replica_path,
+					   j->st.at);	/* now, not at the next start */
+			if (is_rejection(ret)) {
+				bad = c;
+				snprintf(reason, sizeof(reason),
+					 "cycle %" PRIu64 " failed verification (%s)", c, strerror(-ret));
+			}
 		}
+		if (bad) {
+			/* Only a cycle of every block can follow a rejected one. */
+			full = next_full_cycle(vs, cycles, nr, bad - (c == bad ? 0 : 1));
+			if (full && full != bad) {
+				log_warn("volume %s: %s; applying full cycle %" PRIu64 " over cycle %" PRIu64 " (older recovery points are dropped)",
+					 vs->info.name, reason, full, applied);
+				ret = apply_one(vs, full, r, j, true);
+				if (ret && j->st.pending && !journal_recover(j, r))
+					log_notice("replica %s is back at cycle %" PRIu64, replica_path,
+						   j->st.at);
+				c = full;
+				jump = !ret;
+			} else if (!rej_seen || rej.cycle != bad) {
+				if (!vol_rejection_set(vs, bad, applied, reason))
+					log_err("volume %s: %s; the replica stays at cycle %" PRIu64 ". Recorded in %s/volumes/%s/rejected: the source ships every block in its next cycle, which brings the replica back",
+						vs->info.name, reason, applied, vs->st->spec,
+						vs->info.name);
+			}
+		}
+		if (ret)
+			goto out_close;
 		ret = journal_add_point(j, c, j->st.at_created, POINT_CRASH,
 					opts ? &opts->keep : NULL, (uint64_t)time(NULL));
 		if (ret)
@@ -519,7 +586,13 @@ int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct
 		ret = vstore_set_applied(vs, c);
 		if (ret)
 			goto out_close;
-		log_info("applied cycle %" PRIu64 " to %s", c, replica_path);
+		if (rej_seen && rej.cycle <= c) {
+			ret = vol_rejection_clear(vs);
+			if (ret)
+				goto out_close;
+			rej_seen = false;
+		}
+		log_info("applied %scycle %" PRIu64 " to %s", jump ? "full " : "", c, replica_path);
 		applied = c;
 		if (!res->first)
 			res->first = c;

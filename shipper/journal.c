@@ -192,7 +192,7 @@ static int parse_state(struct journal *j, char *text)
 			goto bad;
 		s->volume_id[i] = (uint8_t)b;
 	}
-	if (!s->block_size || (s->pending && s->pending != s->at + 1 && s->pending != s->at))
+	if (!s->block_size || (s->pending && s->pending < s->at))
 		goto bad;
 	return 0;
 bad:
@@ -876,14 +876,18 @@ static int replica_sink(void *ctx, const void *buf, size_t len, uint64_t off)
 int journal_recover(struct journal *j, struct replica *r)
 {
 	uint64_t cycle = j->st.pending;
+	uint64_t at = cycle == j->st.at ? cycle - 1 : j->st.at;
 	int ret;
 
 	if (!cycle)
 		return undo_remove(j, j->st.at + 1);	/* residue of an attempt */
-	/* A replica at 0 holds no point: cycle 1 rewrites every block anyway. */
-	if (cycle > 1) {
+	/*
+	 * At cycle 0 the replica holds no point to go back to (a first cycle,
+	 * or a jump to a full cycle): the full cycle rewrites every block.
+	 */
+	if (j->st.at) {
 		log_notice("replica %s: cycle %" PRIu64 " was interrupted; rolling back to cycle %" PRIu64,
-			   r->spec, cycle, cycle - 1);
+			   r->spec, cycle, at);
 		ret = undo_replay(j, cycle, replica_sink, r);
 		if (ret)
 			return ret;
@@ -891,7 +895,7 @@ int journal_recover(struct journal *j, struct replica *r)
 		if (ret)
 			return ret;
 	}
-	j->st.at = cycle - 1;
+	j->st.at = at;
 	j->st.at_created = 0;
 	trim_points(j);
 	if (j->nr_points && j->points[j->nr_points - 1].cycle == j->st.at)
