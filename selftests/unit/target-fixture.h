@@ -87,7 +87,8 @@ static void make_images(void)
 __attribute__((unused))
 static int fixture_setup(struct vstore *vs, uint64_t last)
 {
-	make_images();
+	if (!img[1])
+		make_images();
 	for (uint64_t c = 1; c <= last; c++)
 		if (write_cycle(vs, c))
 			return -1;
