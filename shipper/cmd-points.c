@@ -41,6 +41,23 @@ static void utc(uint64_t t, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
 static const char *kind_str(enum point_kind k)
 {
 	return k == POINT_APP ? "app-consistent" : "crash-consistent";
@@ -85,9 +102,10 @@ static int points_run(int argc, char **argv)
 	if (points_open(replica, state, false, &j))
 		return 1;
 	if (json) {
-		printf("{\"replica\":\"%s\",\"at\":%" PRIu64 ",\"pending\":%" PRIu64
-		       ",\"failed_over\":%" PRIu64 ",\"points\":[",
-		       replica, j->st.at, j->st.pending, j->st.failed_over);
+		printf("{\"replica\":");
+		json_str(replica);
+		printf(",\"at\":%" PRIu64 ",\"pending\":%" PRIu64 ",\"failed_over\":%" PRIu64
+		       ",\"points\":[", j->st.at, j->st.pending, j->st.failed_over);
 		for (size_t i = 0; i < j->nr_points; i++) {
 			const struct journal_point *p = &j->points[i];
 

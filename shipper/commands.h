@@ -16,6 +16,8 @@ extern const struct command cmd_apply;
 extern const struct command cmd_points;
 extern const struct command cmd_test_failover;
 extern const struct command cmd_failover;
+extern const struct command cmd_migrate;
+extern const struct command cmd_stop;
 extern const struct command cmd_cbt;
 extern const struct command cmd_bench;
 

@@ -886,8 +886,9 @@ int journal_recover(struct journal *j, struct replica *r)
 	 * or a jump to a full cycle): the full cycle rewrites every block.
 	 */
 	if (j->st.at) {
-		log_notice("replica %s: cycle %" PRIu64 " was interrupted; rolling back to cycle %" PRIu64,
-			   r->spec, cycle, at);
+		if (cycle != j->st.at)
+			log_notice("replica %s: cycle %" PRIu64 " was interrupted; rolling back to cycle %" PRIu64,
+				   r->spec, cycle, at);
 		ret = undo_replay(j, cycle, replica_sink, r);
 		if (ret)
 			return ret;

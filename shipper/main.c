@@ -21,6 +21,8 @@ static const struct command *const commands[] = {
 	&cmd_points,
 	&cmd_test_failover,
 	&cmd_failover,
+	&cmd_migrate,
+	&cmd_stop,
 	&cmd_cbt,
 	&cmd_bench,
 };
