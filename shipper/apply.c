@@ -612,3 +612,30 @@ out:
 	free(cycles);
 	return ret;
 }
+
+int apply_open_volume(const char *store_dir, const char *key_path, const char *volume,
+		      struct store **st, struct vstore **vs)
+{
+	struct cbt_key key;
+	int ret;
+
+	*st = NULL;
+	*vs = NULL;
+	ret = key_load(key_path, &key);
+	if (ret)
+		return ret;
+	ret = store_open(store_dir, false, st);
+	if (ret)
+		goto out_key;
+	ret = vstore_open(*st, volume, &key, vs);
+	if (ret == -ENOENT)
+		log_err("store %s has no volume %s (has the source replicated it yet?)",
+			store_dir, volume);
+	if (ret) {
+		store_close(*st);
+		*st = NULL;
+	}
+out_key:
+	key_wipe(&key);
+	return ret;
+}

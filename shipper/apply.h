@@ -50,6 +50,13 @@ struct apply_opts {
 	struct journal_retention keep;	/* recovery point retention; 0s: defaults */
 };
 
+/*
+ * For the commands: load the key, open store_dir and its volume (logging
+ * what is missing).  On success close *vs, then *st.
+ */
+int apply_open_volume(const char *store_dir, const char *key_path, const char *volume,
+		      struct store **st, struct vstore **vs);
+
 /* apply_pending() with options (opts may be NULL). */
 int apply_pending_opts(struct vstore *vs, const char *replica_spec, const struct apply_opts *opts,
 		       struct apply_result *res);

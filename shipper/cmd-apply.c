@@ -73,7 +73,6 @@ static int apply_run(int argc, char **argv)
 	char *end;
 	struct store *st = NULL;
 	struct vstore *vs = NULL;
-	struct cbt_key key;
 	int c, ret, status = 1;
 
 	while ((c = getopt_long(argc, argv, "s:k:n:r:S:h", longopts, NULL)) != -1) {
@@ -116,17 +115,8 @@ static int apply_run(int argc, char **argv)
 	if (!store_dir || !key_path || !volume || !replica)
 		return usage_error("--store, --key, --volume and --replica are all required");
 
-	if (key_load(key_path, &key))
+	if (apply_open_volume(store_dir, key_path, volume, &st, &vs))
 		return 1;
-	ret = store_open(store_dir, false, &st);
-	if (ret)
-		goto out_key;
-	ret = vstore_open(st, volume, &key, &vs);
-	if (ret == -ENOENT)
-		log_err("store %s has no volume %s (has the source replicated it yet?)",
-			store_dir, volume);
-	if (ret)
-		goto out_store;
 	ret = apply_pending_opts(vs, replica, &opts, &res);
 	if (!ret) {
 		if (res.first && res.first == res.last)
@@ -147,10 +137,7 @@ static int apply_run(int argc, char **argv)
 			res.first, res.last, replica, res.now);
 	}
 	vstore_close(vs);
-out_store:
 	store_close(st);
-out_key:
-	key_wipe(&key);
 	return status;
 }
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
+ * cbtship test-failover: a writable copy of a replica at a recovery point,
+ * while replication goes on; --cleanup removes it again.
  * cbtship failover: make the replica the real disk, at a recovery point.
  */
 #include <errno.h>
@@ -11,6 +13,124 @@
 #include "commands.h"
 #include "log.h"
 #include "points.h"
+
+/* A usage error of subcommand cmd: message, hint, exit status 2. */
+static int usage_error(const char *cmd, const char *msg)
+{
+	log_err("%s: %s", cmd, msg);
+	fprintf(stderr, "Run 'cbtship %s --help' for usage.\n", cmd);
+	return 2;
+}
+
+/* --point P: a cycle number, at least 1. */
+static int parse_point(const char *cmd, const char *arg, uint64_t *point)
+{
+	char *end;
+
+	errno = 0;
+	*point = strtoull(arg, &end, 10);
+	if (errno || *end || !*point || arg[0] == '-')
+		return usage_error(cmd, "--point wants a cycle number from 'cbtship points'");
+	return 0;
+}
+
+static void tf_usage(void)
+{
+	printf("usage: cbtship test-failover --replica PATH [--state DIR] [--point P] --output FILE\n"
+	       "       cbtship test-failover --replica PATH [--state DIR] --cleanup [--output FILE]\n"
+	       "\n"
+	       "Write FILE, a writable copy of the replica at recovery point P (default the\n"
+	       "newest; see 'cbtship points'), for a failover drill: boot or mount it, write\n"
+	       "to it; the replica and its replication are not touched (an apply running\n"
+	       "meanwhile waits at most for the copy).  The copy is a reflink where the\n"
+	       "file system can (instant, shares blocks), else a sparse copy.\n"
+	       "--cleanup removes every copy made for this replica (or only FILE) and the\n"
+	       "record of it, leaving nothing behind.\n"
+	       "\n"
+	       "  -r, --replica PATH   the replica cbtship apply writes\n"
+	       "  -S, --state DIR      its state directory (default PATH.cbtship)\n"
+	       "  -p, --point P        the recovery point (a cycle number)\n"
+	       "  -o, --output FILE    the copy to create (must not exist)\n"
+	       "  -c, --cleanup        remove test failover copies instead\n"
+	       "  -h, --help           this help\n");
+}
+
+static int tf_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "replica", required_argument, NULL, 'r' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "point", required_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "cleanup", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *replica = NULL, *state = NULL, *output = NULL;
+	uint64_t point = 0;
+	bool cleanup = false;
+	unsigned int removed;
+	struct journal *j;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "r:S:p:o:ch", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			replica = optarg;
+			break;
+		case 'S':
+			state = optarg;
+			break;
+		case 'p':
+			if (parse_point("test-failover", optarg, &point))
+				return 2;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'c':
+			cleanup = true;
+			break;
+		case 'h':
+			tf_usage();
+			return 0;
+		default:
+			fprintf(stderr, "Run 'cbtship test-failover --help' for usage.\n");
+			return 2;
+		}
+	}
+	if (optind != argc || !replica)
+		return usage_error("test-failover", "--replica is required; every input is given by an option");
+	if (!cleanup && !output)
+		return usage_error("test-failover", "--output FILE is required (or --cleanup)");
+	if (cleanup && point)
+		return usage_error("test-failover", "--cleanup takes no --point");
+	/* Cleanup edits the record: exclusive.  A copy only reads: shared. */
+	if (points_open(replica, state, cleanup, &j))
+		return 1;
+	if (cleanup) {
+		ret = points_cleanup(j, output, &removed);
+		if (!ret)
+			printf("removed %u test failover cop%s of %s\n", removed,
+			       removed == 1 ? "y" : "ies", replica);
+	} else {
+		if (!point && j->nr_points)
+			point = j->points[j->nr_points - 1].cycle;
+		ret = points_test_failover(j, replica, point, output);
+		if (!ret)
+			printf("%s is a writable copy of %s at point %" PRIu64 "; remove it with 'cbtship test-failover --replica %s --cleanup'\n",
+			       output, replica, point, replica);
+	}
+	journal_close(j);
+	return ret ? 1 : 0;
+}
+
+const struct command cmd_test_failover = {
+	.name = "test-failover",
+	.run = tf_run,
+	.usage = tf_usage,
+	.help = "a writable copy of a replica at a recovery point, for a drill",
+};
 
 static void failover_usage(void)
 {
@@ -28,13 +148,6 @@ static void failover_usage(void)
 	       "  -h, --help           this help\n");
 }
 
-static int failover_usage_error(const char *msg)
-{
-	log_err("failover: %s", msg);
-	fprintf(stderr, "Run 'cbtship failover --help' for usage.\n");
-	return 2;
-}
-
 static int failover_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -48,7 +161,6 @@ static int failover_run(int argc, char **argv)
 	struct replica *r = NULL;
 	struct journal *j = NULL;
 	uint64_t point = 0;
-	char *end;
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "r:S:p:h", longopts, NULL)) != -1) {
@@ -60,10 +172,8 @@ static int failover_run(int argc, char **argv)
 			state = optarg;
 			break;
 		case 'p':
-			errno = 0;
-			point = strtoull(optarg, &end, 10);
-			if (errno || *end || !point || optarg[0] == '-')
-				return failover_usage_error("--point wants a cycle number from 'cbtship points'");
+			if (parse_point("failover", optarg, &point))
+				return 2;
 			break;
 		case 'h':
 			failover_usage();
@@ -74,7 +184,7 @@ static int failover_run(int argc, char **argv)
 		}
 	}
 	if (optind != argc || !replica)
-		return failover_usage_error("--replica is required; every input is given by an option");
+		return usage_error("failover", "--replica is required; every input is given by an option");
 	/* The state first: a missing one must not create an empty replica. */
 	ret = points_open(replica, state, true, &j);
 	if (ret)

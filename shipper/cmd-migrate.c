@@ -126,8 +126,7 @@ static int stop_run(int argc, char **argv)
 	struct store *st = NULL;
 	struct vstore *vs = NULL;
 	unsigned int removed;
-	struct cbt_key key;
-	int c, ret, status = 1;
+	int c, status = 1;
 
 	while ((c = getopt_long(argc, argv, "s:k:n:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -152,27 +151,15 @@ static int stop_run(int argc, char **argv)
 		log_err("stop needs --store, --key and --volume (see cbtship stop --help)");
 		return 2;
 	}
-	if (key_load(key_path, &key))
+	if (apply_open_volume(store_dir, key_path, volume, &st, &vs))
 		return 1;
-	ret = store_open(store_dir, false, &st);
-	if (ret)
-		goto out_key;
-	ret = vstore_open(st, volume, &key, &vs);
-	if (ret == -ENOENT)
-		log_err("store %s has no volume %s", store_dir, volume);
-	if (ret)
-		goto out_store;
-	ret = migrate_stop(vs, &removed);
-	if (!ret) {
+	if (!migrate_stop(vs, &removed)) {
 		printf("volume %s: replication stopped; %u cycle%s removed from %s\n", volume,
 		       removed, removed == 1 ? "" : "s", store_dir);
 		status = 0;
 	}
 	vstore_close(vs);
-out_store:
 	store_close(st);
-out_key:
-	key_wipe(&key);
 	return status;
 }
 

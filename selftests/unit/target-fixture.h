@@ -83,6 +83,18 @@ static void make_images(void)
 	}
 }
 
+/* Whether the file at path holds exactly the source image of cycle. */
+__attribute__((unused))
+static int file_is(const char *path, uint64_t cycle)
+{
+	size_t len;
+	uint8_t *buf = test_read_file(path, &len);
+	int ok = buf && len == SIZE && !memcmp(buf, img[cycle], SIZE);
+
+	free(buf);
+	return ok;
+}
+
 /* Images of every cycle, and cycles 1..last written to vs. */
 __attribute__((unused))
 static int fixture_setup(struct vstore *vs, uint64_t last)

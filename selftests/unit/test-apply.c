@@ -28,16 +28,6 @@ static struct cbt_key key;
 
 static struct store *st;
 
-static int file_is(const char *path, uint64_t cycle)
-{
-	size_t len;
-	uint8_t *buf = test_read_file(path, &len);
-	int ok = buf && len == SIZE && !memcmp(buf, img[cycle], SIZE);
-
-	free(buf);
-	return ok;
-}
-
 /* Every block of img[c], as a source shipping a full cycle numbered c. */
 static int write_full_cycle(struct vstore *vs, uint64_t c)
 {
@@ -133,40 +123,34 @@ static int swap_segs(void)
 	return rename(a, "tmp-seg") || rename(b, a) || rename("tmp-seg", b);
 }
 
-static int replay_seg(void)
+/* Put volume vol's object `from` of cycle c as object `to` of vol's cycle 3. */
+static int copy_obj(const char *vol, uint64_t c, const char *from, const char *to)
 {
 	char a[256], b[256];
 
-	obj_path(a, sizeof(a), "vol", 2, "seg-00000000");
-	obj_path(b, sizeof(b), "vol", 3, "seg-00000000");
+	obj_path(a, sizeof(a), vol, c, from);
+	obj_path(b, sizeof(b), "vol", 3, to);
 	return copy_file(a, b);
+}
+
+static int replay_seg(void)
+{
+	return copy_obj("vol", 2, "seg-00000000", "seg-00000000");
 }
 
 static int replay_manifest(void)
 {
-	char a[256], b[256];
-
-	obj_path(a, sizeof(a), "vol", 2, "manifest");
-	obj_path(b, sizeof(b), "vol", 3, "manifest");
-	return copy_file(a, b);
+	return copy_obj("vol", 2, "manifest", "manifest");
 }
 
 static int foreign_volume(void)
 {
-	char a[256], b[256];
-
-	obj_path(a, sizeof(a), "other", 3, "seg-00000000");
-	obj_path(b, sizeof(b), "vol", 3, "seg-00000000");
-	return copy_file(a, b);
+	return copy_obj("other", 3, "seg-00000000", "seg-00000000");
 }
 
 static int foreign_key(void)
 {
-	char a[256], b[256];
-
-	obj_path(a, sizeof(a), "otherkey", 3, "manifest");
-	obj_path(b, sizeof(b), "vol", 3, "manifest");
-	return copy_file(a, b);
+	return copy_obj("otherkey", 3, "manifest", "manifest");
 }
 
 int main(void)

@@ -28,16 +28,6 @@ static struct cbt_key key;
 #define NCYC	8u
 #include "target-fixture.h"
 
-static int file_is(const char *path, uint64_t cycle)
-{
-	size_t len;
-	uint8_t *buf = test_read_file(path, &len);
-	int ok = buf && len == SIZE && !memcmp(buf, img[cycle], SIZE);
-
-	free(buf);
-	return ok;
-}
-
 static int undo_exists(const char *dir, uint64_t c)
 {
 	char path[256];
