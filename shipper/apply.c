@@ -462,6 +462,13 @@ static int open_journal(struct vstore *vs, struct replica *r, const struct apply
 	ret = journal_recover(j, r);
 	if (ret)
 		goto out;
+	/* Killed between the state and the points file: add the point now. */
+	if (j->st.at && (!j->nr_points || j->points[j->nr_points - 1].cycle < j->st.at)) {
+		ret = journal_add_point(j, j->st.at, j->st.at_created, POINT_CRASH,
+					opts ? &opts->keep : NULL, (uint64_t)time(NULL));
+		if (ret)
+			goto out;
+	}
 	*applied = j->st.at;
 	*out = j;
 	j = NULL;

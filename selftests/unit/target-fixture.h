@@ -15,7 +15,9 @@
 #include "vstore.h"
 
 #define BS	4096u
+#ifndef NBLK
 #define NBLK	300u
+#endif
 #define SIZE	((uint64_t)(NBLK - 1) * BS + 512)	/* a short last block */
 #ifndef NCYC
 #define NCYC	6u
