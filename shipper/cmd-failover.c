@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "apply.h"
 #include "commands.h"
 #include "log.h"
 #include "points.h"
+#include "vol-state.h"
 
 /* A usage error of subcommand cmd: message, hint, exit status 2. */
 static int usage_error(const char *cmd, const char *msg)
@@ -135,6 +137,7 @@ const struct command cmd_test_failover = {
 static void failover_usage(void)
 {
 	printf("usage: cbtship failover --replica PATH [--state DIR] [--point P]\n"
+	       "                        [--store DIR --key KEYFILE --volume NAME]\n"
 	       "\n"
 	       "Roll the replica back to recovery point P (default the newest; see\n"
 	       "'cbtship points') and hand it over as a live disk: cbtship apply will not\n"
@@ -145,7 +148,28 @@ static void failover_usage(void)
 	       "  -r, --replica PATH   the replica cbtship apply writes\n"
 	       "  -S, --state DIR      its state directory (default PATH.cbtship)\n"
 	       "  -p, --point P        the recovery point (a cycle number)\n"
+	       "  -s, --store DIR, -k, --key KEYFILE, -n, --volume NAME\n"
+	       "                       also record the volume as failed-over in its store\n"
 	       "  -h, --help           this help\n");
+}
+
+/* Record the failover in the volume's state record. */
+static int record_failover(const char *store_dir, const char *key_path, const char *volume,
+			   const char *replica, uint64_t point)
+{
+	struct store *st;
+	struct vstore *vs;
+	char note[VOL_NOTE_MAX];
+	int ret;
+
+	ret = apply_open_volume(store_dir, key_path, volume, &st, &vs);
+	if (ret)
+		return ret;
+	snprintf(note, sizeof(note), "replica %s failed over at point %" PRIu64, replica, point);
+	ret = vol_state_set(vs, VOL_FAILED_OVER, point, note);
+	vstore_close(vs);
+	store_close(st);
+	return ret;
 }
 
 static int failover_run(int argc, char **argv)
@@ -154,19 +178,32 @@ static int failover_run(int argc, char **argv)
 		{ "replica", required_argument, NULL, 'r' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "point", required_argument, NULL, 'p' },
+		{ "store", required_argument, NULL, 's' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "volume", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *replica = NULL, *state = NULL;
+	const char *store_dir = NULL, *key_path = NULL, *volume = NULL;
 	struct replica *r = NULL;
 	struct journal *j = NULL;
 	uint64_t point = 0;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "r:S:p:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:S:p:s:k:n:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			replica = optarg;
+			break;
+		case 's':
+			store_dir = optarg;
+			break;
+		case 'k':
+			key_path = optarg;
+			break;
+		case 'n':
+			volume = optarg;
 			break;
 		case 'S':
 			state = optarg;
@@ -185,6 +222,8 @@ static int failover_run(int argc, char **argv)
 	}
 	if (optind != argc || !replica)
 		return usage_error("failover", "--replica is required; every input is given by an option");
+	if ((store_dir || key_path || volume) && !(store_dir && key_path && volume))
+		return usage_error("failover", "--store, --key and --volume go together");
 	/* The state first: a missing one must not create an empty replica. */
 	ret = points_open(replica, state, true, &j);
 	if (ret)
@@ -201,10 +240,21 @@ static int failover_run(int argc, char **argv)
 	}
 	if (!point && j->nr_points)
 		point = j->points[j->nr_points - 1].cycle;
-	ret = points_failover(j, r, point);
+	if (j->st.failed_over && store_dir) {
+		/* Done before; only the store's record is missing. */
+		point = j->st.failed_over;
+		ret = 0;
+	} else {
+		ret = points_failover(j, r, point);
+	}
 	if (!ret)
 		printf("replica %s is at point %" PRIu64 " and failed over: it is a live disk now\n",
 		       replica, point);
+	if (!ret && store_dir) {
+		ret = record_failover(store_dir, key_path, volume, replica, point);
+		if (ret)
+			log_err("the replica is failed over, but the store does not say so; run failover again with the same options to record it");
+	}
 out:
 	replica_close(r);
 	journal_close(j);

@@ -122,7 +122,8 @@ change 20
 ship
 must apply
 p=$((LAST - 1))
-must "$CBTSHIP" failover --replica rep.img --point $p
+must "$CBTSHIP" failover --replica rep.img --point $p --store store --key key --volume v
+[ -e store/volumes/v/state ] || fail "failover did not record the volume's state in the store"
 [ "$(sha rep.img)" = "${H[p]}" ] || fail "after failover to point $p the replica differs from cycle $p"
 out=$(apply 2>&1) && fail "apply wrote a failed-over replica"
 grep -q "failed over" <<<"$out" || fail "no clear message: $out"
