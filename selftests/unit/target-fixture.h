@@ -97,6 +97,18 @@ static int file_is(const char *path, uint64_t cycle)
 	return ok;
 }
 
+/* Copy a whole file (store objects, for tampering); 0 or -1. */
+__attribute__((unused))
+static int copy_file(const char *from, const char *to)
+{
+	size_t len;
+	uint8_t *buf = test_read_file(from, &len);
+	int ret = buf ? test_write_file(to, buf, len, 0600) : -1;
+
+	free(buf);
+	return ret;
+}
+
 /* Images of every cycle, and cycles 1..last written to vs. */
 __attribute__((unused))
 static int fixture_setup(struct vstore *vs, uint64_t last)

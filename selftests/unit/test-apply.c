@@ -51,16 +51,6 @@ static void obj_path(char *buf, size_t len, const char *vol, uint64_t c, const c
 	snprintf(buf, len, "store/volumes/%s/cycles/%020llu/%s", vol, (unsigned long long)c, name);
 }
 
-static int copy_file(const char *from, const char *to)
-{
-	size_t len;
-	uint8_t *buf = test_read_file(from, &len);
-	int ret = buf ? test_write_file(to, buf, len, 0600) : -1;
-
-	free(buf);
-	return ret;
-}
-
 /*
  * Damage cycle 3 with `how`, apply, check the rejection, repair.  Returns
  * the apply error.

@@ -21,16 +21,6 @@ static struct cbt_key key;
 
 #include "target-fixture.h"
 
-static int copy_file(const char *from, const char *to)
-{
-	size_t len;
-	uint8_t *buf = test_read_file(from, &len);
-	int ret = buf ? test_write_file(to, buf, len, 0600) : -1;
-
-	free(buf);
-	return ret;
-}
-
 int main(void)
 {
 	struct vol_state_rec s;
