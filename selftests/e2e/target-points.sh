@@ -37,6 +37,14 @@ change() {
 	done
 }
 
+# change_range START COUNT: one run of blocks gets new data (one dd: quick
+# in an emulated guest too).
+change_range() {
+	dd if=/dev/urandom of=vol.img bs=4096 seek="$1" count="$2" conv=notrunc status=none ||
+		fail "dd blocks $1+$2"
+	echo "dirty $1 $2" >>vol.state
+}
+
 # ship: one source cycle; prints its line; records the source hash.
 ship() {
 	local out c
@@ -93,7 +101,8 @@ must apply
 [ ! -e store/volumes/v/rejected ] || fail "the rejected record was not cleared"
 
 # SIGKILL mid-cycle: a big cycle, killed after a random delay, then restarted.
-change 3000
+change_range 200 3000
+change 10
 ship
 big=$LAST
 killed=0
