@@ -176,6 +176,7 @@ static const char *type_name(unsigned int type)
 	case ENV_VOLUME: return "volume header";
 	case ENV_SEGMENT: return "segment";
 	case ENV_MANIFEST: return "manifest";
+	case ENV_RECORD: return "record";
 	default: return "unknown object";
 	}
 }

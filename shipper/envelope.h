@@ -23,6 +23,7 @@ enum env_type {
 	ENV_VOLUME = 1,
 	ENV_SEGMENT = 2,
 	ENV_MANIFEST = 3,
+	ENV_RECORD = 4,		/* a small record (vol-state.h); segment = record kind */
 };
 
 /* The header fields an object is sealed with and opened against. */

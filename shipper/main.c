@@ -18,6 +18,11 @@ static const struct command *const commands[] = {
 	&cmd_keygen,
 	&cmd_replicate,
 	&cmd_apply,
+	&cmd_points,
+	&cmd_test_failover,
+	&cmd_failover,
+	&cmd_migrate,
+	&cmd_stop,
 	&cmd_cbt,
 	&cmd_bench,
 };

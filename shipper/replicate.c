@@ -21,6 +21,7 @@
 #include "log.h"
 #include "replicate.h"
 #include "store.h"
+#include "vol-state.h"
 
 /* Wraps the real store to count the bytes a cycle puts. */
 struct counting_store {
@@ -331,6 +332,13 @@ int replicator_cycle(struct replicator *r, struct replicate_summary *sum)
 		log_warn("volume %s: the source's tracking was restarted since store cycle %" PRIu64 " (tracking id changed), so changes may be missing: shipping every block",
 			 r->volume, last.cycle);
 		sum->full = true;
+	}
+	/* The target rejected a cycle: only a cycle of every block helps it on. */
+	if (have_last && !sum->full) {
+		err = vol_rejection_needs_full(r->vs);
+		if (err < 0)
+			return err;
+		sum->full = err == 1;
 	}
 	seq = have_last ? last.cycle + 1 : 1;
 

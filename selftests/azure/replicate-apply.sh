@@ -23,7 +23,7 @@ rep() {
 replica=azure://$AZ_ACCOUNT/cbt/disks/vol0
 app() {
 	must "$CBTSHIP" apply --store "$store" "${AZ_OPTS[@]}" --key "$d/enc.key" --volume vol.img \
-		--replica "$replica"
+		--replica "$replica" --state "$d/replica-state"
 	az_get cbt/disks/vol0 >"$d/replica.img" || fail "cannot download the page blob"
 }
 

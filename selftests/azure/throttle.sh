@@ -36,7 +36,7 @@ out=$("$CBTSHIP" replicate --store "$store" "${via[@]}" --key "$d/enc.key" --onc
 	--fake-state "$d/vol.state" "$d/vol.img" 2>&1) || fail "replicate failed: $out"
 grep -q "^cycle 2 (delta): 300 blocks" <<<"$out" || fail "no delta: $out"
 out=$("$CBTSHIP" apply --store "$store" "${via[@]}" --key "$d/enc.key" --volume vol.img \
-	--replica "azure://$AZ_ACCOUNT/flaky/disk" 2>&1) || fail "apply failed: $out"
+	--replica "azure://$AZ_ACCOUNT/flaky/disk" --state "$d/disk-state" 2>&1) || fail "apply failed: $out"
 info "proxy: $(cat "$d/proxy.counts")"
 read -r -a c <"$d/proxy.counts"
 for kv in "${c[@]}"; do declare "n_${kv%%=*}=${kv#*=}"; done
