@@ -3,7 +3,8 @@
  * Local directory store.  An object is written to a hidden temporary name in
  * its final directory, fsynced, renamed over the final name, and the
  * directory fsynced: after put returns the object survives a crash, and a
- * reader sees either the old object or the whole new one.
+ * reader sees either the old object or the whole new one.  put_async does
+ * the same for a batch of objects with one filesystem sync at flush.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -19,9 +21,24 @@
 
 #define TMP_PREFIX	".tmp-"
 
+#define TMP_NAME_MAX	64
+/* Objects put_async may hold before it syncs them itself (one fd each). */
+#define LOCAL_PENDING_MAX	256
+
+/* An object written under a temporary name, waiting for flush. */
+struct local_pending {
+	int pfd;		/* its directory */
+	char tmp[TMP_NAME_MAX];	/* temporary name there */
+	char *name;		/* final object name */
+};
+
 struct store_local {
 	struct store st;
 	int rootfd;
+	pthread_mutex_t pend_lock;	/* protects pend, nr_pend, pend_err */
+	struct local_pending pend[LOCAL_PENDING_MAX];
+	size_t nr_pend;
+	int pend_err;
 };
 
 static struct store_local *to_local(struct store *st)
@@ -117,24 +134,27 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static int local_put(struct store *st, const char *name, const void *buf, size_t len)
+/*
+ * Write buf to a new temporary file in name's directory.  With sync the file
+ * is fsynced; without, its writeback is only started.  Returns the parent
+ * directory's fd (the caller closes it) and the temporary name in tmp.
+ */
+static int write_tmp(struct store_local *sl, const char *name, const void *buf, size_t len,
+		     bool sync, char tmp[TMP_NAME_MAX], const char **base)
 {
-	struct store_local *sl = to_local(st);
-	const char *base;
-	char tmp[64];
-	int pfd, fd, ret;
+	int pfd, fd = -1, ret;
 
-	ret = check_name(st, name);
+	ret = check_name(&sl->st, name);
 	if (ret)
 		return ret;
-	pfd = open_parent(sl, name, true, &base);
+	pfd = open_parent(sl, name, true, base);
 	if (pfd < 0) {
-		log_err("store %s: cannot write %s: %s", st->spec, name, strerror(-pfd));
+		log_err("store %s: cannot write %s: %s", sl->st.spec, name, strerror(-pfd));
 		return pfd;
 	}
 	/* A crashed writer may have left the same name behind: try others. */
 	for (int i = 0; i < 16; i++) {
-		snprintf(tmp, sizeof(tmp), TMP_PREFIX "%ld-%08lx", (long)getpid(),
+		snprintf(tmp, TMP_NAME_MAX, TMP_PREFIX "%ld-%08lx", (long)getpid(),
 			 (unsigned long)random());
 		fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd >= 0 || errno != EEXIST)
@@ -145,27 +165,180 @@ static int local_put(struct store *st, const char *name, const void *buf, size_t
 		goto out_err;
 	}
 	ret = write_all(fd, buf, len);
-	if (!ret && fsync(fd) < 0)
+	if (!ret && sync && fsync(fd) < 0)
 		ret = -errno;
+	/* Start writeback now so the batch's sync finds little left to do. */
+	if (!ret && !sync)
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	if (!ret && renameat(pfd, tmp, pfd, base) < 0)
 		ret = -errno;
 	if (ret) {
 		unlinkat(pfd, tmp, 0);
 		goto out_err;
 	}
-	/* The rename is durable only once the directory is synced. */
-	if (fsync(pfd) < 0) {
-		ret = -errno;
-		goto out_err;
-	}
-	close(pfd);
-	return 0;
+	return pfd;
 
 out_err:
-	log_err("store %s: cannot write %s: %s", st->spec, name, strerror(-ret));
+	log_err("store %s: cannot write %s: %s", sl->st.spec, name, strerror(-ret));
 	close(pfd);
+	return ret;
+}
+
+static int local_put(struct store *st, const char *name, const void *buf, size_t len)
+{
+	struct store_local *sl = to_local(st);
+	const char *base;
+	char tmp[TMP_NAME_MAX];
+	int pfd, ret = 0;
+
+	pfd = write_tmp(sl, name, buf, len, true, tmp, &base);
+	if (pfd < 0)
+		return pfd;
+	if (renameat(pfd, tmp, pfd, base) < 0) {
+		ret = -errno;
+		unlinkat(pfd, tmp, 0);
+	}
+	/* The rename is durable only once the directory is synced. */
+	if (!ret && fsync(pfd) < 0)
+		ret = -errno;
+	if (ret)
+		log_err("store %s: cannot write %s: %s", st->spec, name, strerror(-ret));
+	close(pfd);
+	return ret;
+}
+
+/* ---- batched puts: one filesystem sync for many objects ---- */
+
+static void pending_drop(struct store_local *sl, size_t i)
+{
+	struct local_pending *pd = &sl->pend[i];
+
+	if (pd->pfd >= 0)
+		close(pd->pfd);
+	free(pd->name);
+	pd->pfd = -1;
+	pd->name = NULL;
+}
+
+static size_t dir_len(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+
+	return slash ? (size_t)(slash - name) : 0;
+}
+
+static bool same_dir(const char *a, const char *b)
+{
+	return dir_len(a) == dir_len(b) && !strncmp(a, b, dir_len(a));
+}
+
+/* Forget every pending object, removing its temporary file. */
+static void pending_discard(struct store_local *sl)
+{
+	for (size_t i = 0; i < sl->nr_pend; i++) {
+		unlinkat(sl->pend[i].pfd, sl->pend[i].tmp, 0);
+		pending_drop(sl, i);
+	}
+	sl->nr_pend = 0;
+}
+
+/*
+ * Make every pending object durable and visible: one syncfs() for all their
+ * data (one journal commit instead of one per object), the renames, then one
+ * fsync per directory they went into.
+ */
+static int local_flush_locked(struct store_local *sl)
+{
+	int ret = 0;
+
+	if (!sl->nr_pend)
+		goto out;
+	if (syncfs(sl->pend[0].pfd) < 0) {
+		ret = -errno;
+		log_err("store %s: cannot sync the objects just written: %s",
+			sl->st.spec, strerror(-ret));
+		pending_discard(sl);
+		goto out;
+	}
+	for (size_t i = 0; i < sl->nr_pend; i++) {
+		struct local_pending *pd = &sl->pend[i];
+		const char *base = pd->name + dir_len(pd->name);
+
+		base += *base == '/';
+		if (!ret && renameat(pd->pfd, pd->tmp, pd->pfd, base) < 0) {
+			ret = -errno;
+			log_err("store %s: cannot write %s: %s", sl->st.spec, pd->name,
+				strerror(-ret));
+		}
+		if (ret) {
+			unlinkat(pd->pfd, pd->tmp, 0);
+			continue;
+		}
+		/* Objects of one directory come in a run: sync it once, at its end. */
+		if (i + 1 < sl->nr_pend && same_dir(pd->name, sl->pend[i + 1].name))
+			continue;
+		if (fsync(pd->pfd) < 0) {
+			ret = -errno;
+			log_err("store %s: cannot sync the directory of %s: %s", sl->st.spec,
+				pd->name, strerror(-ret));
+		}
+	}
+	for (size_t i = 0; i < sl->nr_pend; i++)
+		pending_drop(sl, i);
+	sl->nr_pend = 0;
+out:
+	if (!ret)
+		ret = sl->pend_err;
+	sl->pend_err = 0;
+	return ret;
+}
+
+/*
+ * Write the object now but make it durable and visible only at the next
+ * flush, so a cycle's segments share one sync.  The manifest, written with
+ * put after the flush, stays the last object of a cycle.
+ */
+static int local_put_async(struct store *st, const char *name, const void *buf, size_t len)
+{
+	struct store_local *sl = to_local(st);
+	struct local_pending *pd;
+	const char *base;
+	int pfd, ret = 0;
+
+	pthread_mutex_lock(&sl->pend_lock);
+	if (sl->nr_pend == LOCAL_PENDING_MAX) {
+		ret = local_flush_locked(sl);
+		if (ret)
+			goto out;
+	}
+	pd = &sl->pend[sl->nr_pend];
+	pd->name = strdup(name);
+	if (!pd->name) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	pfd = write_tmp(sl, name, buf, len, false, pd->tmp, &base);
+	if (pfd < 0) {
+		ret = pfd;
+		free(pd->name);
+		pd->name = NULL;
+		goto out;
+	}
+	pd->pfd = pfd;
+	sl->nr_pend++;
+out:
+	pthread_mutex_unlock(&sl->pend_lock);
+	return ret;
+}
+
+static int local_flush(struct store *st)
+{
+	struct store_local *sl = to_local(st);
+	int ret;
+
+	pthread_mutex_lock(&sl->pend_lock);
+	ret = local_flush_locked(sl);
+	pthread_mutex_unlock(&sl->pend_lock);
 	return ret;
 }
 
@@ -315,6 +488,9 @@ static void local_close(struct store *st)
 {
 	struct store_local *sl = to_local(st);
 
+	/* Objects never flushed were never promised to anyone. */
+	pending_discard(sl);
+	pthread_mutex_destroy(&sl->pend_lock);
 	close(sl->rootfd);
 	free(st->spec);
 	free(sl);
@@ -323,6 +499,8 @@ static void local_close(struct store *st)
 static const struct store_ops local_ops = {
 	.name = "local",
 	.put = local_put,
+	.put_async = local_put_async,
+	.flush = local_flush,
 	.get = local_get,
 	.list = local_list,
 	.remove = local_remove,
@@ -428,6 +606,7 @@ int store_local_open(const char *path, bool create, struct store **out)
 	if (!sl)
 		return -ENOMEM;
 	sl->st.ops = &local_ops;
+	pthread_mutex_init(&sl->pend_lock, NULL);
 	sl->st.spec = strdup(path);
 	if (!sl->st.spec) {
 		ret = -ENOMEM;
@@ -463,6 +642,7 @@ int store_local_open(const char *path, bool create, struct store **out)
 out_close:
 	close(sl->rootfd);
 out_free:
+	pthread_mutex_destroy(&sl->pend_lock);
 	free(sl->st.spec);
 	free(sl);
 	return ret;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Local store: marker, put/get/list/remove, refusing non-stores. */
+/* Local store: marker, put/get/list/remove, batched puts, refusing non-stores. */
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,6 +33,72 @@ static int has(const struct names *nm, const char *name)
 		if (!strcmp(nm->list[i], name))
 			return 1;
 	return 0;
+}
+
+/* Entries of a directory, hidden (temporary) ones included. */
+static int dir_entries(const char *path)
+{
+	struct dirent *de;
+	DIR *dir = opendir(path);
+	int n = 0;
+
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(dir);
+	return n;
+}
+
+/* Batched puts: invisible until flush, then all there; more than one batch's worth. */
+static void test_put_async(struct store *st)
+{
+	char name[64], data[32];
+	bool all = true;
+	size_t len;
+	void *buf;
+	int ret = 0;
+
+	for (int i = 0; i < 300 && !ret; i++) {
+		snprintf(name, sizeof(name), "volumes/a/cycles/%d/seg-%d", i / 100, i);
+		snprintf(data, sizeof(data), "object %d", i);
+		ret = store_put_async(st, name, data, strlen(data));
+	}
+	tap_eq(ret, 0, "put_async takes 300 objects (more than one internal batch)");
+	tap_eq(store_get(st, "volumes/a/cycles/2/seg-299", &buf, &len), -ENOENT,
+	       "an object put_async wrote is not visible before flush");
+	tap_eq(store_flush(st), 0, "flush makes them durable and visible");
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "volumes/a/cycles/%d/seg-%d", i / 100, i);
+		snprintf(data, sizeof(data), "object %d", i);
+		if (store_get(st, name, &buf, &len) || len != strlen(data) || memcmp(buf, data, len))
+			all = false;
+		free(buf);
+		buf = NULL;
+	}
+	tap_ok(all, "after flush every object reads back as written");
+	tap_eq(dir_entries("new/sub/volumes/a/cycles/2"), 100,
+	       "and no temporary file is left next to them");
+	tap_eq(store_flush(st), 0, "a flush with nothing pending is a no-op");
+}
+
+/* Closing without flush: nothing of the batch appears, no temporary files stay. */
+static void test_put_async_discarded(void)
+{
+	struct store *st = NULL;
+	void *buf;
+	size_t len;
+
+	tap_eq(store_open("new/sub", false, &st), 0, "reopen for the discard case");
+	tap_eq(store_put_async(st, "volumes/b/cycles/1/seg-0", "lost", 4), 0,
+	       "put_async without a flush");
+	store_close(st);
+	tap_eq(dir_entries("new/sub/volumes/b/cycles/1"), 0,
+	       "close without flush removes the unflushed object's temporary file");
+	tap_eq(store_open("new/sub", false, &st), 0, "reopen");
+	tap_eq(store_get(st, "volumes/b/cycles/1/seg-0", &buf, &len), -ENOENT,
+	       "and the object was never stored");
+	store_close(st);
 }
 
 int main(void)
@@ -96,7 +165,9 @@ int main(void)
 	tap_eq(store_put(st, "/abs", "x", 1), -EINVAL, "an absolute name is refused");
 	tap_eq(store_put(st, "a//b", "x", 1), -EINVAL, "an empty component is refused");
 	tap_eq(store_put(st, ".hidden", "x", 1), -EINVAL, "a hidden name is refused");
+	test_put_async(st);
 	store_close(st);
+	test_put_async_discarded();
 
 	ret = store_open("new/sub", false, &st2);
 	tap_ok(ret == 0 && st2, "an existing store opens without create");
