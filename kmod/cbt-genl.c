@@ -58,6 +58,7 @@ static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
 				    .len = CBT_MAX_RECORDS_PER_MSG * CBT_RECORD_SIZE },
 	[CBT_A_TAG]		= { .type = NLA_U64 },
 	[CBT_A_RESYNC_REQUIRED]	= { .type = NLA_U8 },
+	[CBT_A_MEM_BYTES]	= { .type = NLA_U64 },
 };
 
 /* ---- Helpers ---- */
@@ -112,7 +113,8 @@ static int put_volume_attrs(struct sk_buff *skb, struct cbt_volume *v)
 	    nla_put_u64_64bit(skb, CBT_A_RING_LOST, info.ring_lost, CBT_A_PAD) ||
 	    nla_put_u8(skb, CBT_A_RING_OVERFLOW, info.ring_overflow) ||
 	    nla_put_u32(skb, CBT_A_EPOCH, info.epoch) ||
-	    nla_put_u8(skb, CBT_A_RESYNC_REQUIRED, info.resync_required))
+	    nla_put_u8(skb, CBT_A_RESYNC_REQUIRED, info.resync_required) ||
+	    nla_put_u64_64bit(skb, CBT_A_MEM_BYTES, info.mem_bytes, CBT_A_PAD))
 		return -EMSGSIZE;
 	return 0;
 }
