@@ -18,6 +18,11 @@
  * - at the end, with the writers stopped and a last cycle applied, the
  *   shadow equals the device, block for block.
  *
+ * Writers pause --gap-us between writes so that writes keep arriving all
+ * through every cycle (FREEZE included) instead of piling up thousands of
+ * blocks per cycle; the run ends early, and says so, if a writer fills its
+ * log, so every cycle counted raced live writers.
+ *
  * --drop-at N is the negative control: in the first committed cycle from N
  * on that must hold a particular write, one block of that write is left
  * out, as a buggy tracker would.  The run must then fail.
@@ -71,6 +76,7 @@ struct writer {
 	struct wlog *log;
 	size_t cap;
 	_Atomic size_t done;	/* entries of log filled (release) */
+	_Atomic int finished;	/* the writer has stopped */
 	size_t checked;		/* entries the checker has verified */
 	int err;
 };
@@ -83,10 +89,11 @@ static struct {
 	unsigned int abort_every;
 	unsigned long drop_at;
 	size_t log_cap;
+	unsigned int gap_us;
 	uint64_t seed;
 } opt = {
 	.writers = 4, .cycles = 1000, .seconds = 600, .abort_every = 7,
-	.log_cap = 1u << 19, .seed = 1,
+	.log_cap = 1u << 19, .gap_us = 500, .seed = 1,
 };
 
 static uint32_t block_size;
@@ -188,7 +195,10 @@ static void *writer_main(void *arg)
 		w->log[n].nr_sectors = nr;
 		n++;
 		atomic_store_explicit(&w->done, n, memory_order_release);
+		if (opt.gap_us)
+			usleep(opt.gap_us);
 	}
+	atomic_store(&w->finished, 1);
 	free(buf);
 	return NULL;
 }
@@ -371,7 +381,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: cbt-race [--writers N] [--cycles N] [--seconds S] [--abort-every N]\n"
-		"                [--drop-at N] [--log-cap N] [--seed N] /dev/mapper/NAME\n"
+		"                [--drop-at N] [--log-cap N] [--gap-us N] [--seed N] /dev/mapper/NAME\n"
 		"Writers race FREEZE/GET_CHANGES/read/COMMIT cycles; at least --cycles\n"
 		"cycles run (the writers stop after --seconds at the latest).  Prints\n"
 		"\"cycles=N ...\"; exit 0: nothing lost, 1: a change was lost, 2: error.\n");
@@ -388,6 +398,7 @@ static int parse_args(int argc, char **argv)
 		{ "drop-at", required_argument, NULL, 'd' },
 		{ "log-cap", required_argument, NULL, 'l' },
 		{ "seed", required_argument, NULL, 'S' },
+		{ "gap-us", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -410,6 +421,7 @@ static int parse_args(int argc, char **argv)
 		case 'd': opt.drop_at = v; break;
 		case 'l': opt.log_cap = v; break;
 		case 'S': opt.seed = v; break;
+		case 'g': opt.gap_us = (unsigned int)v; break;
 		default: return -EINVAL;
 		}
 	}
@@ -488,6 +500,15 @@ int main(int argc, char **argv)
 		err = run_cycle(&c, ws, false);
 		if (err)
 			goto out_stop;
+		for (i = 0; i < opt.writers; i++)
+			if (atomic_load(&ws[i].finished))
+				break;
+		if (i < opt.writers) {
+			/* Later cycles would not race: stop counting here. */
+			fprintf(stderr, "cbt-race: writer %u stopped (log full or error) after %lu cycles\n",
+				i, c.cycles);
+			break;
+		}
 	}
 	ret = 0;
 out_stop:
