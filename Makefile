@@ -32,6 +32,21 @@ $(PROBE): $(PROBE).c uapi/linux/dm-cbt.h
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iuapi -o $@ $< \
 		$$(pkg-config --cflags --libs libnl-genl-3.0)
 
+# The freeze race driver talks to dm-cbt through cbtship's own client.
+RACE := selftests/dm-cbt/cbt-race
+selftests: $(RACE)
+
+$(RACE): $(RACE).c uapi/linux/dm-cbt.h shipper/cbt-source.h shipper/libcbtship.a
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wvla -D_GNU_SOURCE -pthread \
+		-Iuapi -Ishipper -o $@ $< shipper/libcbtship.a \
+		$$(pkg-config --cflags --libs libnl-genl-3.0)
+
+shipper/libcbtship.a: FORCE
+	$(MAKE) -C shipper libcbtship.a
+
+.PHONY: FORCE
+FORCE:
+
 # Unit tests, plain and under ASan/UBSan.
 unit:
 	$(MAKE) -C shipper unit
@@ -56,7 +71,7 @@ deps:
 
 clean:
 	$(MAKE) -C shipper clean
-	rm -f $(PROBE)
+	rm -f $(PROBE) $(RACE)
 	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
 

@@ -15,9 +15,12 @@
 
 #include "cbt-bitmap.h"
 
-/* Bits in one leaf page, and leaf pointers in one directory page. */
-#define CBT_LEAF_BITS		((u64)PAGE_SIZE * BITS_PER_BYTE)
+/* Bits in one leaf, and leaf pointers in one directory page. */
+#define CBT_LEAF_BITS		((u64)CBT_LEAF_BYTES * BITS_PER_BYTE)
 #define CBT_LEAVES_PER_DIR	(PAGE_SIZE / sizeof(unsigned long *))
+
+/* Leaves: small objects of their own cache (allocated GFP_NOWAIT). */
+static struct kmem_cache *cbt_leaf_cache;
 
 static bool fail_leaf_alloc;
 module_param(fail_leaf_alloc, bool, 0644);
@@ -69,29 +72,60 @@ static unsigned long *leaf_of(const struct cbt_bitmap *bm, unsigned long r)
 	return dir ? dir->leaf[r % CBT_LEAVES_PER_DIR] : NULL;
 }
 
-/* A zeroed page for @bm, within its budget; NULL if none.  Never sleeps. */
-static void *alloc_page_nowait(struct cbt_bitmap *bm)
+/* May @bm allocate @size more bytes within its budget? */
+static bool budget_allows(struct cbt_bitmap *bm, size_t size)
 {
 	struct cbt_bitmap_budget *b = bm->budget;
-	void *p;
 
 	if (unlikely(READ_ONCE(fail_leaf_alloc)))
-		return NULL;
+		return false;
 	/* Callers hold the volume lock, so this check does not race. */
-	if (b && b->max_pages >= 0 &&
-	    atomic_long_read(&b->pages) >= b->max_pages)
+	return !b || b->max_bytes < 0 ||
+	       atomic_long_read(&b->bytes) + (long)size <= b->max_bytes;
+}
+
+static void budget_add(struct cbt_bitmap *bm, long size)
+{
+	if (bm->budget)
+		atomic_long_add(size, &bm->budget->bytes);
+}
+
+/* A zeroed directory page for @bm, within its budget.  Never sleeps. */
+static struct cbt_dir *alloc_dir(struct cbt_bitmap *bm)
+{
+	void *p;
+
+	if (!budget_allows(bm, PAGE_SIZE))
 		return NULL;
 	p = (void *)get_zeroed_page(GFP_NOWAIT | __GFP_NOWARN);
-	if (p && b)
-		atomic_long_inc(&b->pages);
+	if (p)
+		budget_add(bm, PAGE_SIZE);
 	return p;
 }
 
-static void free_bitmap_page(struct cbt_bitmap *bm, void *p)
+static void free_dir(struct cbt_bitmap *bm, struct cbt_dir *dir)
 {
-	if (bm->budget)
-		atomic_long_dec(&bm->budget->pages);
-	free_page((unsigned long)p);
+	budget_add(bm, -(long)PAGE_SIZE);
+	free_page((unsigned long)dir);
+}
+
+/* A zeroed leaf for @bm, within its budget.  Never sleeps. */
+static unsigned long *alloc_leaf(struct cbt_bitmap *bm)
+{
+	unsigned long *leaf;
+
+	if (!budget_allows(bm, CBT_LEAF_BYTES))
+		return NULL;
+	leaf = kmem_cache_zalloc(cbt_leaf_cache, GFP_NOWAIT | __GFP_NOWARN);
+	if (leaf)
+		budget_add(bm, CBT_LEAF_BYTES);
+	return leaf;
+}
+
+static void free_leaf_mem(struct cbt_bitmap *bm, unsigned long *leaf)
+{
+	budget_add(bm, -CBT_LEAF_BYTES);
+	kmem_cache_free(cbt_leaf_cache, leaf);
 }
 
 static void free_leaf(struct cbt_bitmap *bm, unsigned long r)
@@ -105,7 +139,7 @@ static void free_leaf(struct cbt_bitmap *bm, unsigned long r)
 	if (!*slot)
 		return;
 	bm->count -= bitmap_weight(*slot, region_bits(bm, r));
-	free_bitmap_page(bm, *slot);
+	free_leaf_mem(bm, *slot);
 	*slot = NULL;
 	bm->nr_leaves--;
 }
@@ -117,14 +151,14 @@ static unsigned long *get_leaf(struct cbt_bitmap *bm, unsigned long r)
 	unsigned long **slot;
 
 	if (!*dirp) {
-		*dirp = alloc_page_nowait(bm);
+		*dirp = alloc_dir(bm);
 		if (!*dirp)
 			return NULL;
 		bm->nr_dir_pages++;
 	}
 	slot = &(*dirp)->leaf[r % CBT_LEAVES_PER_DIR];
 	if (!*slot) {
-		*slot = alloc_page_nowait(bm);
+		*slot = alloc_leaf(bm);
 		if (!*slot)
 			return NULL;
 		bm->nr_leaves++;
@@ -163,6 +197,18 @@ static unsigned long leaf_set(unsigned long *leaf, unsigned long lo,
 }
 
 /* ---- Lifetime ---- */
+
+int cbt_bitmap_init(void)
+{
+	cbt_leaf_cache = kmem_cache_create("dm_cbt_leaf", CBT_LEAF_BYTES, 0, 0,
+					   NULL);
+	return cbt_leaf_cache ? 0 : -ENOMEM;
+}
+
+void cbt_bitmap_exit(void)
+{
+	kmem_cache_destroy(cbt_leaf_cache);
+}
 
 struct cbt_bitmap *cbt_bitmap_create(u64 nr_bits)
 {
@@ -209,8 +255,8 @@ void cbt_bitmap_reset(struct cbt_bitmap *bm)
 			continue;
 		for (i = 0; i < CBT_LEAVES_PER_DIR; i++)
 			if (dir->leaf[i])
-				free_bitmap_page(bm, dir->leaf[i]);
-		free_bitmap_page(bm, dir);
+				free_leaf_mem(bm, dir->leaf[i]);
+		free_dir(bm, dir);
 		bm->dirs[d] = NULL;
 	}
 	bitmap_zero(bm->full, bm->nr_regions);
@@ -257,7 +303,7 @@ size_t cbt_bitmap_mem_bytes(const struct cbt_bitmap *bm)
 {
 	return sizeof(*bm) + bm->nr_dirs * sizeof(*bm->dirs) +
 	       BITS_TO_LONGS(bm->nr_regions) * sizeof(unsigned long) +
-	       (bm->nr_leaves + bm->nr_dir_pages) * PAGE_SIZE;
+	       bm->nr_leaves * CBT_LEAF_BYTES + bm->nr_dir_pages * PAGE_SIZE;
 }
 
 bool cbt_bitmap_test(const struct cbt_bitmap *bm, u64 bit)
@@ -398,7 +444,7 @@ static void move_dir(struct cbt_bitmap *dst, struct cbt_bitmap *src,
 			continue;
 		rbits = region_bits(src, r);
 		if (test_bit(r, dst->full)) {
-			free_bitmap_page(src, sleaf);
+			free_leaf_mem(src, sleaf);
 			sdir->leaf[i] = NULL;
 			continue;
 		}
@@ -420,7 +466,7 @@ static void move_dir(struct cbt_bitmap *dst, struct cbt_bitmap *src,
 			dst->count += hweight_long(sleaf[w] & ~dleaf[w]);
 			dleaf[w] |= sleaf[w];
 		}
-		free_bitmap_page(src, sleaf);
+		free_leaf_mem(src, sleaf);
 	}
 
 	if (give_page) {

@@ -2,8 +2,9 @@
 /*
  * Sparse change bitmap for dm-cbt.
  *
- * One bit per tracking block.  The bits live in leaves of one page each,
- * allocated on the first write into their region; a two-level directory
+ * One bit per tracking block.  The bits live in leaves of CBT_LEAF_BYTES
+ * (a region of 4096 blocks), allocated from a kmem_cache on the first
+ * write into their region; a two-level directory of page-sized tables
  * points at the leaves, so an untouched volume costs a few KiB whatever
  * its size.  A preallocated "full" bitmap holds one bit per leaf region:
  * a set full bit means every block of the region is set.  It is used
@@ -24,20 +25,34 @@
 struct cbt_bitmap;
 
 /*
- * Pages that the bitmaps sharing a budget may allocate together (the
- * table's memory_cap).  Past it, regions are set whole instead, exactly
- * as when an allocation fails.  max_pages < 0: no cap.
+ * Bytes of one leaf: small, so that scattered writes cost little (each
+ * first write into a region costs one leaf), and large enough that the
+ * preallocated one-bit-per-region "full" bitmap stays small.
+ */
+#ifndef CBT_LEAF_BYTES
+#define CBT_LEAF_BYTES	512
+#endif
+
+/*
+ * Bytes of leaves and directory pages that the bitmaps sharing a budget
+ * may allocate together (the table's memory_cap).  Past it, regions are
+ * set whole instead, exactly as when an allocation fails.  max_bytes < 0:
+ * no cap.
  */
 struct cbt_bitmap_budget {
-	atomic_long_t pages;
-	long max_pages;
+	atomic_long_t bytes;
+	long max_bytes;
 };
+
+/* The leaf cache: create at module load, destroy at unload. */
+int cbt_bitmap_init(void);
+void cbt_bitmap_exit(void);
 
 /* Allocate an empty bitmap of @nr_bits bits; may sleep. NULL on failure. */
 struct cbt_bitmap *cbt_bitmap_create(u64 nr_bits);
 void cbt_bitmap_destroy(struct cbt_bitmap *bm);
 
-/* Count @bm's pages against @budget from now on; @bm must be empty. */
+/* Count @bm's memory against @budget from now on; @bm must be empty. */
 void cbt_bitmap_set_budget(struct cbt_bitmap *bm,
 			   struct cbt_bitmap_budget *budget);
 

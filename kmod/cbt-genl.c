@@ -58,6 +58,7 @@ static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
 				    .len = CBT_MAX_RECORDS_PER_MSG * CBT_RECORD_SIZE },
 	[CBT_A_TAG]		= { .type = NLA_U64 },
 	[CBT_A_RESYNC_REQUIRED]	= { .type = NLA_U8 },
+	[CBT_A_MEM_BYTES]	= { .type = NLA_U64 },
 };
 
 /* ---- Helpers ---- */
@@ -112,7 +113,8 @@ static int put_volume_attrs(struct sk_buff *skb, struct cbt_volume *v)
 	    nla_put_u64_64bit(skb, CBT_A_RING_LOST, info.ring_lost, CBT_A_PAD) ||
 	    nla_put_u8(skb, CBT_A_RING_OVERFLOW, info.ring_overflow) ||
 	    nla_put_u32(skb, CBT_A_EPOCH, info.epoch) ||
-	    nla_put_u8(skb, CBT_A_RESYNC_REQUIRED, info.resync_required))
+	    nla_put_u8(skb, CBT_A_RESYNC_REQUIRED, info.resync_required) ||
+	    nla_put_u64_64bit(skb, CBT_A_MEM_BYTES, info.mem_bytes, CBT_A_PAD))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -342,15 +344,7 @@ static int cbt_cmd_clear_resync(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
-/* ---- GET_RING dump ---- */
-
-struct ring_dump {
-	struct cbt_volume *v;	/* NULL until the first dumpit call */
-	u64 seq;		/* next sequence to send */
-	bool sent;
-	bool done;
-	struct cbt_ring_record rec[CBT_MAX_RECORDS_PER_MSG];
-};
+/* ---- Permissions ---- */
 
 /*
  * GENL_ADMIN_PERM only asks for CAP_NET_ADMIN.  Freezing, committing,
@@ -373,78 +367,100 @@ static int cbt_pre_doit(const struct genl_ops *ops, struct sk_buff *skb,
 	return 0;
 }
 
-static int cbt_ring_start(struct netlink_callback *cb)
+/* ---- Array dumps: GET_RING and GET_CHANGES ---- */
+
+/*
+ * Both dumps send one binary array attribute per message, read from a
+ * volume from a cursor on: ring records from a sequence, extents of the
+ * frozen set from a block.  One message per dumpit call: a header, then as
+ * many elements as the buffer holds, up to the UAPI limit, copied in one
+ * piece.  The dump ends when a call finds fewer than fit.
+ */
+struct array_dump {
+	struct cbt_volume *v;	/* NULL until the first dumpit call */
+	u64 cycle;		/* GET_CHANGES: the frozen cycle */
+	u64 pos;		/* cursor: next sequence or block */
+	bool sent;		/* at least one message went out */
+	bool done;
+	u8 elems[];		/* room for one message's elements */
+};
+
+struct array_dump_ops {
+	u8 cmd;
+	int attr;		/* the array attribute */
+	size_t elem_size;
+	unsigned int max_elems;	/* per message (UAPI) */
+	/* First dumpit call: find the volume, set v, pos (and cycle). */
+	int (*open)(struct array_dump *d, struct netlink_callback *cb);
+	/* Attributes before the array. */
+	int (*put_header)(struct sk_buff *skb, struct array_dump *d);
+	/* Copy up to @max elements from *@pos on; the number or -errno. */
+	int (*fill)(struct array_dump *d, u64 *pos, unsigned int max,
+		    struct netlink_ext_ack *extack);
+};
+
+static int array_dump_start(struct netlink_callback *cb,
+			    const struct array_dump_ops *ops)
 {
-	struct ring_dump *d;
+	struct array_dump *d;
 	int ret;
 
 	ret = cbt_need_sys_admin(cb->skb, cb->extack);
 	if (ret)
 		return ret;
 
-	d = kvzalloc(sizeof(*d), GFP_KERNEL);
+	d = kvzalloc(struct_size(d, elems, ops->max_elems * ops->elem_size),
+		     GFP_KERNEL);
 	if (!d)
 		return -ENOMEM;
 	cb->args[0] = (long)d;
 	return 0;
 }
 
-/*
- * One message per call: the records from d->seq on that fit, copied as
- * one array under the volume lock.  The dump ends at the newest record
- * present when a call finds fewer than fit.
- */
-static int cbt_ring_dump(struct sk_buff *skb, struct netlink_callback *cb)
+static int array_dump(struct sk_buff *skb, struct netlink_callback *cb,
+		      const struct array_dump_ops *ops)
 {
-	struct ring_dump *d = (struct ring_dump *)cb->args[0];
-	struct cbt_volume_info info;
+	struct array_dump *d = (struct array_dump *)cb->args[0];
 	unsigned int max;
 	void *hdr;
-	u64 seq;
-	u32 n;
-	int r;
+	u64 pos;
+	int n;
 
 	if (d->done)
 		return 0;
 	if (!d->v) {
-		struct nlattr **attrs = genl_dumpit_info(cb)->attrs;
-
-		r = get_volume(attrs, cb->extack, &d->v);
-		if (r)
-			return r;
-		if (attrs[CBT_A_RING_START])
-			d->seq = nla_get_u64(attrs[CBT_A_RING_START]);
+		n = ops->open(d, cb);
+		if (n)
+			return n;
 	}
 
 	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-			  &cbt_genl_family, NLM_F_MULTI, CBT_CMD_GET_RING);
+			  &cbt_genl_family, NLM_F_MULTI, ops->cmd);
 	if (!hdr)
 		return -EMSGSIZE;
-	/* Counters first: records newer than RING_NEXT are not in this message. */
-	cbt_volume_get_info(d->v, &info);
-	if (nla_put_u32(skb, CBT_A_DEV_MAJOR, MAJOR(info.devt)) ||
-	    nla_put_u32(skb, CBT_A_DEV_MINOR, MINOR(info.devt)) ||
-	    nla_put_u32(skb, CBT_A_RING_SIZE, info.ring_size) ||
-	    nla_put_u64_64bit(skb, CBT_A_RING_LOST, info.ring_lost, CBT_A_PAD) ||
-	    nla_put_u8(skb, CBT_A_RING_OVERFLOW, info.ring_overflow))
+	if (ops->put_header(skb, d))
 		goto too_small;
 
 	max = skb_tailroom(skb) > nla_total_size(0) ?
-	      (skb_tailroom(skb) - nla_total_size(0)) / CBT_RECORD_SIZE : 0;
-	max = min_t(unsigned int, max, CBT_MAX_RECORDS_PER_MSG);
+	      (skb_tailroom(skb) - nla_total_size(0)) / ops->elem_size : 0;
+	max = min(max, ops->max_elems);
 	if (!max)
 		goto too_small;
 
-	seq = d->seq;
-	n = cbt_volume_get_ring(d->v, &seq, d->rec, max);
+	pos = d->pos;
+	n = ops->fill(d, &pos, max, cb->extack);
+	if (n < 0) {
+		genlmsg_cancel(skb, hdr);
+		return n;
+	}
 	if (!n && d->sent) {
 		genlmsg_cancel(skb, hdr);
 		return 0;
 	}
-	if (n && nla_put(skb, CBT_A_RING_RECORDS, n * CBT_RECORD_SIZE, d->rec))
+	if (n && nla_put(skb, ops->attr, n * ops->elem_size, d->elems))
 		goto too_small;
 	genlmsg_end(skb, hdr);
-	d->seq = seq;
+	d->pos = pos;
 	d->sent = true;
 	d->done = n < max;
 	return skb->len;
@@ -454,9 +470,9 @@ too_small:
 	return skb->len ? skb->len : -EMSGSIZE;
 }
 
-static int cbt_ring_done(struct netlink_callback *cb)
+static int array_dump_done(struct netlink_callback *cb)
 {
-	struct ring_dump *d = (struct ring_dump *)cb->args[0];
+	struct array_dump *d = (struct array_dump *)cb->args[0];
 
 	if (d->v)
 		cbt_volume_put(d->v);
@@ -464,39 +480,71 @@ static int cbt_ring_done(struct netlink_callback *cb)
 	return 0;
 }
 
-/* ---- GET_CHANGES dump ---- */
+/* ---- GET_RING dump ---- */
 
-struct changes_dump {
-	struct cbt_volume *v;	/* NULL until the first dumpit call */
-	u64 cycle;
-	u64 pos;		/* next block to look at */
-	bool sent;		/* at least one message went out */
-	bool done;
-	struct cbt_extent ext[CBT_MAX_EXTENTS_PER_MSG];
-};
-
-static int cbt_changes_start(struct netlink_callback *cb)
+static int ring_open(struct array_dump *d, struct netlink_callback *cb)
 {
-	struct changes_dump *d;
-	int ret;
+	struct nlattr **attrs = genl_dumpit_info(cb)->attrs;
+	int r;
 
-	ret = cbt_need_sys_admin(cb->skb, cb->extack);
-	if (ret)
-		return ret;
-
-	d = kvzalloc(sizeof(*d), GFP_KERNEL);
-	if (!d)
-		return -ENOMEM;
-	cb->args[0] = (long)d;
+	r = get_volume(attrs, cb->extack, &d->v);
+	if (r)
+		return r;
+	if (attrs[CBT_A_RING_START])
+		d->pos = nla_get_u64(attrs[CBT_A_RING_START]);
 	return 0;
 }
+
+/* Counters first: records newer than RING_NEXT are not in this message. */
+static int ring_put_header(struct sk_buff *skb, struct array_dump *d)
+{
+	struct cbt_volume_info info;
+
+	cbt_volume_get_info(d->v, &info);
+	if (nla_put_u32(skb, CBT_A_DEV_MAJOR, MAJOR(info.devt)) ||
+	    nla_put_u32(skb, CBT_A_DEV_MINOR, MINOR(info.devt)) ||
+	    nla_put_u32(skb, CBT_A_RING_SIZE, info.ring_size) ||
+	    nla_put_u64_64bit(skb, CBT_A_RING_LOST, info.ring_lost, CBT_A_PAD) ||
+	    nla_put_u8(skb, CBT_A_RING_OVERFLOW, info.ring_overflow))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int ring_fill(struct array_dump *d, u64 *pos, unsigned int max,
+		     struct netlink_ext_ack *extack)
+{
+	return cbt_volume_get_ring(d->v, pos,
+				   (struct cbt_ring_record *)d->elems, max);
+}
+
+static const struct array_dump_ops ring_dump_ops = {
+	.cmd = CBT_CMD_GET_RING,
+	.attr = CBT_A_RING_RECORDS,
+	.elem_size = CBT_RECORD_SIZE,
+	.max_elems = CBT_MAX_RECORDS_PER_MSG,
+	.open = ring_open,
+	.put_header = ring_put_header,
+	.fill = ring_fill,
+};
+
+static int cbt_ring_start(struct netlink_callback *cb)
+{
+	return array_dump_start(cb, &ring_dump_ops);
+}
+
+static int cbt_ring_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	return array_dump(skb, cb, &ring_dump_ops);
+}
+
+/* ---- GET_CHANGES dump ---- */
 
 /*
  * Find the volume and check its frozen cycle.  Done in the first dumpit
  * call, not in start: only there can 6.1 report an extack message (it
  * comes with the error in NLMSG_DONE).
  */
-static int changes_open(struct changes_dump *d, struct netlink_callback *cb)
+static int changes_open(struct array_dump *d, struct netlink_callback *cb)
 {
 	struct nlattr **attrs = genl_dumpit_info(cb)->attrs;
 	struct cbt_volume_info info;
@@ -528,73 +576,45 @@ bad:
 	return r;
 }
 
-static int cbt_changes_dump(struct sk_buff *skb, struct netlink_callback *cb)
+static int changes_put_header(struct sk_buff *skb, struct array_dump *d)
 {
-	struct changes_dump *d = (struct changes_dump *)cb->args[0];
-	unsigned int max;
-	void *hdr;
-	u64 pos;
-	int n;
-
-	if (d->done)
-		return 0;
-	if (!d->v) {
-		n = changes_open(d, cb);
-		if (n)
-			return n;
-	}
-	pos = d->pos;
-
-	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-			  &cbt_genl_family, NLM_F_MULTI, CBT_CMD_GET_CHANGES);
-	if (!hdr)
-		return -EMSGSIZE;
 	if (nla_put_u32(skb, CBT_A_DEV_MAJOR, MAJOR(cbt_volume_devt(d->v))) ||
 	    nla_put_u32(skb, CBT_A_DEV_MINOR, MINOR(cbt_volume_devt(d->v))) ||
 	    nla_put_u64_64bit(skb, CBT_A_CYCLE, d->cycle, CBT_A_PAD))
-		goto too_small;
-
-	/* As many extents as this buffer holds, up to the UAPI limit. */
-	max = skb_tailroom(skb) > nla_total_size(0) ?
-	      (skb_tailroom(skb) - nla_total_size(0)) / CBT_EXTENT_SIZE : 0;
-	max = min_t(unsigned int, max, CBT_MAX_EXTENTS_PER_MSG);
-	if (!max)
-		goto too_small;
-
-	n = cbt_volume_get_changes(d->v, d->cycle, &pos, d->ext, max);
-	if (n < 0) {
-		genlmsg_cancel(skb, hdr);
-		if (n == -ESTALE || n == -ENOENT)
-			NL_SET_ERR_MSG(cb->extack,
-				       "the cycle was committed or aborted during the dump");
-		return n;
-	}
-	if (!n && d->sent) {
-		genlmsg_cancel(skb, hdr);
-		return 0;
-	}
-	if (n && nla_put(skb, CBT_A_EXTENTS, n * CBT_EXTENT_SIZE, d->ext))
-		goto too_small;
-
-	genlmsg_end(skb, hdr);
-	d->pos = pos;
-	d->sent = true;
-	d->done = n < max;
-	return skb->len;
-
-too_small:
-	genlmsg_cancel(skb, hdr);
-	return skb->len ? skb->len : -EMSGSIZE;
+		return -EMSGSIZE;
+	return 0;
 }
 
-static int cbt_changes_done(struct netlink_callback *cb)
+static int changes_fill(struct array_dump *d, u64 *pos, unsigned int max,
+			struct netlink_ext_ack *extack)
 {
-	struct changes_dump *d = (struct changes_dump *)cb->args[0];
+	int n = cbt_volume_get_changes(d->v, d->cycle, pos,
+				       (struct cbt_extent *)d->elems, max);
 
-	if (d->v)
-		cbt_volume_put(d->v);
-	kvfree(d);
-	return 0;
+	if (n == -ESTALE || n == -ENOENT)
+		NL_SET_ERR_MSG(extack,
+			       "the cycle was committed or aborted during the dump");
+	return n;
+}
+
+static const struct array_dump_ops changes_dump_ops = {
+	.cmd = CBT_CMD_GET_CHANGES,
+	.attr = CBT_A_EXTENTS,
+	.elem_size = CBT_EXTENT_SIZE,
+	.max_elems = CBT_MAX_EXTENTS_PER_MSG,
+	.open = changes_open,
+	.put_header = changes_put_header,
+	.fill = changes_fill,
+};
+
+static int cbt_changes_start(struct netlink_callback *cb)
+{
+	return array_dump_start(cb, &changes_dump_ops);
+}
+
+static int cbt_changes_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	return array_dump(skb, cb, &changes_dump_ops);
 }
 
 /* ---- Family ---- */
@@ -617,7 +637,7 @@ static const struct genl_ops cbt_genl_ops[] = {
 		.cmd = CBT_CMD_GET_CHANGES,
 		.start = cbt_changes_start,
 		.dumpit = cbt_changes_dump,
-		.done = cbt_changes_done,
+		.done = array_dump_done,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{
@@ -639,7 +659,7 @@ static const struct genl_ops cbt_genl_ops[] = {
 		.cmd = CBT_CMD_GET_RING,
 		.start = cbt_ring_start,
 		.dumpit = cbt_ring_dump,
-		.done = cbt_ring_done,
+		.done = array_dump_done,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{

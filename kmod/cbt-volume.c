@@ -55,7 +55,7 @@ struct cbt_volume {
 	sector_t len;
 	u64 nr_blocks;
 
-	/* Pages of both bitmaps; max_pages changes on resume. */
+	/* Memory of both bitmaps; max_bytes changes on resume. */
 	struct cbt_bitmap_budget budget;
 
 	/* Ring events found in the map path, sent from a work item. */
@@ -89,7 +89,7 @@ struct cbt_volume_update {
 	struct cbt_bitmap *live, *frozen;	/* NULL unless growing */
 	bool new_ring;
 	struct cbt_ring ring;
-	long max_pages;
+	long max_bytes;
 };
 
 static LIST_HEAD(cbt_registry);
@@ -97,9 +97,9 @@ static DEFINE_MUTEX(cbt_registry_lock);
 
 /* ---- Registry and lifetime ---- */
 
-static long cap_pages(long memory_cap)
+static long cap_bytes(long memory_cap)
 {
-	return memory_cap < 0 ? -1 : memory_cap * (SZ_1M / PAGE_SIZE);
+	return memory_cap < 0 ? -1 : memory_cap * SZ_1M;
 }
 
 static void volume_event_work(struct work_struct *work)
@@ -143,8 +143,8 @@ static struct cbt_volume *volume_create(const struct cbt_volume_params *p)
 	/* Nothing vouches for what was written before this state existed. */
 	v->resync_required = true;
 	strscpy(v->name, p->name, sizeof(v->name));
-	atomic_long_set(&v->budget.pages, 0);
-	v->budget.max_pages = cap_pages(p->memory_cap);
+	atomic_long_set(&v->budget.bytes, 0);
+	v->budget.max_bytes = cap_bytes(p->memory_cap);
 	INIT_WORK(&v->event_work, volume_event_work);
 
 	if (cbt_ring_init(&v->ring, p->ring_size))
@@ -208,7 +208,7 @@ static struct cbt_volume_update *update_create(struct cbt_volume *v,
 		return NULL;
 	u->len = p->len;
 	u->nr_blocks = DIV_ROUND_UP_ULL(p->len, 1U << v->sector_shift);
-	u->max_pages = cap_pages(p->memory_cap);
+	u->max_bytes = cap_bytes(p->memory_cap);
 	if (u->nr_blocks != v->nr_blocks) {
 		u->live = cbt_bitmap_create(u->nr_blocks);
 		u->frozen = cbt_bitmap_create(u->nr_blocks);
@@ -322,7 +322,7 @@ static void update_apply(struct cbt_volume *v, struct cbt_volume_update *u)
 		cbt_ring_move(&u->ring, &v->ring);
 		swap(v->ring, u->ring);
 	}
-	v->budget.max_pages = u->max_pages;
+	v->budget.max_bytes = u->max_bytes;
 	spin_unlock_irq(&v->lock);
 	mutex_unlock(&v->cycle_lock);
 }

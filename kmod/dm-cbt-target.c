@@ -18,6 +18,7 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 
+#include "cbt-bitmap.h"
 #include "cbt-genl.h"
 #include "cbt-volume.h"
 
@@ -494,24 +495,35 @@ static int __init dm_cbt_init(void)
 {
 	int r;
 
+	r = cbt_bitmap_init();
+	if (r) {
+		DMERR("cannot create the bitmap leaf cache: %d", r);
+		return r;
+	}
 	r = dm_register_target(&cbt_target);
 	if (r) {
 		DMERR("register target failed: %d", r);
-		return r;
+		goto bad_target;
 	}
 	r = cbt_genl_register();
 	if (r) {
 		DMERR("register generic netlink family failed: %d", r);
-		dm_unregister_target(&cbt_target);
-		return r;
+		goto bad_genl;
 	}
 	return 0;
+
+bad_genl:
+	dm_unregister_target(&cbt_target);
+bad_target:
+	cbt_bitmap_exit();
+	return r;
 }
 
 static void __exit dm_cbt_exit(void)
 {
 	cbt_genl_unregister();
 	dm_unregister_target(&cbt_target);
+	cbt_bitmap_exit();
 }
 
 module_init(dm_cbt_init);

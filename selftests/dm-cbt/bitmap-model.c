@@ -17,9 +17,9 @@
 #include "cbt-bitmap.h"
 
 int shim_fail_percent;
-long shim_pages;
+long shim_bytes;
 
-#define LEAF_BITS	(PAGE_SIZE * 8)
+#define LEAF_BITS	(CBT_LEAF_BYTES * 8)
 
 static u64 nbits;
 
@@ -92,7 +92,7 @@ static void grow_check(struct cbt_bitmap *bm, const bool *ref,
 	bool *bref;
 
 	shim_fail_percent = 0;
-	budget->max_pages = -1;
+	budget->max_bytes = -1;
 	cbt_bitmap_set_range(bm, last_region, old - 1);
 	nbits = old + 3 * LEAF_BITS + 5;
 	big = cbt_bitmap_create(nbits);
@@ -119,7 +119,7 @@ static void grow_check(struct cbt_bitmap *bm, const bool *ref,
 
 int main(int argc, char **argv)
 {
-	struct cbt_bitmap_budget budget = { .max_pages = -1 };
+	struct cbt_bitmap_budget budget = { .max_bytes = -1 };
 	struct cbt_bitmap *bm[2];
 	bool *ref[2], *seen;
 	long step, steps;
@@ -128,6 +128,8 @@ int main(int argc, char **argv)
 	if (argc != 3)
 		return fprintf(stderr, "usage: bitmap-model SEED STEPS\n"), 2;
 	srand(atoi(argv[1]));
+	if (cbt_bitmap_init())
+		return fprintf(stderr, "cannot create the leaf cache\n"), 1;
 	steps = atol(argv[2]);
 	nbits = LEAF_BITS * (8 * 3 + 1) + 77;	/* 4 directory pages, partial tail */
 
@@ -141,14 +143,14 @@ int main(int argc, char **argv)
 	}
 
 	for (step = 0; step < steps; step++) {
-		long pages_before = shim_pages;
+		long bytes_before = shim_bytes;
 		int a = rand() % 2, op = rand() % 100;
 		u64 first, len;
 
 		/* Phases: no failures, then some, then none again. */
 		shim_fail_percent = (step / 500) % 3 == 1 ? 20 : 0;
-		/* And a phase with a memory cap of a few pages. */
-		budget.max_pages = (step / 700) % 2 == 1 ? 6 : -1;
+		/* And a phase with a memory cap: a few pages and leaves. */
+		budget.max_bytes = (step / 700) % 2 == 1 ? (long)(2 * PAGE_SIZE + 5 * CBT_LEAF_BYTES) : -1;
 
 		if (op < 70) {
 			switch (rand() % 4) {
@@ -175,14 +177,14 @@ int main(int argc, char **argv)
 		}
 		for (i = 0; i < 2; i++)
 			check(bm[i], ref[i], seen);
-		if (atomic_long_read(&budget.pages) != shim_pages)
-			die("budget does not count the pages", step,
-			    atomic_long_read(&budget.pages));
-		if (budget.max_pages >= 0 && op < 70 &&
-		    atomic_long_read(&budget.pages) > budget.max_pages &&
-		    atomic_long_read(&budget.pages) > pages_before)
+		if (atomic_long_read(&budget.bytes) != shim_bytes)
+			die("budget does not count the bytes", step,
+			    atomic_long_read(&budget.bytes));
+		if (budget.max_bytes >= 0 && op < 70 &&
+		    atomic_long_read(&budget.bytes) > budget.max_bytes &&
+		    atomic_long_read(&budget.bytes) > bytes_before)
 			die("allocated past the memory cap", step,
-			    atomic_long_read(&budget.pages));
+			    atomic_long_read(&budget.bytes));
 		/* A degraded bitmap's extras become part of what it must keep. */
 		for (i = 0; i < 2; i++)
 			for (first = 0; first < nbits; first++)
@@ -196,8 +198,9 @@ int main(int argc, char **argv)
 		free(ref[i]);
 	}
 	free(seen);
-	if (shim_pages)
-		die("pages leaked", shim_pages, 0);
+	if (shim_bytes)
+		die("memory leaked", shim_bytes, 0);
+	cbt_bitmap_exit();
 	printf("bitmap-model: %ld steps ok\n", steps);
 	return 0;
 }

@@ -17,7 +17,8 @@ if [ "${CBT_IN_VM:-0}" != 1 ]; then
 	san=(-fsanitize=address,undefined -fno-sanitize-recover=all)
 	steps=5000 seeds="1 2 3"
 fi
-cc -O2 -g -Wall -Wextra -Werror "${san[@]}" -I"$dir/shim" -I"$CBT_ROOT/kmod" \
+# Leaves of 16 bytes in 64-byte shim pages: 8 leaves per directory page.
+cc -O2 -g -Wall -Wextra -Werror "${san[@]}" -DCBT_LEAF_BYTES=16 -I"$dir/shim" -I"$CBT_ROOT/kmod" \
 	-o "$work/bitmap-model" "$dir/bitmap-model.c" "$CBT_ROOT/kmod/cbt-bitmap.c" ||
 	fail "cannot build the bitmap model test"
 for seed in $seeds; do

@@ -7,6 +7,8 @@
 #   vol_field DEV KEY     one "key=value" field of `probe get DEV`
 #   coalesce              stdin: block numbers; stdout: "start count" runs
 #   expand                stdin: "start count" runs; stdout: block numbers
+#   monitor_start N FILE [WRAPPER...]
+#                         listen for N events into FILE (background, $MON)
 
 PROBE_SRC=$CBT_ROOT/selftests/dm-cbt/cbt-nl-probe.c
 PROBE=$CBT_ROOT/selftests/dm-cbt/cbt-nl-probe
@@ -47,4 +49,21 @@ expect_fail() {
 	fi
 	grep -qE -- "$re" <<<"$out" ||
 		fail "'$*' failed without saying /$re/:"$'\n'"$out"
+}
+
+# monitor_start COUNT FILE [WRAPPER...]: run "probe monitor COUNT" in the
+# background (through WRAPPER, e.g. setpriv ..., if given), its output in
+# FILE, and wait until it has joined the events group.  Its pid is in MON;
+# `wait "$MON"` collects it.
+monitor_start() {
+	local count=$1 file=$2
+	shift 2
+	"$@" timeout 120 "$PROBE" monitor "$count" >"$file" 2>&1 &
+	MON=$!
+	at_exit "kill $MON"
+	for _ in $(seq 100); do
+		grep -q '^ready$' "$file" && return 0
+		sleep 0.1
+	done
+	fail "monitor did not start: $(cat "$file")"
 }

@@ -120,6 +120,8 @@ static void print_volume(struct nlattr **tb, int list)
 	printf("\n");
 	if (tb[CBT_A_RESYNC_REQUIRED])
 		printf("resync_required=%u\n", nla_get_u8(tb[CBT_A_RESYNC_REQUIRED]));
+	if (tb[CBT_A_MEM_BYTES])
+		printf("mem_bytes=%" PRIu64 "\n", (uint64_t)nla_get_u64(tb[CBT_A_MEM_BYTES]));
 	if (tb[CBT_A_RING_SIZE])
 		printf("ring_size=%u\nring_fill=%u\nring_first=%" PRIu64
 		       "\nring_next=%" PRIu64 "\nring_lost=%" PRIu64

@@ -16,11 +16,11 @@ param=/sys/module/dm_cbt/parameters/fail_leaf_alloc
 [ -w "$param" ] || skip "dm-cbt has no fail_leaf_alloc parameter"
 at_exit "echo N > $param"
 
-# 512-byte blocks: a region (one bitmap page) is 32768 blocks = 16 MiB.
+# 512-byte blocks: a region (one 512-byte leaf) is 4096 blocks = 2 MiB.
 disk=$(make_ramdisk 64)
 cbt_create degr "$disk" 512
 dev=/dev/mapper/degr
-region=32768
+region=4096
 
 wr() {	# SECTOR NR_SECTORS
 	dd if=/dev/urandom of="$dev" bs=512 seek="$1" count="$2" oflag=direct \

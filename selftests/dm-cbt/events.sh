@@ -18,15 +18,7 @@ dev=/dev/mapper/ev
 devno=$(dmsetup info -c --noheadings -o major,minor --separator : ev | tr -d ' ')
 
 # Unprivileged listeners may subscribe: events carry no data.
-setpriv --reuid=65534 --regid=65534 --clear-groups -- \
-	timeout 60 "$PROBE" monitor 5 >"$work/events" 2>&1 &
-mon=$!
-at_exit "kill $mon"
-for _ in $(seq 100); do
-	grep -q '^ready$' "$work/events" && break
-	sleep 0.1
-done
-grep -q '^ready$' "$work/events" || fail "monitor did not start: $(cat "$work/events")"
+monitor_start 5 "$work/events" setpriv --reuid=65534 --regid=65534 --clear-groups --
 
 c1=$(probe freeze "$dev") || fail "freeze failed"
 probe freeze "$dev" 2>/dev/null && fail "second freeze succeeded"
@@ -35,7 +27,7 @@ probe commit "$dev" "$c1" 2>/dev/null && fail "second commit succeeded"
 must probe mark "$dev" 10 3
 c2=$(probe freeze "$dev") || fail "freeze failed"
 must probe abort "$dev" "$c2"
-wait "$mon" || fail "monitor failed: $(cat "$work/events")"
+wait "$MON" || fail "monitor failed: $(cat "$work/events")"
 
 cat >"$work/want" <<EOF
 ready

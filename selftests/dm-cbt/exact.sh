@@ -129,7 +129,7 @@ c5=$(check_cycle "$work/want")
 must probe commit "$dev" "$c5"
 dmsetup remove exact || fail "cannot remove exact"
 
-# ---- 512-byte blocks: 4 bitmap regions of 32768 blocks each ----
+# ---- 512-byte blocks: 32 bitmap regions of 4096 blocks each ----
 loop2=$(make_loop 64)
 cbt_create exact512 "$loop2" 512
 dev=/dev/mapper/exact512

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# memory_cap: once the bitmaps' pages would pass the cap, new regions are
+# memory_cap: once the bitmaps' memory would pass the cap, new regions are
 # tracked whole (coarsely) instead of allocating, and nothing is lost.
 # With a cap of 0 MiB every changed region is reported whole; a reload
 # without the cap keeps the changes and tracks exactly again.
@@ -12,11 +12,11 @@ requires_vm
 requires_root
 load_dm_cbt
 
-# 512-byte blocks: one bitmap page covers 32768 blocks (16 MiB).
+# 512-byte blocks: one 512-byte leaf covers 4096 blocks (2 MiB).
 disk=$(make_ramdisk 64)
 cbt_create cap "$disk" 512 2 memory_cap 0
 dev=/dev/mapper/cap
-region=32768
+region=4096
 table=$(dmsetup table cap)
 
 wr() {	# SECTOR

@@ -13,7 +13,7 @@ requires_vm
 requires_root
 load_dm_cbt
 
-# 512-byte blocks: 32768 per bitmap page; 5 MiB = 10240 blocks, 40 MiB past it.
+# 512-byte blocks: 4096 per bitmap leaf; 5 MiB = 10240 blocks, 40 MiB past it.
 disk=$(make_ramdisk 64)
 devno=$(lsblk -dno MAJ:MIN "$disk" | tr -d ' ')
 small=10241	# sectors: a partial last region, odd length

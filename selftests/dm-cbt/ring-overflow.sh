@@ -19,21 +19,14 @@ cbt_create ro "$disk" 4096 2 ring_size 8
 dev=/dev/mapper/ro
 devno=$(dmsetup info -c --noheadings -o major,minor --separator : ro | tr -d ' ')
 
-timeout 60 "$PROBE" monitor 2 >"$work/events" 2>&1 &
-mon=$!
-at_exit "kill $mon"
-for _ in $(seq 100); do
-	grep -q '^ready$' "$work/events" && break
-	sleep 0.1
-done
-grep -q '^ready$' "$work/events" || fail "monitor did not start: $(cat "$work/events")"
+monitor_start 2 "$work/events"
 
 # 11 one-block writes into an 8-record ring: records 1-3 are lost.
 for b in $(seq 0 10); do
 	dd if=/dev/urandom of="$dev" bs=4096 seek=$((b * 2)) count=1 oflag=direct \
 		status=none || fail "write failed"
 done
-wait "$mon" || fail "monitor failed: $(cat "$work/events")"
+wait "$MON" || fail "monitor failed: $(cat "$work/events")"
 # Events are sent from a work item: the counters they carry may be newer.
 cat >"$work/want" <<EOT
 ready

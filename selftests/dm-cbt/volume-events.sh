@@ -24,14 +24,7 @@ at_exit "rm -rf '$work'"
 disk=$(make_ramdisk 8)
 sectors=$(blockdev --getsz "$disk")
 
-timeout 120 "$PROBE" monitor 10 >"$work/events" 2>&1 &
-mon=$!
-at_exit "kill $mon 2>/dev/null"
-for _ in $(seq 100); do
-	grep -q '^ready$' "$work/events" && break
-	sleep 0.1
-done
-grep -q '^ready$' "$work/events" || fail "monitor did not start: $(cat "$work/events")"
+monitor_start 10 "$work/events"
 
 before=$(dmesg | wc -l)
 cbt_create vev "$disk" 4096
@@ -85,7 +78,7 @@ must dmsetup remove vev
 cbt_create vend "$disk" 4096
 endno=$(dmsetup info -c --noheadings -o major,minor --separator : vend | tr -d ' ')
 id3=$(vol_field /dev/mapper/vend id)
-wait "$mon" || fail "monitor failed or missed events: $(cat "$work/events")"
+wait "$MON" || fail "monitor failed or missed events: $(cat "$work/events")"
 
 cat >"$work/want" <<EOF
 ready

@@ -97,6 +97,7 @@ enum cbt_attr {
 	CBT_A_RING_RECORDS,	/* binary: array of struct cbt_ring_record */
 	CBT_A_TAG,		/* u64: TAG: the user's value */
 	CBT_A_RESYNC_REQUIRED,	/* u8: 1 until CLEAR_RESYNC (see above) */
+	CBT_A_MEM_BYTES,	/* u64: memory held by the change sets, bytes */
 	__CBT_A_MAX,
 };
 

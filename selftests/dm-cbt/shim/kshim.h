@@ -2,11 +2,13 @@
 /*
  * Just enough of the kernel API to build kmod/cbt-bitmap.c as a user
  * program (see bitmap-model.sh).  Pages are tiny so a small bitmap spans
- * several directory pages; page allocation can be made to fail.
+ * several directory pages; page and leaf allocation can be made to fail,
+ * and the bytes they hold are counted.
  */
 #ifndef CBT_KSHIM_H
 #define CBT_KSHIM_H
 
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,24 +40,62 @@ typedef unsigned int gfp_t;
 #define module_param(n, t, p)
 #define MODULE_PARM_DESC(n, d)
 
-/* Percentage of page allocations that fail (set by the test). */
+/* Percentage of page and leaf allocations that fail (set by the test). */
 extern int shim_fail_percent;
-extern long shim_pages;
+/* Bytes of pages and cache objects held. */
+extern long shim_bytes;
 
 static inline unsigned long get_zeroed_page(gfp_t gfp)
 {
 	(void)gfp;
 	if (shim_fail_percent && rand() % 100 < shim_fail_percent)
 		return 0;
-	shim_pages++;
+	shim_bytes += PAGE_SIZE;
 	return (unsigned long)calloc(1, PAGE_SIZE);
 }
 
 static inline void free_page(unsigned long p)
 {
 	if (p)
-		shim_pages--;
+		shim_bytes -= PAGE_SIZE;
 	free((void *)p);
+}
+
+struct kmem_cache {
+	size_t size;
+};
+
+static inline struct kmem_cache *kmem_cache_create(const char *name, unsigned int size,
+						    unsigned int align, unsigned long flags,
+						    void (*ctor)(void *))
+{
+	struct kmem_cache *c = calloc(1, sizeof(*c));
+
+	(void)name, (void)align, (void)flags, (void)ctor;
+	if (c)
+		c->size = size;
+	return c;
+}
+
+static inline void kmem_cache_destroy(struct kmem_cache *c)
+{
+	free(c);
+}
+
+static inline void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
+{
+	(void)gfp;
+	if (shim_fail_percent && rand() % 100 < shim_fail_percent)
+		return NULL;
+	shim_bytes += (long)c->size;
+	return calloc(1, c->size);
+}
+
+static inline void kmem_cache_free(struct kmem_cache *c, void *p)
+{
+	if (p)
+		shim_bytes -= (long)c->size;
+	free(p);
 }
 
 typedef struct { long counter; } atomic_long_t;
@@ -63,6 +103,7 @@ typedef struct { long counter; } atomic_long_t;
 static inline long atomic_long_read(const atomic_long_t *a) { return a->counter; }
 static inline void atomic_long_inc(atomic_long_t *a) { a->counter++; }
 static inline void atomic_long_dec(atomic_long_t *a) { a->counter--; }
+static inline void atomic_long_add(long i, atomic_long_t *a) { a->counter += i; }
 
 static inline void *kzalloc(size_t n, gfp_t gfp) { (void)gfp; return calloc(1, n); }
 static inline void *kvcalloc(size_t n, size_t s, gfp_t gfp) { (void)gfp; return calloc(n, s); }
