@@ -9,31 +9,11 @@
 # Exit 0: pass, 1: fail, 77: skip (with the reason).
 
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-VMRUN=$ROOT/scripts/vm-run
+SKIP_PREFIX="vm-run crash"
+# shellcheck source=selftests/harness/vm-lib.bash
+. "$(dirname "${BASH_SOURCE[0]}")/vm-lib.bash"
 
-n=0
-failed=0
-check() { # DESCRIPTION CONDITION...
-	local what=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n - $what"
-	else
-		echo "not ok $n - $what"
-		failed=$((failed + 1))
-	fi
-}
-skip() {
-	echo "SKIP: vm-run crash: $*"
-	exit 77
-}
-
-[ "${CBT_NO_VM:-0}" = 1 ] && skip "guest boots not wanted (selftests/run --no-vm)"
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (scripts/install-deps)"
-((EUID == 0)) || skip "needs root (the guest kernel in /boot is readable by root only)"
-compgen -G '/boot/vmlinuz-*-amd64' >/dev/null || skip "no Debian kernel in /boot (scripts/install-deps)"
+require_guest_boots
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vm-run-crash.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -81,5 +61,4 @@ check "boot 2: ... and says so" grep -q "without crashing the guest" "$tmp/err2"
 log2=$(sed -n 's/.*without crashing the guest; log: \(.*\), kernel log: .*$/\1/p' "$tmp/err2")
 [[ -n $log2 ]] && rm -f "$log2" "${log2%.log}.dmesg"
 
-echo "$((n - failed)) passed, $failed failed"
-((failed == 0))
+finish

@@ -11,30 +11,11 @@
 # Exit 0: pass, 1: fail, 77: skip (no flavour installed, with the reason).
 
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-VMRUN=$ROOT/scripts/vm-run
+SKIP_PREFIX="vm-run flavours"
+# shellcheck source=selftests/harness/vm-lib.bash
+. "$(dirname "${BASH_SOURCE[0]}")/vm-lib.bash"
 
-n=0
-failed=0
-check() { # DESCRIPTION CONDITION...
-	local what=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n - $what"
-	else
-		echo "not ok $n - $what"
-		failed=$((failed + 1))
-	fi
-}
-skip() {
-	echo "SKIP: vm-run flavours: $*"
-	exit 77
-}
-
-[ "${CBT_NO_VM:-0}" = 1 ] && skip "guest boots not wanted (selftests/run --no-vm)"
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (scripts/install-deps)"
-((EUID == 0)) || skip "needs root (the guest kernel in /boot is readable by root only)"
+require_guest_boots
 
 # newest installed version of a flavour (vmlinuz and modules), or nothing
 newest() {
@@ -117,5 +98,4 @@ done
 ((tested > 0)) || skip "neither the cloud nor the rt kernel is installed with headers" \
 	"(scripts/install-deps --kernel-flavours \"cloud rt\")"
 
-echo "$((n - failed)) passed, $failed failed"
-((failed == 0))
+finish

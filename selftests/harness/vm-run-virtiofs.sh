@@ -11,31 +11,12 @@
 # Exit 0: pass, 1: fail, 77: skip (with the reason).
 
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-VMRUN=$ROOT/scripts/vm-run
+SKIP_PREFIX="vm-run virtiofs"
+# shellcheck source=selftests/harness/vm-lib.bash
+. "$(dirname "${BASH_SOURCE[0]}")/vm-lib.bash"
 VIRTIOFSD=${CBT_VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 
-n=0
-failed=0
-check() { # DESCRIPTION CONDITION...
-	local what=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n - $what"
-	else
-		echo "not ok $n - $what"
-		failed=$((failed + 1))
-	fi
-}
-skip() {
-	echo "SKIP: vm-run virtiofs: $*"
-	exit 77
-}
-
-[ "${CBT_NO_VM:-0}" = 1 ] && skip "guest boots not wanted (selftests/run --no-vm)"
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (scripts/install-deps)"
-((EUID == 0)) || skip "needs root (the guest kernel in /boot is readable by root only)"
+require_guest_boots
 [[ -x $VIRTIOFSD ]] || skip "$VIRTIOFSD missing (scripts/install-deps)"
 kver=$(printf '%s\n' /boot/vmlinuz-*-amd64 | sed 's|^/boot/vmlinuz-||' |
 	grep -Ev -- '-(cloud|rt)-amd64$' | sort -V | tail -n 1)
@@ -135,5 +116,4 @@ check "no virtiofsd or qemu left after SIGTERM" test -z "$left"
 check "the run directory was removed" test -z "$(find "$tmp/t" -mindepth 1 -name 'vm-run.*' -type d)"
 # Leftover temporary logs of the killed run are fine; remove them with $tmp.
 
-echo "$((n - failed)) passed, $failed failed"
-((failed == 0))
+finish
