@@ -7,31 +7,11 @@
 # Exit 0: pass, 1: fail, 77: skip (with the reason).
 
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-VMRUN=$ROOT/scripts/vm-run
+SKIP_PREFIX="vm-run"
+# shellcheck source=selftests/harness/vm-lib.bash
+. "$(dirname "${BASH_SOURCE[0]}")/vm-lib.bash"
 
-n=0
-failed=0
-check() { # DESCRIPTION CONDITION...
-	local what=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n - $what"
-	else
-		echo "not ok $n - $what"
-		failed=$((failed + 1))
-	fi
-}
-skip() {
-	echo "SKIP: vm-run: $*"
-	exit 77
-}
-
-[ "${CBT_NO_VM:-0}" = 1 ] && skip "guest boots not wanted (selftests/run --no-vm)"
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (scripts/install-deps)"
-((EUID == 0)) || skip "needs root (the guest kernel in /boot is readable by root only)"
-compgen -G '/boot/vmlinuz-*-amd64' >/dev/null || skip "no Debian kernel in /boot (scripts/install-deps)"
+require_guest_boots
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vm-run-selftest.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -156,5 +136,4 @@ check "... within 30 s" test $elapsed -lt 30
 log4=$(sed -n 's/.*timed out after .*; log: \(.*\)$/\1/p' "$tmp/err4")
 [[ -n $log4 ]] && rm -f "$log4"
 
-echo "$((n - failed)) passed, $failed failed"
-((failed == 0))
+finish
