@@ -32,6 +32,12 @@ $(PROBE): $(PROBE).c uapi/linux/dm-cbt.h
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iuapi -o $@ $< \
 		$$(pkg-config --cflags --libs libnl-genl-3.0)
 
+NL_MALFORMED := selftests/dm-cbt/nl-malformed
+selftests: $(NL_MALFORMED)
+
+$(NL_MALFORMED): $(NL_MALFORMED).c uapi/linux/dm-cbt.h
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iuapi -o $@ $<
+
 # Unit tests, plain and under ASan/UBSan.
 unit:
 	$(MAKE) -C shipper unit
@@ -61,7 +67,7 @@ deps:
 
 clean:
 	$(MAKE) -C shipper clean
-	rm -f $(PROBE)
+	rm -f $(PROBE) $(NL_MALFORMED)
 	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
 
