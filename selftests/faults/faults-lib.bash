@@ -1,0 +1,37 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for the fault-injection tests; source after ../common/lib.sh and
+# ../dm-cbt/cbt-lib.bash.  The source volume is dm-cbt over a "lower" dm
+# device whose table a test swaps (linear, flakey, delay) to inject faults
+# under the tracking target, the way a failing or slow disk would.
+#
+#   lower_create NAME DISK     a linear dm device over all of DISK
+#   lower_table NAME TABLE     load TABLE into NAME and make it live
+#   writes DEVICE SEED MB      random O_DIRECT writes (fio) over DEVICE
+#   complete_cycles STORE VOL  number of cycles with a manifest
+
+lower_create() {
+	local name=$1 disk=$2 sectors
+	sectors=$(blockdev --getsz "$disk") || fail "blockdev --getsz $disk failed"
+	dmsetup create "$name" --table "0 $sectors linear $disk 0" ||
+		fail "dmsetup create $name over $disk failed"
+	at_exit "dmsetup remove --retry '$name'"
+}
+
+lower_table() {
+	local name=$1 table=$2
+	dmsetup load "$name" --table "$table" || fail "dmsetup load $name failed: $table"
+	dmsetup suspend "$name" || fail "dmsetup suspend $name failed"
+	dmsetup resume "$name" || fail "dmsetup resume $name failed"
+}
+
+writes() {
+	fio --name=w --filename="$1" --rw=randwrite --bsrange=4k-128k --blockalign=4k \
+		--direct=1 --ioengine=psync --io_size="$3M" --randseed="$2" \
+		--refill_buffers --norandommap --output=/dev/null || fail "fio on $1 failed"
+}
+
+complete_cycles() {
+	ls "$1"/volumes/"$2"/cycles/*/manifest 2>/dev/null | wc -l
+}

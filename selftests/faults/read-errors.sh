@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Read errors under the source (dm-flakey): while cbtship replicate --once
+# runs, a region of the disk under dm-cbt fails every read.  The cycle must
+# fail with a message naming the read, write nothing visible to the store,
+# and merge its blocks back into the live set; once the disk is healthy the
+# next cycle ships everything and the replica equals the source (sha256).
+# Negative control: before that cycle the replica differs.
+
+. "$(dirname "$0")/../common/lib.sh"
+. "$(dirname "$0")/../dm-cbt/cbt-lib.bash"
+. "$(dirname "$0")/faults-lib.bash"
+requires_vm
+requires_root
+requires_cmd fio dmsetup sha256sum
+load_dm_cbt
+modprobe dm-flakey 2>/dev/null || skip "no dm-flakey in this kernel"
+
+MB=32
+work=$(mktemp -d /tmp/faults.XXXXXX)
+at_exit "rm -rf '$work'"
+disk=$(make_ramdisk $MB)
+sectors=$(blockdev --getsz "$disk")
+lower_create flky-lower "$disk"
+cbt_create flky /dev/mapper/flky-lower 4096
+vol=/dev/mapper/flky
+store=$work/store
+must "$CBTSHIP" keygen "$work/key"
+ship() {
+	"$CBTSHIP" replicate --store "$store" --key "$work/key" --once "$vol"
+}
+
+healthy="0 $sectors linear $disk 0"
+# Sectors [16384, 18432), MiB 8 to 9: every read fails (up 0 s, down 3600 s).
+bad_start=16384 bad_len=2048
+faulty="0 $bad_start linear $disk 0
+$bad_start $bad_len flakey $disk $bad_start 0 3600
+$((bad_start + bad_len)) $((sectors - bad_start - bad_len)) linear $disk $((bad_start + bad_len))"
+
+info "initial cycle on a healthy disk"
+writes "$vol" 1 16
+must ship
+[ "$(complete_cycles "$store" flky)" = 1 ] || fail "no initial cycle in the store"
+
+info "changes inside and outside the region about to fail"
+writes "$vol" 2 4
+dd if=/dev/urandom of="$vol" bs=64k seek=$((bad_start * 512 / 65536)) count=2 \
+	oflag=direct status=none || fail "dd into the region failed"
+dirty=$(vol_field "$vol" dirty)
+[ "$dirty" -gt 32 ] || fail "only $dirty dirty blocks after the writes"
+
+for round in 1 2; do
+	info "round $round: reads of MiB 8-9 fail"
+	lower_table flky-lower "$faulty"
+	if out=$(ship 2>&1); then
+		fail "a cycle over unreadable blocks succeeded:"$'\n'"$out"
+	fi
+	printf '%s\n' "$out" | sed 's/^/# cbtship: /'
+	grep -qi "read" <<<"$out" || fail "the failure does not say a read failed"
+	[ "$(vol_field "$vol" frozen)" = 0 ] || fail "the failed cycle is left frozen"
+	now=$(vol_field "$vol" dirty)
+	[ "$now" -ge "$dirty" ] || fail "dirty blocks went from $dirty to $now: changes were lost"
+	[ "$(complete_cycles "$store" flky)" = 1 ] || fail "the failed cycle became visible in the store"
+	lower_table flky-lower "$healthy"
+done
+
+info "negative control: the replica without the next cycle differs"
+must "$CBTSHIP" apply --store "$store" --key "$work/key" --volume flky --replica "$work/early"
+src=$(sha256_of "$vol")
+[ "$(sha256_of "$work/early")" != "$src" ] ||
+	fail "the replica equals the source without the changes: the check proves nothing"
+
+info "the disk is healthy: the next cycle ships everything"
+must ship
+[ "$(complete_cycles "$store" flky)" = 2 ] || fail "no second cycle in the store"
+[ "$(vol_field "$vol" dirty)" = 0 ] || fail "blocks still dirty after a good cycle"
+must "$CBTSHIP" apply --store "$store" --key "$work/key" --volume flky --replica "$work/early"
+rep=$(sha256_of "$work/early")
+info "source  $src"
+info "replica $rep"
+[ "$rep" = "$src" ] || fail "replica differs from source"
