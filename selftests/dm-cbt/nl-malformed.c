@@ -131,6 +131,13 @@ static void msg_cbt(struct msg *m, uint8_t cmd, uint16_t flags)
 	msg_start(m, family, cmd, flags);
 }
 
+/* A dm-cbt command naming the volume under test. */
+static void msg_vol(struct msg *m, uint8_t cmd, uint16_t flags)
+{
+	msg_cbt(m, cmd, flags);
+	msg_dev(m);
+}
+
 /* ---- sending and reading the answer ---- */
 
 static void parse_extack(const struct nlmsghdr *nlh, size_t hdr_skip, struct reply *r)
@@ -299,8 +306,7 @@ static void resolve_family(void)
 /* The volume's attributes from a well-formed GET (its state, to compare). */
 static void get_state(struct msg *m, struct reply *r)
 {
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	transact(m, r);
 	if (r->err || !r->nr_data)
 		die("a well-formed GET failed: %s \"%s\"", errname(r->err), r->extack);
@@ -318,7 +324,9 @@ static uint64_t state_field(const struct reply *r, uint16_t type)
 		if (a->nla_len < NLA_HDRLEN)
 			break;
 		if (a->nla_type == type) {
-			memcpy(&v, a + 1, a->nla_len - NLA_HDRLEN > 8 ? 8 : a->nla_len - NLA_HDRLEN);
+			size_t n = a->nla_len - NLA_HDRLEN;
+
+			memcpy(&v, a + 1, n > sizeof(v) ? sizeof(v) : n);
 			return v;
 		}
 		off += NLA_ALIGN(a->nla_len);
@@ -338,7 +346,8 @@ static void malformed_attrs(struct msg *m)
 
 	/* Missing attributes. */
 	msg_cbt(m, CBT_CMD_GET, 0);
-	run("GET without attributes", m, -EINVAL, "CBT_A_DEV_MAJOR and CBT_A_DEV_MINOR are required");
+	run("GET without attributes", m,
+	    -EINVAL, "CBT_A_DEV_MAJOR and CBT_A_DEV_MINOR are required");
 	msg_cbt(m, CBT_CMD_GET, 0);
 	msg_u32(m, CBT_A_DEV_MAJOR, major_nr);
 	run("GET without CBT_A_DEV_MINOR", m, -EINVAL, "are required");
@@ -352,8 +361,7 @@ static void malformed_attrs(struct msg *m)
 	msg_attr(m, CBT_A_DEV_MAJOR, &u64v, sizeof(u64v));
 	msg_u32(m, CBT_A_DEV_MINOR, minor_nr);
 	run("GET with an 8-byte u32", m, -EINVAL, NULL);
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	msg_attr(m, CBT_A_VOLUME_ID, id, sizeof(id));
 	run("GET with a 15-byte volume id", m, -ERANGE, NULL);
 
@@ -362,41 +370,33 @@ static void malformed_attrs(struct msg *m)
 	msg_u32(m, CBT_A_DEV_MAJOR | NLA_F_NESTED, major_nr);
 	msg_u32(m, CBT_A_DEV_MINOR, minor_nr);
 	run("GET with NLA_F_NESTED on a u32", m, -EINVAL, NULL);
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	msg_u32(m, CBT_A_MAX + 1, 7);
 	run("GET with an unknown attribute", m, -EINVAL, NULL);
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	msg_u32(m, 0x3fff, 7);
 	run("GET with attribute type 0x3fff", m, -EINVAL, NULL);
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	msg_u32(m, CBT_A_UNSPEC, 7);
 	run("GET with attribute type 0", m, -EINVAL, NULL);
 
 	/* Strings: unterminated, too long for a dm name. */
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	msg_attr(m, CBT_A_NAME, "abcd", 4);
 	run("GET with an unterminated name", m, -EINVAL, NULL);
 	memset(longname, 'a', sizeof(longname) - 1);
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	msg_attr(m, CBT_A_NAME, longname, sizeof(longname));
 	run("GET with a 299-byte name", m, -EINVAL, NULL);
 
 	/* Attribute headers that lie about their length. */
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	msg_attr_raw(m, CBT_A_TAG, 200, &u64v, sizeof(u64v));
 	run("GET with an attribute longer than the message", m, -EINVAL, NULL);
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	msg_attr_raw(m, CBT_A_TAG, 2, &u64v, sizeof(u64v));
 	run("GET with an attribute shorter than its header", m, -EINVAL, NULL);
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	m->buf[m->len] = 0xff;
 	m->buf[m->len + 1] = 0xff;
 	m->len += 2;
@@ -417,6 +417,15 @@ static void malformed_attrs(struct msg *m)
 	run("GET of a device that is not a volume", m, -ENODEV, "no active dm-cbt volume");
 }
 
+/* MARK_DIRTY of `len` bytes of extents. */
+static void run_mark(struct msg *m, const char *name, const void *ext, size_t len, int err,
+		     const char *msg)
+{
+	msg_vol(m, CBT_CMD_MARK_DIRTY, 0);
+	msg_attr(m, CBT_A_EXTENTS, ext, len);
+	run(name, m, err, msg);
+}
+
 static void malformed_mutations(struct msg *m, uint64_t nr_blocks)
 {
 	struct cbt_extent ext[2];
@@ -424,75 +433,51 @@ static void malformed_mutations(struct msg *m, uint64_t nr_blocks)
 	static struct cbt_extent many[CBT_MAX_EXTENTS_PER_MSG + 1];
 	uint32_t u32v = 1;
 
-	msg_cbt(m, CBT_CMD_MARK_DIRTY, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_MARK_DIRTY, 0);
 	run("MARK_DIRTY without extents", m, -EINVAL, "CBT_A_EXTENTS is required");
-	msg_cbt(m, CBT_CMD_MARK_DIRTY, 0);
-	msg_dev(m);
-	msg_attr(m, CBT_A_EXTENTS, odd, sizeof(odd));
-	run("MARK_DIRTY with 15 bytes of extents", m, -EINVAL, "one or more struct cbt_extent");
-	msg_cbt(m, CBT_CMD_MARK_DIRTY, 0);
-	msg_dev(m);
-	msg_attr(m, CBT_A_EXTENTS, NULL, 0);
-	run("MARK_DIRTY with an empty extent list", m, -EINVAL, "one or more struct cbt_extent");
+	run_mark(m, "MARK_DIRTY with 15 bytes of extents", odd, sizeof(odd),
+		 -EINVAL, "one or more struct cbt_extent");
+	run_mark(m, "MARK_DIRTY with an empty extent list", NULL, 0,
+		 -EINVAL, "one or more struct cbt_extent");
 	for (size_t i = 0; i < CBT_MAX_EXTENTS_PER_MSG + 1; i++)
 		many[i] = (struct cbt_extent){ .start = 0, .count = 1 };
-	msg_cbt(m, CBT_CMD_MARK_DIRTY, 0);
-	msg_dev(m);
-	msg_attr(m, CBT_A_EXTENTS, many, sizeof(many));
-	run("MARK_DIRTY with 1025 extents", m, -ERANGE, NULL);
+	run_mark(m, "MARK_DIRTY with 1025 extents", many, sizeof(many), -ERANGE, NULL);
 
 	ext[0] = (struct cbt_extent){ .start = UINT64_MAX, .count = UINT64_MAX };
-	msg_cbt(m, CBT_CMD_MARK_DIRTY, 0);
-	msg_dev(m);
-	msg_attr(m, CBT_A_EXTENTS, ext, sizeof(ext[0]));
-	run("MARK_DIRTY of [2^64-1, +2^64-1)", m, -ERANGE, "reaches past the end of the volume");
+	run_mark(m, "MARK_DIRTY of [2^64-1, +2^64-1)", ext, sizeof(ext[0]),
+		 -ERANGE, "reaches past the end of the volume");
 	ext[0] = (struct cbt_extent){ .start = 1, .count = UINT64_MAX };
-	msg_cbt(m, CBT_CMD_MARK_DIRTY, 0);
-	msg_dev(m);
-	msg_attr(m, CBT_A_EXTENTS, ext, sizeof(ext[0]));
-	run("MARK_DIRTY whose end wraps around 2^64", m, -ERANGE, "reaches past the end");
+	run_mark(m, "MARK_DIRTY whose end wraps around 2^64", ext, sizeof(ext[0]),
+		 -ERANGE, "reaches past the end");
 	ext[0] = (struct cbt_extent){ .start = 0, .count = 0 };
-	msg_cbt(m, CBT_CMD_MARK_DIRTY, 0);
-	msg_dev(m);
-	msg_attr(m, CBT_A_EXTENTS, ext, sizeof(ext[0]));
-	run("MARK_DIRTY of an empty extent", m, -ERANGE, "an extent is empty");
+	run_mark(m, "MARK_DIRTY of an empty extent", ext, sizeof(ext[0]),
+		 -ERANGE, "an extent is empty");
 	ext[0] = (struct cbt_extent){ .start = nr_blocks, .count = 1 };
-	msg_cbt(m, CBT_CMD_MARK_DIRTY, 0);
-	msg_dev(m);
-	msg_attr(m, CBT_A_EXTENTS, ext, sizeof(ext[0]));
-	run("MARK_DIRTY of the block after the last", m, -ERANGE, "past the end");
+	run_mark(m, "MARK_DIRTY of the block after the last", ext, sizeof(ext[0]),
+		 -ERANGE, "past the end");
 	/* A good extent then a bad one: all or nothing (the state check catches a half). */
 	ext[0] = (struct cbt_extent){ .start = 1, .count = 1 };
 	ext[1] = (struct cbt_extent){ .start = nr_blocks - 1, .count = 2 };
-	msg_cbt(m, CBT_CMD_MARK_DIRTY, 0);
-	msg_dev(m);
-	msg_attr(m, CBT_A_EXTENTS, ext, sizeof(ext));
-	run("MARK_DIRTY with one good and one bad extent", m, -ERANGE, "past the end");
+	run_mark(m, "MARK_DIRTY with one good and one bad extent", ext, sizeof(ext),
+		 -ERANGE, "past the end");
 
-	msg_cbt(m, CBT_CMD_COMMIT, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_COMMIT, 0);
 	run("COMMIT without a cycle", m, -EINVAL, "CBT_A_CYCLE is required");
-	msg_cbt(m, CBT_CMD_COMMIT, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_COMMIT, 0);
 	msg_attr(m, CBT_A_CYCLE, &u32v, sizeof(u32v));
 	run("COMMIT with a 4-byte cycle", m, -EINVAL, NULL);
-	msg_cbt(m, CBT_CMD_COMMIT, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_COMMIT, 0);
 	msg_u64(m, CBT_A_CYCLE, UINT64_MAX);
 	run("COMMIT of cycle 2^64-1, none frozen", m, -ENOENT, "no cycle is frozen");
-	msg_cbt(m, CBT_CMD_ABORT, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_ABORT, 0);
 	msg_u64(m, CBT_A_CYCLE, UINT64_MAX);
 	run("ABORT of cycle 2^64-1, none frozen", m, -ENOENT, "no cycle is frozen");
 	msg_cbt(m, CBT_CMD_ABORT, 0);
 	msg_u64(m, CBT_A_CYCLE, 1);
 	run("ABORT without a device", m, -EINVAL, "are required");
-	msg_cbt(m, CBT_CMD_TAG, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_TAG, 0);
 	run("TAG without a tag", m, -EINVAL, "CBT_A_TAG is required");
-	msg_cbt(m, CBT_CMD_TAG, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_TAG, 0);
 	msg_u64(m, CBT_A_TAG, UINT64_MAX);
 	run("TAG on a volume without a ring", m, -ENOSPC, "the volume has no ring");
 	msg_cbt(m, CBT_CMD_FREEZE, 0);
@@ -500,8 +485,7 @@ static void malformed_mutations(struct msg *m, uint64_t nr_blocks)
 	run("FREEZE without a minor", m, -EINVAL, "are required");
 
 	/* Dumps: errors come in NLMSG_DONE. */
-	msg_cbt(m, CBT_CMD_GET_CHANGES, NLM_F_DUMP);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET_CHANGES, NLM_F_DUMP);
 	run("GET_CHANGES with nothing frozen", m, -ENOENT, "freeze first");
 	msg_cbt(m, CBT_CMD_GET_CHANGES, NLM_F_DUMP);
 	run("GET_CHANGES without a device", m, -EINVAL, "are required");
@@ -509,8 +493,7 @@ static void malformed_mutations(struct msg *m, uint64_t nr_blocks)
 	msg_u32(m, CBT_A_DEV_MAJOR, 0xffffffff);
 	msg_u32(m, CBT_A_DEV_MINOR, 0xffffffff);
 	run("GET_RING of device 0xffffffff:0xffffffff", m, -EINVAL, "device number out of range");
-	msg_cbt(m, CBT_CMD_GET_CHANGES, NLM_F_DUMP);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET_CHANGES, NLM_F_DUMP);
 	msg_attr(m, CBT_A_CYCLE, &u32v, sizeof(u32v));
 	run("GET_CHANGES with a 4-byte cycle", m, -EINVAL, NULL);
 }
@@ -523,28 +506,22 @@ static void cycle_misuse(struct msg *m)
 
 	get_state(m, &r);
 	dirty = state_field(&r, CBT_A_DIRTY_BLOCKS);
-	msg_cbt(m, CBT_CMD_FREEZE, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_FREEZE, 0);
 	transact(m, &r);
 	expect("FREEZE (well-formed)", &r, 0, NULL);
 	cycle = state_field(&r, CBT_A_CYCLE);
-	msg_cbt(m, CBT_CMD_FREEZE, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_FREEZE, 0);
 	run("FREEZE with a cycle frozen", m, -EBUSY, "already frozen");
-	msg_cbt(m, CBT_CMD_COMMIT, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_COMMIT, 0);
 	msg_u64(m, CBT_A_CYCLE, cycle + 1);
 	run("COMMIT of the wrong cycle", m, -ESTALE, "does not name the frozen cycle");
-	msg_cbt(m, CBT_CMD_ABORT, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_ABORT, 0);
 	msg_u64(m, CBT_A_CYCLE, cycle - 1);
 	run("ABORT of the wrong cycle", m, -ESTALE, "does not name the frozen cycle");
-	msg_cbt(m, CBT_CMD_GET_CHANGES, NLM_F_DUMP);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET_CHANGES, NLM_F_DUMP);
 	msg_u64(m, CBT_A_CYCLE, UINT64_MAX);
 	run("GET_CHANGES of the wrong cycle", m, -ESTALE, "does not name the frozen cycle");
-	msg_cbt(m, CBT_CMD_ABORT, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_ABORT, 0);
 	msg_u64(m, CBT_A_CYCLE, cycle);
 	run("ABORT of the frozen cycle (well-formed)", m, 0, NULL);
 	get_state(m, &r);
@@ -570,16 +547,13 @@ static void bad_commands_and_headers(struct msg *m)
 	struct reply r;
 
 	for (size_t i = 0; i < sizeof(unknown); i++) {
-		msg_cbt(m, unknown[i], 0);
-		msg_dev(m);
+		msg_vol(m, unknown[i], 0);
 		snprintf(name, sizeof(name), "command %u (no handler)", unknown[i]);
 		run(name, m, -EOPNOTSUPP, NULL);
 	}
-	msg_cbt(m, CBT_CMD_GET, NLM_F_DUMP);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, NLM_F_DUMP);
 	run("GET as a dump (GET has no dumpit)", m, -EOPNOTSUPP, NULL);
-	msg_cbt(m, CBT_CMD_GET_CHANGES, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET_CHANGES, 0);
 	run("GET_CHANGES not as a dump", m, -EOPNOTSUPP, NULL);
 
 	/* Generic netlink header cut short: 2 bytes of it. */
@@ -596,16 +570,13 @@ static void bad_commands_and_headers(struct msg *m)
 	 * kernel drops these without an answer.  A well-formed GET right
 	 * after must get the first answer (recv_reply counts strays).
 	 */
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	nlh->nlmsg_len = (uint32_t)m->len + 64;
 	send_msg(m, m->len, true);
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	nlh->nlmsg_len = 8;
 	send_msg(m, m->len, true);
-	msg_cbt(m, CBT_CMD_GET, 0);
-	msg_dev(m);
+	msg_vol(m, CBT_CMD_GET, 0);
 	transact(m, &r);
 	expect("truncated messages dropped; the next GET answered", &r, 0, NULL);
 	cases++;
@@ -643,8 +614,7 @@ static int unprivileged(void)
 	open_socket();
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		/* Well-formed. */
-		msg_cbt(&m, ops[i].cmd, ops[i].flags);
-		msg_dev(&m);
+		msg_vol(&m, ops[i].cmd, ops[i].flags);
 		if (ops[i].cycle)
 			msg_u64(&m, CBT_A_CYCLE, 1);
 		if (ops[i].cmd == CBT_CMD_MARK_DIRTY)
@@ -660,8 +630,7 @@ static int unprivileged(void)
 		run(name, &m, -EPERM, NULL);
 	}
 	/* Reading is allowed: the same socket works. */
-	msg_cbt(&m, CBT_CMD_GET, 0);
-	msg_dev(&m);
+	msg_vol(&m, CBT_CMD_GET, 0);
 	run("as nobody: GET", &m, 0, NULL);
 	return failures;
 }
@@ -691,8 +660,7 @@ int main(int argc, char **argv)
 	if (nr_blocks < 4 || state_field(&before, CBT_A_FROZEN) ||
 	    state_field(&before, CBT_A_RING_SIZE))
 		die("%s must have 4 blocks or more, no ring and no frozen cycle", argv[1]);
-	msg_cbt(&m, CBT_CMD_MARK_DIRTY, 0);
-	msg_dev(&m);
+	msg_vol(&m, CBT_CMD_MARK_DIRTY, 0);
 	msg_attr(&m, CBT_A_EXTENTS, &ext, sizeof(ext));
 	run("MARK_DIRTY of block 0 (well-formed)", &m, 0, NULL);
 

@@ -6,6 +6,12 @@
 # device whose table a test swaps (linear, flakey, delay) to inject faults
 # under the tracking target, the way a failing or slow disk would.
 #
+#   faults_setup NAME MB       a MB MiB RAM disk, NAME-lower over it, dm-cbt
+#                              NAME over that, a key; sets work, disk,
+#                              sectors, vol, store
+#   ship                       one cycle: cbtship replicate --once
+#   check_replica REPLICA      apply the store to REPLICA; its sha256 must
+#                              be the source's
 #   lower_create NAME DISK     a linear dm device over all of DISK
 #   lower_table NAME TABLE     load TABLE into NAME and make it live
 #   writes DEVICE SEED MB      random O_DIRECT writes (fio) over DEVICE
@@ -34,4 +40,32 @@ writes() {
 
 complete_cycles() {
 	ls "$1"/volumes/"$2"/cycles/*/manifest 2>/dev/null | wc -l
+}
+
+faults_setup() {
+	local name=$1 mb=$2
+	work=$(mktemp -d /tmp/faults.XXXXXX)
+	at_exit "rm -rf '$work'"
+	disk=$(make_ramdisk "$mb")
+	sectors=$(blockdev --getsz "$disk")
+	lower_create "$name-lower" "$disk"
+	cbt_create "$name" "/dev/mapper/$name-lower" 4096
+	vol=/dev/mapper/$name
+	store=$work/store
+	must "$CBTSHIP" keygen "$work/key"
+}
+
+ship() {
+	"$CBTSHIP" replicate --store "$store" --key "$work/key" --once "$vol"
+}
+
+check_replica() {
+	local src rep
+	must "$CBTSHIP" apply --store "$store" --key "$work/key" --volume "${vol##*/}" \
+		--replica "$1"
+	src=$(sha256_of "$vol")
+	rep=$(sha256_of "$1")
+	info "source  $src"
+	info "replica $rep"
+	[ "$rep" = "$src" ] || fail "replica differs from source"
 }
