@@ -12,6 +12,8 @@
 #   ship                       one cycle: cbtship replicate --once
 #   check_replica REPLICA      apply the store to REPLICA; its sha256 must
 #                              be the source's
+#   replica_differs FILE       negative control: FILE exists and its sha256
+#                              is not the source's
 #   lower_create NAME DISK     a linear dm device over all of DISK
 #   lower_table NAME TABLE     load TABLE into NAME and make it live
 #   writes DEVICE SEED MB      random O_DIRECT writes (fio) over DEVICE
@@ -68,4 +70,10 @@ check_replica() {
 	info "source  $src"
 	info "replica $rep"
 	[ "$rep" = "$src" ] || fail "replica differs from source"
+}
+
+replica_differs() {
+	[ -f "$1" ] || fail "negative control: $1 does not exist"
+	[ "$(sha256_of "$1")" != "$(sha256_of "$vol")" ] ||
+		fail "negative control: $1 already equals the source: the final check proves nothing"
 }
