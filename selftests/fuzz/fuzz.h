@@ -73,7 +73,7 @@ static const char *fuzz_setup(void)
 	return fuzz_dir;
 }
 
-/* Replace fuzz_dir/name with buf, mode `mode`; aborts on failure (not the input's fault). */
+/* Replace the file at path with buf, mode `mode`; aborts on failure (not the input's fault). */
 __attribute__((unused))
 static void fuzz_write_file(const char *path, const void *buf, size_t len, mode_t mode)
 {
