@@ -12,6 +12,14 @@
 #   ship                       one cycle: cbtship replicate --once
 #   check_replica REPLICA      apply the store to REPLICA; its sha256 must
 #                              be the source's
+#   ship_fails_cleanly RE      a cycle must fail saying /RE/, leave nothing
+#                              frozen, keep every dirty block and add no
+#                              complete cycle to the store
+#   ship_all REPLICA           a cycle to completion: nothing frozen or
+#                              dirty after it, and check_replica REPLICA
+#   kill_after MS LOG CMD...   run CMD (output to LOG), SIGKILL it after MS
+#                              ms; prints "killed", or "finished" if it
+#                              ended first
 #   replica_differs FILE       negative control: FILE exists and its sha256
 #                              is not the source's
 #   lower_create NAME DISK     a linear dm device over all of DISK
@@ -76,4 +84,44 @@ replica_differs() {
 	[ -f "$1" ] || fail "negative control: $1 does not exist"
 	[ "$(sha256_of "$1")" != "$(sha256_of "$vol")" ] ||
 		fail "negative control: $1 already equals the source: the final check proves nothing"
+}
+
+ship_fails_cleanly() {
+	local re=$1 out dirty now cycles
+	dirty=$(vol_field "$vol" dirty)
+	cycles=$(complete_cycles "$store" "${vol##*/}")
+	if out=$(ship 2>&1); then
+		fail "a cycle that should have failed succeeded:"$'\n'"$out"
+	fi
+	printf '%s\n' "$out" | sed 's/^/# cbtship: /'
+	grep -qi "$re" <<<"$out" || fail "the failure does not say /$re/"
+	[ "$(vol_field "$vol" frozen)" = 0 ] || fail "the failed cycle is left frozen"
+	now=$(vol_field "$vol" dirty)
+	[ "$now" -ge "$dirty" ] || fail "dirty blocks went from $dirty to $now: changes were lost"
+	[ "$(complete_cycles "$store" "${vol##*/}")" = "$cycles" ] ||
+		fail "the failed cycle became visible in the store"
+}
+
+ship_all() {
+	must ship
+	[ "$(vol_field "$vol" frozen)" = 0 ] || fail "a cycle is left frozen"
+	[ "$(vol_field "$vol" dirty)" = 0 ] || fail "blocks still dirty after a good cycle"
+	check_replica "$1"
+}
+
+# CMD runs as a direct child ($! is its pid, not a subshell's).
+kill_after() {
+	local ms=$1 log=$2 pid rc
+	shift 2
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	rc=$?
+	case $rc in
+	137) echo killed ;;
+	0) echo finished ;;
+	*) echo "failed with exit $rc" ;;
+	esac
 }

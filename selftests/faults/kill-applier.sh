@@ -33,25 +33,20 @@ done
 
 landed=0
 for ((round = 1; round <= rounds; round++)); do
-	# cbtship itself in the background (not a shell function: $! must be its pid).
-	"$CBTSHIP" apply --store "$store" --key "$work/key" --volume kapp \
-		--replica "$work/replica" >"$work/apply.log" 2>&1 &
-	pid=$!
-	# Somewhere from 0 to 2.5 s in (a delta cycle here takes about 1 s).
-	ms=$((RANDOM % 2500))
-	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-	kill -9 "$pid" 2>/dev/null
-	wait "$pid"
-	rc=$?
-	if [ $rc = 137 ]; then
+	# Somewhere from 0 to 6 s in (applying one delta cycle here takes 1-3 s).
+	ms=$((RANDOM % 6000))
+	res=$(kill_after "$ms" "$work/apply.log" "$CBTSHIP" apply --store "$store" \
+		--key "$work/key" --volume kapp --replica "$work/replica")
+	case $res in
+	killed)
 		landed=$((landed + 1))
-		info "round $round: killed after $ms ms; $(grep -c '^cbtship: applied cycle' "$work/apply.log") cycles applied in it"
-	elif [ $rc = 0 ]; then
-		info "round $round: apply finished within $ms ms: $(tail -n 1 "$work/apply.log")"
-		break
-	else
-		fail "round $round: apply failed on its own (exit $rc): $(cat "$work/apply.log")"
-	fi
+		info "round $round: killed after $ms ms;" \
+			"$(grep -c '^cbtship: applied cycle' "$work/apply.log") cycles applied in it" ;;
+	finished)
+		info "round $round: apply finished within $ms ms"
+		break ;;
+	*) fail "round $round: apply $res: $(cat "$work/apply.log")" ;;
+	esac
 done
 [ "$landed" -gt 0 ] || fail "no kill landed during an apply: the test tested nothing"
 
