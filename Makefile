@@ -11,7 +11,7 @@ KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; \
 	  ls -d /lib/modules/*/build 2>/dev/null | grep -v -e '-rt-' -e '-cloud-' | \
 	  sort -V | tail -n 1; fi)
 
-.PHONY: all shipper kmod selftests unit check check-fast demo deps clean help
+.PHONY: all shipper kmod selftests unit fuzz check check-fast demo deps clean help
 
 all: shipper kmod selftests
 
@@ -47,19 +47,30 @@ shipper/libcbtship.a: FORCE
 .PHONY: FORCE
 FORCE:
 
+NL_MALFORMED := selftests/dm-cbt/nl-malformed
+selftests: $(NL_MALFORMED)
+
+$(NL_MALFORMED): $(NL_MALFORMED).c uapi/linux/dm-cbt.h
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iuapi -o $@ $<
+
 # Unit tests, plain and under ASan/UBSan.
 unit:
 	$(MAKE) -C shipper unit
 	$(MAKE) -C shipper unit SANITIZE=1
 
+# libFuzzer targets (clang): selftests/fuzz/fuzz-*; scripts/fuzz runs them.
+fuzz:
+	$(MAKE) -C shipper fuzz
+
 # Everything, from a fresh machine: dependencies, build, host and VM tests.
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz
 	selftests/run
 
 # Host-only tests (no guest boot).
-check-fast: all unit
+check-fast: all unit fuzz
 	selftests/run --no-vm
 
 demo: deps
@@ -71,7 +82,7 @@ deps:
 
 clean:
 	$(MAKE) -C shipper clean
-	rm -f $(PROBE) $(RACE)
+	rm -f $(PROBE) $(RACE) $(NL_MALFORMED)
 	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
 
@@ -79,5 +90,6 @@ help:
 	@echo "make            build shipper/cbtship and kmod/dm-cbt.ko"
 	@echo "make check      install what is missing, build, run every test (host and VM)"
 	@echo "make check-fast build and run the host tests only"
+	@echo "make fuzz       build the libFuzzer targets (scripts/fuzz runs them)"
 	@echo "make demo       install what is missing, build, replicate a volume in a VM"
 	@echo "make deps       install build and test dependencies (Debian/Ubuntu, root)"

@@ -436,7 +436,8 @@ int vstore_get_applied(struct vstore *vs, uint64_t *cycle)
 		text[len - 1] = '\0';
 		errno = 0;
 		*cycle = strtoull(text, &end, 10);
-		if (!errno && *end == '\0' && text[0] >= '0' && text[0] <= '9')
+		/* end must be the newline's place: a NUL inside is not a number. */
+		if (!errno && end == text + len - 1 && text[0] >= '0' && text[0] <= '9')
 			ret = 0;
 	}
 	if (ret)
