@@ -60,7 +60,7 @@ size_t sched_pick(struct sched_volume *v, size_t nr, int64_t now, unsigned int p
 		}
 		v[i].kind = sched_kind_of(&v[i]);
 		if (!sched_due(&v[i], now)) {
-			v[i].state = SCHED_IDLE;
+			v[i].state = SCHED_WAITING;
 		} else if (v[i].in_blackout && v[i].kind != SCHED_ON_DEMAND) {
 			v[i].state = SCHED_BLACKOUT;
 		} else {
@@ -80,7 +80,7 @@ size_t sched_pick(struct sched_volume *v, size_t nr, int64_t now, unsigned int p
 const char *sched_state_name(enum sched_state s)
 {
 	switch (s) {
-	case SCHED_IDLE:
+	case SCHED_WAITING:
 		return "idle";
 	case SCHED_QUEUED:
 		return "queued";

@@ -33,7 +33,7 @@ enum sched_kind {
 };
 
 enum sched_state {
-	SCHED_IDLE,		/* waiting for its next cycle */
+	SCHED_WAITING,		/* waiting for its next cycle */
 	SCHED_QUEUED,		/* due, waiting for a free slot */
 	SCHED_BLACKOUT,		/* due, but inside a blackout window */
 	SCHED_RUNNING,

@@ -98,7 +98,7 @@ static void test_parallel_limit(void)
 	v[0].min_interval = H;
 	n = sched_pick(v, 60, 0, SCHED_DEFAULT_PARALLEL, start);
 	tap_ok(n == 1 && start[0] == 59, "a freed slot goes to the on-demand cycle first");
-	tap_eq(v[0].state, SCHED_IDLE, "the finished volume waits for its next due time");
+	tap_eq(v[0].state, SCHED_WAITING, "the finished volume waits for its next due time");
 	v[59].running = true;
 	v[2].running = false;
 	n = sched_pick(v, 60, 0, 0, start);
