@@ -14,6 +14,18 @@
 #include "block-reader.h"
 #include "vstore.h"
 
+/*
+ * Service hooks (cbtship daemon, progress bar); each optional, called from
+ * the cycle's threads.
+ */
+struct replicate_hooks {
+	void *arg;
+	/* Before each object put, with its size; may sleep (upload throttling). */
+	void (*before_put)(void *arg, size_t bytes);
+	/* After each run of blocks read: blocks done and total in this cycle. */
+	void (*progress)(void *arg, uint64_t done, uint64_t total);
+};
+
 struct replicate_opts {
 	const char *store;		/* store spec (directory) */
 	const char *key_path;
@@ -26,6 +38,7 @@ struct replicate_opts {
 	int (*put_fault)(const char *name);
 	/* Set (by a signal handler) to stop: the running cycle is merged back. */
 	const volatile sig_atomic_t *stop;
+	const struct replicate_hooks *hooks;	/* NULL = none */
 };
 
 enum replicate_result {
@@ -59,6 +72,8 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out);
  */
 int replicator_cycle(struct replicator *r, struct replicate_summary *sum);
 const char *replicator_volume(const struct replicator *r);
+/* Blocks changed since the last cycle (the source's dirty count), without starting one. */
+int replicator_pending(struct replicator *r, uint64_t *dirty_blocks);
 void replicator_close(struct replicator *r);
 
 #endif
