@@ -15,5 +15,7 @@ extern const struct command cmd_replicate;
 extern const struct command cmd_apply;
 extern const struct command cmd_cbt;
 extern const struct command cmd_bench;
+extern const struct command cmd_daemon;
+extern const struct command cmd_status;
 
 #endif

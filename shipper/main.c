@@ -20,6 +20,8 @@ static const struct command *const commands[] = {
 	&cmd_apply,
 	&cmd_cbt,
 	&cmd_bench,
+	&cmd_daemon,
+	&cmd_status,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

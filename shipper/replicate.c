@@ -233,7 +233,8 @@ static int ship_run(void *arg, uint64_t first, uint64_t nr, const void *data, si
 	c->blocks += nr;
 	c->bytes += bytes;
 	if (c->r->opts.hooks && c->r->opts.hooks->progress)
-		c->r->opts.hooks->progress(c->r->opts.hooks->arg, c->blocks, c->total);
+		c->r->opts.hooks->progress(c->r->opts.hooks->arg, c->blocks, c->total,
+					   c->block_size);
 	return 0;
 }
 

@@ -23,7 +23,7 @@ struct replicate_hooks {
 	/* Before each object put, with its size; may sleep (upload throttling). */
 	void (*before_put)(void *arg, size_t bytes);
 	/* After each run of blocks read: blocks done and total in this cycle. */
-	void (*progress)(void *arg, uint64_t done, uint64_t total);
+	void (*progress)(void *arg, uint64_t done, uint64_t total, uint32_t block_size);
 };
 
 struct replicate_opts {

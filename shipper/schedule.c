@@ -13,7 +13,11 @@ enum sched_kind sched_kind_of(const struct sched_volume *v)
 
 bool sched_due(const struct sched_volume *v, int64_t now)
 {
-	if (v->on_demand || !v->initial_done)
+	if (v->on_demand)
+		return true;
+	if (now < v->retry_at)
+		return false;
+	if (!v->initial_done)
 		return true;
 	if (now < v->next_due)
 		return false;
@@ -81,7 +85,7 @@ const char *sched_state_name(enum sched_state s)
 {
 	switch (s) {
 	case SCHED_WAITING:
-		return "idle";
+		return "waiting";
 	case SCHED_QUEUED:
 		return "queued";
 	case SCHED_BLACKOUT:

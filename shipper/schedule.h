@@ -49,6 +49,7 @@ struct sched_volume {
 	bool in_blackout;	/* the caller's verdict for "now" */
 	int64_t min_interval;	/* us; 0 = near-continuous */
 	int64_t next_due;	/* earliest start of the next delta cycle */
+	int64_t retry_at;	/* after a failed cycle: no new attempt before this */
 	/* Output of sched_pick(): */
 	enum sched_state state;
 	enum sched_kind kind;	/* what the next (or running) cycle is */

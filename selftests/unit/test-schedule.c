@@ -38,6 +38,13 @@ static void test_due(void)
 	tap_eq(sched_kind_of(&v), SCHED_ON_DEMAND, "on-demand kind wins");
 	v = (struct sched_volume){ .initial_done = false };
 	tap_ok(sched_due(&v, 0), "a new volume is due at once (initial)");
+	v.retry_at = 5 * MIN;
+	tap_ok(!sched_due(&v, 5 * MIN - 1), "a failed initial replication waits for its retry time");
+	tap_ok(sched_due(&v, 5 * MIN), "and is due again then");
+	v.on_demand = true;
+	tap_ok(sched_due(&v, 0), "on-demand does not wait for the retry time");
+	v.on_demand = false;
+	v.retry_at = 0;
 	tap_eq(sched_kind_of(&v), SCHED_INITIAL, "initial kind");
 	v = (struct sched_volume){ .initial_done = true, .min_interval = 0, .next_due = H };
 	tap_ok(!sched_due(&v, 2 * H), "near-continuous: not due without change");

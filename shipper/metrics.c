@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Prometheus, JSON and table renderings of volume status (metrics.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "metrics.h"
+
+/* Throughput of the running cycle, else of the last one; bytes/s stored. */
+static double throughput(const struct vol_status *s, int64_t now_us)
+{
+	if (!strcmp(s->state, "running") && s->cycle_start_us)
+		return progress_rate(s->cycle_bytes_put, now_us - s->cycle_start_us);
+	return progress_rate(s->last_bytes, s->last_duration_us);
+}
+
+/* Initial-replication progress: read rate (bytes/s) and ETA (s, -1 unknown). */
+static void initial_progress(const struct vol_status *s, int64_t now_us, double *rate,
+			     int64_t *eta)
+{
+	uint64_t done = s->cycle_done_blocks * s->block_size;
+	uint64_t total = s->cycle_total_blocks * s->block_size;
+
+	*rate = progress_rate(done, now_us - s->cycle_start_us);
+	*eta = progress_eta(done, total, *rate);
+}
+
+static bool running_initial(const struct vol_status *s)
+{
+	return !strcmp(s->state, "running") && !s->initial_done && s->cycle_total_blocks;
+}
+
+static double secs(int64_t us)
+{
+	return (double)us / USEC_PER_SEC;
+}
+
+/* ---- Prometheus ---- */
+
+#define HELP(f, name, type, text) \
+	fprintf(f, "# HELP " name " " text "\n# TYPE " name " " type "\n")
+
+void metrics_prometheus(FILE *f, const struct vol_status *s, size_t nr, int64_t now_us)
+{
+	static const char *const states[] = {
+		"waiting", "queued", "blackout", "running", "error", "stopped",
+	};
+	size_t i, j;
+	int64_t rpo;
+
+	HELP(f, "cbtship_volume_state", "gauge", "1 for the volume's current state");
+	for (i = 0; i < nr; i++)
+		for (j = 0; j < sizeof(states) / sizeof(states[0]); j++)
+			fprintf(f, "cbtship_volume_state{volume=\"%s\",state=\"%s\"} %d\n",
+				s[i].name, states[j], !strcmp(s[i].state, states[j]));
+	HELP(f, "cbtship_initial_replication_done", "gauge", "1 once a complete cycle is in the store");
+	for (i = 0; i < nr; i++)
+		fprintf(f, "cbtship_initial_replication_done{volume=\"%s\"} %d\n", s[i].name,
+			s[i].initial_done);
+	HELP(f, "cbtship_cycle_progress_ratio", "gauge", "share of the running cycle's blocks read");
+	for (i = 0; i < nr; i++)
+		fprintf(f, "cbtship_cycle_progress_ratio{volume=\"%s\"} %.4f\n", s[i].name,
+			s[i].cycle_total_blocks && !strcmp(s[i].state, "running") ?
+			(double)s[i].cycle_done_blocks / (double)s[i].cycle_total_blocks : 0.0);
+	HELP(f, "cbtship_recovery_point_age_seconds", "gauge",
+	     "age of the newest complete recovery point (RPO); absent before the first");
+	for (i = 0; i < nr; i++) {
+		rpo = progress_rpo(&s[i], now_us);
+		if (rpo >= 0)
+			fprintf(f, "cbtship_recovery_point_age_seconds{volume=\"%s\"} %" PRId64 "\n",
+				s[i].name, rpo);
+	}
+	HELP(f, "cbtship_last_cycle_end_timestamp_seconds", "gauge", "when the last cycle completed");
+	for (i = 0; i < nr; i++)
+		fprintf(f, "cbtship_last_cycle_end_timestamp_seconds{volume=\"%s\"} %.3f\n",
+			s[i].name, secs(s[i].last_end_us));
+	HELP(f, "cbtship_last_cycle_duration_seconds", "gauge", "how long the last cycle took");
+	for (i = 0; i < nr; i++)
+		fprintf(f, "cbtship_last_cycle_duration_seconds{volume=\"%s\"} %.3f\n", s[i].name,
+			secs(s[i].last_duration_us));
+	HELP(f, "cbtship_last_cycle_bytes", "gauge", "bytes the last cycle stored");
+	for (i = 0; i < nr; i++)
+		fprintf(f, "cbtship_last_cycle_bytes{volume=\"%s\"} %" PRIu64 "\n", s[i].name,
+			s[i].last_bytes);
+	HELP(f, "cbtship_backlog_bytes", "gauge", "changed data not shipped yet");
+	for (i = 0; i < nr; i++)
+		fprintf(f, "cbtship_backlog_bytes{volume=\"%s\"} %" PRIu64 "\n", s[i].name,
+			s[i].backlog_blocks * s[i].block_size);
+	HELP(f, "cbtship_throughput_bytes_per_second", "gauge",
+	     "store throughput of the running cycle, else of the last one");
+	for (i = 0; i < nr; i++)
+		fprintf(f, "cbtship_throughput_bytes_per_second{volume=\"%s\"} %.0f\n", s[i].name,
+			throughput(&s[i], now_us));
+	HELP(f, "cbtship_stored_bytes_total", "counter", "bytes stored by the daemon");
+	for (i = 0; i < nr; i++)
+		fprintf(f, "cbtship_stored_bytes_total{volume=\"%s\"} %" PRIu64 "\n", s[i].name,
+			s[i].bytes_total);
+	HELP(f, "cbtship_cycles_total", "counter", "cycles run, by result");
+	for (i = 0; i < nr; i++)
+		fprintf(f, "cbtship_cycles_total{volume=\"%s\",result=\"ok\"} %" PRIu64 "\n"
+			"cbtship_cycles_total{volume=\"%s\",result=\"failed\"} %" PRIu64 "\n",
+			s[i].name, s[i].cycles_ok, s[i].name, s[i].cycles_failed);
+	HELP(f, "cbtship_next_cycle_timestamp_seconds", "gauge", "when the next delta cycle is due");
+	for (i = 0; i < nr; i++)
+		fprintf(f, "cbtship_next_cycle_timestamp_seconds{volume=\"%s\"} %.3f\n", s[i].name,
+			secs(s[i].next_due_us));
+}
+
+int metrics_write_file(const char *path, const struct vol_status *s, size_t nr, int64_t now_us)
+{
+	char tmp[4200];
+	FILE *f;
+	int fd, err = 0;
+
+	/* The textfile collector ignores names not ending in .prom: a safe temporary. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		log_err("cannot write metrics file %s: %s; check metrics_file in the configuration",
+			tmp, strerror(-err));
+		return err;
+	}
+	metrics_prometheus(f, s, nr, now_us);
+	if (fflush(f) || ferror(f))
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err) {
+		log_err("cannot write metrics file %s: %s", path, strerror(-err));
+		unlink(tmp);
+	}
+	return err;
+}
+
+/* ---- JSON ---- */
+
+static void json_string(FILE *f, const char *str)
+{
+	const unsigned char *p;
+
+	fputc('"', f);
+	for (p = (const unsigned char *)str; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+void metrics_json(FILE *f, const struct vol_status *s, size_t nr, int64_t now_us,
+		  long daemon_pid)
+{
+	const struct vol_status *v;
+	double rate;
+	int64_t eta;
+	size_t i;
+
+	fprintf(f, "{\"time\":%.3f,\"daemon_pid\":%ld,\"volumes\":[", secs(now_us), daemon_pid);
+	for (i = 0; i < nr; i++) {
+		v = &s[i];
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json_string(f, v->name);
+		fputs(",\"state\":", f);
+		json_string(f, v->state);
+		fputs(",\"kind\":", f);
+		json_string(f, v->kind);
+		fprintf(f, ",\"initial_done\":%s", v->initial_done ? "true" : "false");
+		if (running_initial(v)) {
+			initial_progress(v, now_us, &rate, &eta);
+			fprintf(f, ",\"initial\":{\"done_bytes\":%" PRIu64 ",\"total_bytes\":%" PRIu64
+				",\"rate_bytes_per_second\":%.0f,\"eta_seconds\":%" PRId64 "}",
+				v->cycle_done_blocks * v->block_size,
+				v->cycle_total_blocks * v->block_size, rate, eta);
+		}
+		if (v->last_end_us)
+			fprintf(f, ",\"last_cycle\":{\"cycle\":%" PRIu64 ",\"start\":%.3f,\"end\":%.3f"
+				",\"duration_seconds\":%.3f,\"bytes\":%" PRIu64 ",\"blocks\":%" PRIu64 "}",
+				v->last_cycle, secs(v->last_start_us), secs(v->last_end_us),
+				secs(v->last_duration_us), v->last_bytes, v->last_blocks);
+		fprintf(f, ",\"backlog_bytes\":%" PRIu64 ",\"rpo_seconds\":%" PRId64
+			",\"throughput_bytes_per_second\":%.0f,\"stored_bytes_total\":%" PRIu64
+			",\"cycles_ok\":%" PRIu64 ",\"cycles_failed\":%" PRIu64
+			",\"next_due\":%.3f,\"last_error\":%d,\"updated\":%.3f}",
+			v->backlog_blocks * v->block_size, progress_rpo(v, now_us),
+			throughput(v, now_us), v->bytes_total, v->cycles_ok, v->cycles_failed,
+			secs(v->next_due_us), v->last_error, secs(v->updated_us));
+	}
+	fputs("]}\n", f);
+}
+
+/* ---- table ---- */
+
+static void fmt_age(char *buf, size_t len, int64_t s)
+{
+	if (s < 0)
+		snprintf(buf, len, "-");
+	else if (s < 120)
+		snprintf(buf, len, "%" PRId64 "s", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%" PRId64 "m", s / 60);
+	else
+		snprintf(buf, len, "%" PRId64 "h%02" PRId64 "m", s / 3600, s / 60 % 60);
+}
+
+void metrics_table(FILE *f, const struct vol_status *s, size_t nr, int64_t now_us)
+{
+	char rpo[32], last[64], prog[128], when[32];
+	const struct vol_status *v;
+	struct tm tm;
+	time_t t;
+	double rate;
+	int64_t eta;
+	size_t i;
+
+	fprintf(f, "%-20s %-9s %-9s %7s %-36s %10s %10s  %s\n", "VOLUME", "STATE", "NEXT", "RPO",
+		"LAST CYCLE", "BACKLOG", "MiB/s", "PROGRESS");
+	for (i = 0; i < nr; i++) {
+		v = &s[i];
+		fmt_age(rpo, sizeof(rpo), progress_rpo(v, now_us));
+		if (v->last_end_us) {
+			t = (time_t)(v->last_end_us / USEC_PER_SEC);
+			localtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%m-%d %H:%M:%S", &tm);
+			snprintf(last, sizeof(last), "#%" PRIu64 " %s %.1fs %.1fMiB", v->last_cycle,
+				 when, secs(v->last_duration_us), v->last_bytes / 1048576.0);
+		} else {
+			snprintf(last, sizeof(last), "-");
+		}
+		prog[0] = '\0';
+		if (running_initial(v)) {
+			initial_progress(v, now_us, &rate, &eta);
+			progress_bar(prog, sizeof(prog), v->cycle_done_blocks, v->cycle_total_blocks,
+				     rate, eta, 20);
+		}
+		fprintf(f, "%-20s %-9s %-9s %7s %-36s %9.1fM %10.1f  %s\n", v->name, v->state,
+			v->kind, rpo, last,
+			(double)(v->backlog_blocks * v->block_size) / 1048576.0,
+			throughput(v, now_us) / 1048576.0, prog);
+	}
+}
