@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "log.h"
+#include "progress.h"
 #include "replicate.h"
 #include "seg-pipeline.h"
 
@@ -43,7 +45,8 @@ static void replicate_usage(void)
 	       "  --fake-state FILE    for tests: DEVICE is a plain file, FILE the fake\n"
 	       "                       tracking state (see shipper/cbt-source.h)\n"
 	       "\n"
-	       "Prints one line per cycle. SIGINT/SIGTERM stop after merging back an\n"
+	       "Prints one line per cycle, and a progress bar on a terminal (stderr).\n"
+	       "SIGINT/SIGTERM stop after merging back an\n"
 	       "unfinished cycle, so no change is lost.\n");
 }
 
@@ -99,6 +102,8 @@ static int replicate_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop };
+	struct progress_tty bar = { .fd = STDERR_FILENO };
+	struct replicate_hooks hooks = { .arg = &bar, .progress = progress_tty_update };
 	struct replicate_summary sum;
 	struct sigaction sa;
 	struct replicator *r;
@@ -171,11 +176,16 @@ static int replicate_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	/* A progress bar on a terminal, unless --quiet. */
+	if (isatty(STDERR_FILENO) && log_get_level() >= LOG_INFO)
+		o.hooks = &hooks;
 	err = replicator_open(&o, &r);
 	if (err)
 		return 1;
 	for (;;) {
+		bar.start_us = bar.last_draw_us = 0;
 		err = replicator_cycle(r, &sum);
+		progress_tty_finish(&bar);
 		if (replicate_stop) {
 			log_notice("volume %s: stopping on signal", replicator_volume(r));
 			if (err == -EINTR)

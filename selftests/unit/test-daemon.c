@@ -23,6 +23,7 @@
 #include "daemon.h"
 #include "key.h"
 #include "log.h"
+#include "metrics.h"
 #include "progress.h"
 #include "store.h"
 #include "tap.h"
@@ -211,6 +212,78 @@ static int stop_daemon(struct runner *r)
 	return r->ret;
 }
 
+/* Progress arithmetic and the status renderings, on a made-up status. */
+static void test_render(void)
+{
+	struct vol_status s[2];
+	char buf[4096], *out = NULL, *line, *save;
+	size_t len = 0;
+	int64_t now = 1000 * USEC_PER_SEC;
+	int lines = 0, bad = 0;
+	FILE *f;
+
+	tap_eq(progress_eta(25, 100, 5.0), 15, "ETA: 75 left at 5/s is 15 s");
+	tap_eq(progress_eta(10, 100, 0), -1, "ETA unknown without a rate");
+	tap_ok(progress_rate(1000, 2 * USEC_PER_SEC) == 500.0, "rate: 1000 in 2 s is 500/s");
+	progress_bar(buf, sizeof(buf), 42, 100, 3 * 1048576.0, 3725, 10);
+	tap_ok(!strcmp(buf, "[####......]  42.0%  3.0 MiB/s  ETA 1:02:05"), "progress bar: %s", buf);
+
+	memset(s, 0, sizeof(s));
+	snprintf(s[0].name, sizeof(s[0].name), "db1");
+	snprintf(s[0].state, sizeof(s[0].state), "running");
+	snprintf(s[0].kind, sizeof(s[0].kind), "initial");
+	s[0].block_size = 4096;
+	s[0].cycle_start_us = now - 10 * USEC_PER_SEC;
+	s[0].cycle_done_blocks = 256;		/* 1 MiB in 10 s */
+	s[0].cycle_total_blocks = 1024;
+	snprintf(s[1].name, sizeof(s[1].name), "web");
+	snprintf(s[1].state, sizeof(s[1].state), "waiting");
+	snprintf(s[1].kind, sizeof(s[1].kind), "delta");
+	s[1].initial_done = true;
+	s[1].block_size = 4096;
+	s[1].last_start_us = now - 90 * USEC_PER_SEC;
+	s[1].last_end_us = now - 80 * USEC_PER_SEC;
+	s[1].last_duration_us = 10 * USEC_PER_SEC;
+	s[1].last_bytes = 5000000;
+	s[1].backlog_blocks = 3;
+	tap_eq(progress_rpo(&s[1], now), 90, "RPO: the last cycle's start 90 s ago");
+	tap_eq(progress_rpo(&s[0], now), -1, "RPO: none before the initial replication");
+
+	f = open_memstream(&out, &len);
+	metrics_json(f, s, 2, now, 42);
+	fclose(f);
+	tap_ok(strstr(out, "\"initial\":{\"done_bytes\":1048576,\"total_bytes\":4194304,\"rate_bytes_per_second\":104858,\"eta_seconds\":30}") != NULL,
+	       "JSON: initial progress with rate and ETA");
+	tap_ok(strstr(out, "\"rpo_seconds\":90") && strstr(out, "\"backlog_bytes\":12288") &&
+	       strstr(out, "\"daemon_pid\":42") && strstr(out, "\"duration_seconds\":10.000"),
+	       "JSON: RPO, backlog, last cycle");
+	free(out);
+
+	out = NULL;
+	f = open_memstream(&out, &len);
+	metrics_prometheus(f, s, 2, now);
+	fclose(f);
+	tap_ok(strstr(out, "cbtship_recovery_point_age_seconds{volume=\"web\"} 90\n") &&
+	       !strstr(out, "cbtship_recovery_point_age_seconds{volume=\"db1\"}") &&
+	       strstr(out, "cbtship_volume_state{volume=\"db1\",state=\"running\"} 1\n") &&
+	       strstr(out, "cbtship_cycle_progress_ratio{volume=\"db1\"} 0.2500\n") &&
+	       strstr(out, "cbtship_throughput_bytes_per_second{volume=\"web\"} 500000\n"),
+	       "Prometheus: RPO only once there is one, state, progress, throughput");
+	/* Every sample line: name{labels} value. */
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[128], labels[256];
+		double v;
+
+		if (line[0] == '#')
+			continue;
+		lines++;
+		if (sscanf(line, "%127[a-z_]{%255[^}]} %lf", name, labels, &v) != 3)
+			bad++;
+	}
+	tap_ok(lines > 20 && !bad, "Prometheus: %d sample lines, %d malformed", lines, bad);
+	free(out);
+}
+
 int main(void)
 {
 	struct vol_status st, before;
@@ -218,6 +291,7 @@ int main(void)
 	char p[512];
 
 	test_quiet_logs();
+	test_render();
 	top = test_dir_setup("daemon");
 	snprintf(p, sizeof(p), "%s/key", top);
 	if (key_generate(p)) {
