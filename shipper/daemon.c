@@ -27,7 +27,8 @@
 #include "schedule.h"
 #include "throttle.h"
 
-#define DAEMON_RETRY_US	(60 * USEC_PER_SEC)
+#define DAEMON_RETRY_US		(60 * USEC_PER_SEC)
+#define THROTTLE_SLICE_US	(200 * 1000)
 
 struct dvol {
 	struct daemon *d;
@@ -112,8 +113,14 @@ static int vcfg_copy(struct volume_config *dst, const struct volume_config *src)
 static void hook_before_put(void *arg, size_t bytes)
 {
 	struct dvol *v = arg;
+	int64_t wait = throttle_reserve(&v->d->throttle, bytes), step;
 
-	throttle_take(&v->d->throttle, bytes);
+	/* Sleep in slices so that a stop is not held up by a long throttle wait. */
+	while (wait > 0 && !v->d->stop) {
+		step = wait < THROTTLE_SLICE_US ? wait : THROTTLE_SLICE_US;
+		clock_sleep_us(v->d->clock, step);
+		wait -= step;
+	}
 	pthread_mutex_lock(&v->d->lock);
 	v->st.cycle_bytes_put += bytes;
 	pthread_mutex_unlock(&v->d->lock);

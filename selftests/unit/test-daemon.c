@@ -50,6 +50,8 @@ static void make_volume(const char *vol, uint64_t seed)
 	test_write_file(p, buf, sizeof(buf), 0600);
 }
 
+static const char *extra_global = "";
+
 static void write_config(const char *vols, unsigned int parallel)
 {
 	char p[512], text[8192], name[64];
@@ -58,8 +60,8 @@ static void write_config(const char *vols, unsigned int parallel)
 	int n;
 
 	off = (size_t)snprintf(text, sizeof(text),
-			       "[global]\nstate_dir = %s/state\nparallel = %u\nmin_interval = 1s\npoll = 1s\n",
-			       top, parallel);
+			       "[global]\nstate_dir = %s/state\nparallel = %u\nmin_interval = 1s\npoll = 1s\n%s",
+			       top, parallel, extra_global);
 	while (*v) {
 		if (sscanf(v, "%63s%n", name, &n) != 1)
 			break;
@@ -351,6 +353,31 @@ int main(void)
 	tap_ok(st.initial_done && st.last_cycle == before.last_cycle,
 	       "vd: resumed with deltas (store cycle %llu, was %llu), not a new initial copy",
 	       (unsigned long long)st.last_cycle, (unsigned long long)before.last_cycle);
+
+	/*
+	 * Throttle: reload with a 2 Mbit/s cap (250 kB/s) and a new volume.  Its
+	 * initial replication stores ~1 MB; the bucket holds at most 1 s
+	 * (250 kB), so it cannot take less than (bytes - 250 kB) / 250 kB/s.
+	 * Load only makes it slower: a lower bound is safe to assert.
+	 */
+	make_volume("ve", 5);
+	extra_global = "throttle = 2m\n";
+	write_config("va vb vd ve", 2);
+	{
+		int64_t t0 = clock_now_us(clock_real()), t1;
+		double min_s, took;
+
+		daemon_request_reload(r.d);
+		tap_ok(!wait_cycles("ve", 1, 1) && replica_equal("ve"), "throttled: ve is replicated");
+		t1 = clock_now_us(clock_real());
+		read_status("ve", &st);
+		/* Later cycles find no change and store nothing: the total is the initial's. */
+		min_s = ((double)st.bytes_total - 250000) / 250000;
+		took = (double)(t1 - t0) / 1e6;
+		tap_ok(st.bytes_total > 1000000 && took >= min_s,
+		       "throttled: %llu bytes took %.2f s, at least %.2f s at 2 Mbit/s",
+		       (unsigned long long)st.bytes_total, took, min_s);
+	}
 	tap_eq(stop_daemon(&r), 0, "daemon stops again");
 	return tap_done();
 }
