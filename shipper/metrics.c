@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Prometheus, JSON and table renderings of volume status (metrics.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -111,34 +109,27 @@ void metrics_prometheus(FILE *f, const struct vol_status *s, size_t nr, int64_t 
 			secs(s[i].next_due_us));
 }
 
+struct prom_args {
+	const struct vol_status *s;
+	size_t nr;
+	int64_t now_us;
+};
+
+static void prom_fill(FILE *f, const void *arg)
+{
+	const struct prom_args *a = arg;
+
+	metrics_prometheus(f, a->s, a->nr, a->now_us);
+}
+
 int metrics_write_file(const char *path, const struct vol_status *s, size_t nr, int64_t now_us)
 {
-	char tmp[4200];
-	FILE *f;
-	int fd, err = 0;
+	struct prom_args a = { .s = s, .nr = nr, .now_us = now_us };
+	int err = write_file_atomic(path, prom_fill, &a);
 
-	/* The textfile collector ignores names not ending in .prom: a safe temporary. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		err = -errno;
-		if (fd >= 0)
-			close(fd);
+	if (err)
 		log_err("cannot write metrics file %s: %s; check metrics_file in the configuration",
-			tmp, strerror(-err));
-		return err;
-	}
-	metrics_prometheus(f, s, nr, now_us);
-	if (fflush(f) || ferror(f))
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path) < 0)
-		err = -errno;
-	if (err) {
-		log_err("cannot write metrics file %s: %s", path, strerror(-err));
-		unlink(tmp);
-	}
+			path, strerror(-err));
 	return err;
 }
 

@@ -22,34 +22,24 @@
 	X(updated_us) X(cycle_start_us) X(last_start_us) X(last_end_us) \
 	X(last_duration_us) X(next_due_us)
 
-int status_write(const char *dir, const struct vol_status *s)
+int write_file_atomic(const char *path, void (*fill)(FILE *f, const void *arg), const void *arg)
 {
-	char path[4096], tmp[4200];
+	char tmp[4200];
 	FILE *f;
 	int fd, err = 0;
 
-	snprintf(path, sizeof(path), "%s/%s.state", dir, s->name);
+	/* ".tmp": node-exporter's textfile collector only reads names ending in .prom. */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = -errno;
-		log_err("cannot write status file %s: %s; check the state directory", tmp,
-			strerror(-err));
-		return err;
-	}
+	if (fd < 0)
+		return -errno;
 	f = fdopen(fd, "w");
 	if (!f) {
 		err = -errno;
 		close(fd);
 		goto out_unlink;
 	}
-	fprintf(f, "cbtship-volume-status 1\nname %s\nstate %s\nkind %s\ninitial_done %d\n"
-		"block_size %" PRIu32 "\nlast_error %d\n",
-		s->name, s->state, s->kind, s->initial_done, s->block_size, s->last_error);
-#define W_U64(f_) fprintf(f, #f_ " %" PRIu64 "\n", s->f_);
-#define W_I64(f_) fprintf(f, #f_ " %" PRId64 "\n", s->f_);
-	U64_FIELDS(W_U64)
-	I64_FIELDS(W_I64)
+	fill(f, arg);
 	if (fflush(f) || ferror(f))
 		err = -EIO;
 	if (fclose(f) && !err)
@@ -58,9 +48,34 @@ int status_write(const char *dir, const struct vol_status *s)
 		err = -errno;
 	if (!err)
 		return 0;
-	log_err("cannot write status file %s: %s; check the state directory", path, strerror(-err));
 out_unlink:
 	unlink(tmp);
+	return err;
+}
+
+static void status_fill(FILE *f, const void *arg)
+{
+	const struct vol_status *s = arg;
+
+	fprintf(f, "cbtship-volume-status 1\nname %s\nstate %s\nkind %s\ninitial_done %d\n"
+		"block_size %" PRIu32 "\nlast_error %d\n",
+		s->name, s->state, s->kind, s->initial_done, s->block_size, s->last_error);
+#define W_U64(f_) fprintf(f, #f_ " %" PRIu64 "\n", s->f_);
+#define W_I64(f_) fprintf(f, #f_ " %" PRId64 "\n", s->f_);
+	U64_FIELDS(W_U64)
+	I64_FIELDS(W_I64)
+}
+
+int status_write(const char *dir, const struct vol_status *s)
+{
+	char path[4096];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s.state", dir, s->name);
+	err = write_file_atomic(path, status_fill, s);
+	if (err)
+		log_err("cannot write status file %s: %s; check the state directory", path,
+			strerror(-err));
 	return err;
 }
 

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define STATUS_SUBDIR	"service"
 
@@ -41,7 +42,12 @@ struct vol_status {
 	int last_error;		/* -errno of the last failed cycle, 0 after a success */
 };
 
-/* Write atomically (temporary file + rename) as DIR/NAME.state. */
+/*
+ * Write path atomically: fill writes the content to a temporary file
+ * (path.tmp) that is then renamed over path.  0 or -errno (not logged).
+ */
+int write_file_atomic(const char *path, void (*fill)(FILE *f, const void *arg), const void *arg);
+/* Write atomically as DIR/NAME.state. */
 int status_write(const char *dir, const struct vol_status *s);
 /* Read one status file; -ENOENT, -EINVAL (not a status file). */
 int status_read(const char *path, struct vol_status *s);
