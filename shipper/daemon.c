@@ -429,7 +429,8 @@ static void reload(struct daemon *d)
 	struct cbt_config cfg;
 	struct volume_config *nc;
 	struct dvol *v;
-	size_t i;
+	size_t i, j;
+	bool keep;
 
 	log_notice("reloading %s", d->config_path);
 	if (config_load(d->config_path, &cfg)) {
@@ -448,9 +449,7 @@ static void reload(struct daemon *d)
 		v = d->vol[i];
 		if (v->removed)
 			continue;
-		bool keep = false;
-
-		for (size_t j = 0; j < cfg.nr_vol && !keep; j++)
+		for (j = 0, keep = false; j < cfg.nr_vol && !keep; j++)
 			keep = !strcmp(cfg.vol[j].name, v->cfg.name);
 		if (!keep) {
 			log_notice("volume %s: removed from the configuration; stopping after its running cycle",

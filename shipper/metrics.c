@@ -216,7 +216,7 @@ void metrics_table(FILE *f, const struct vol_status *s, size_t nr, int64_t now_u
 	int64_t eta;
 	size_t i;
 
-	fprintf(f, "%-20s %-9s %-9s %7s %-36s %10s %10s  %s\n", "VOLUME", "STATE", "NEXT", "RPO",
+	fprintf(f, "%-20s %-9s %-9s %7s %-36s %10s %10s  %s\n", "VOLUME", "STATE", "KIND", "RPO",
 		"LAST CYCLE", "BACKLOG", "MiB/s", "PROGRESS");
 	for (i = 0; i < nr; i++) {
 		v = &s[i];
