@@ -401,6 +401,14 @@ int main(void)
 		       "blackout: no cycle started inside the window (%s, %llu cycles)", st.state,
 		       (unsigned long long)st.cycles_ok);
 	}
+	/* An on-demand request (NAME.now) is served even inside the window. */
+	read_status("va", &before);
+	snprintf(p, sizeof(p), "%s/state/" STATUS_SUBDIR "/va.now", top);
+	test_write_file(p, "", 0, 0644);
+	tap_ok(!wait_cycles("va", before.cycles_ok + 1, 0) && access(p, F_OK) < 0,
+	       "on-demand: va runs a cycle inside the blackout window and the request is consumed");
+	read_status("vf", &st);
+	tap_eq(st.cycles_ok, 0, "on-demand: vf is still held");
 	extra_global = "";
 	write_config("va vf", 2);
 	daemon_request_reload(r.d);
