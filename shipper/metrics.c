@@ -40,73 +40,126 @@ static double secs(int64_t us)
 
 /* ---- Prometheus ---- */
 
-#define HELP(f, name, type, text) \
-	fprintf(f, "# HELP " name " " text "\n# TYPE " name " " type "\n")
+/* One sample per volume: value() < 0 with skip_negative leaves the sample out. */
+struct prom_metric {
+	const char *name, *type, *help;
+	int decimals;
+	bool skip_negative;
+	double (*value)(const struct vol_status *s, int64_t now_us);
+};
+
+static double v_initial_done(const struct vol_status *s, int64_t now_us)
+{
+	(void)now_us;
+	return s->initial_done;
+}
+
+static double v_progress(const struct vol_status *s, int64_t now_us)
+{
+	(void)now_us;
+	if (!s->cycle_total_blocks || strcmp(s->state, "running"))
+		return 0;
+	return (double)s->cycle_done_blocks / (double)s->cycle_total_blocks;
+}
+
+static double v_rpo(const struct vol_status *s, int64_t now_us)
+{
+	return (double)progress_rpo(s, now_us);
+}
+
+static double v_last_end(const struct vol_status *s, int64_t now_us)
+{
+	(void)now_us;
+	return secs(s->last_end_us);
+}
+
+static double v_last_duration(const struct vol_status *s, int64_t now_us)
+{
+	(void)now_us;
+	return secs(s->last_duration_us);
+}
+
+static double v_last_bytes(const struct vol_status *s, int64_t now_us)
+{
+	(void)now_us;
+	return (double)s->last_bytes;
+}
+
+static double v_backlog(const struct vol_status *s, int64_t now_us)
+{
+	(void)now_us;
+	return (double)(s->backlog_blocks * s->block_size);
+}
+
+static double v_stored(const struct vol_status *s, int64_t now_us)
+{
+	(void)now_us;
+	return (double)s->bytes_total;
+}
+
+static double v_next_due(const struct vol_status *s, int64_t now_us)
+{
+	(void)now_us;
+	return secs(s->next_due_us);
+}
+
+static const struct prom_metric prom_metrics[] = {
+	{ "cbtship_initial_replication_done", "gauge",
+	  "1 once a complete cycle is in the store", 0, false, v_initial_done },
+	{ "cbtship_cycle_progress_ratio", "gauge",
+	  "share of the running cycle's blocks read", 4, false, v_progress },
+	{ "cbtship_recovery_point_age_seconds", "gauge",
+	  "age of the newest complete recovery point (RPO); absent before the first",
+	  0, true, v_rpo },
+	{ "cbtship_last_cycle_end_timestamp_seconds", "gauge",
+	  "when the last cycle completed", 3, false, v_last_end },
+	{ "cbtship_last_cycle_duration_seconds", "gauge",
+	  "how long the last cycle took", 3, false, v_last_duration },
+	{ "cbtship_last_cycle_bytes", "gauge", "bytes the last cycle stored", 0, false,
+	  v_last_bytes },
+	{ "cbtship_backlog_bytes", "gauge", "changed data not shipped yet", 0, false, v_backlog },
+	{ "cbtship_throughput_bytes_per_second", "gauge",
+	  "store throughput of the running cycle, else of the last one", 0, false, throughput },
+	{ "cbtship_stored_bytes_total", "counter", "bytes stored by the daemon", 0, false,
+	  v_stored },
+	{ "cbtship_next_cycle_timestamp_seconds", "gauge",
+	  "when the next delta cycle is due", 3, false, v_next_due },
+};
+
+static void prom_help(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
 
 void metrics_prometheus(FILE *f, const struct vol_status *s, size_t nr, int64_t now_us)
 {
 	static const char *const states[] = {
 		"waiting", "queued", "blackout", "running", "error", "stopped",
 	};
+	const struct prom_metric *m;
 	size_t i, j;
-	int64_t rpo;
+	double v;
 
-	HELP(f, "cbtship_volume_state", "gauge", "1 for the volume's current state");
+	prom_help(f, "cbtship_volume_state", "gauge", "1 for the volume's current state");
 	for (i = 0; i < nr; i++)
 		for (j = 0; j < sizeof(states) / sizeof(states[0]); j++)
 			fprintf(f, "cbtship_volume_state{volume=\"%s\",state=\"%s\"} %d\n",
 				s[i].name, states[j], !strcmp(s[i].state, states[j]));
-	HELP(f, "cbtship_initial_replication_done", "gauge", "1 once a complete cycle is in the store");
-	for (i = 0; i < nr; i++)
-		fprintf(f, "cbtship_initial_replication_done{volume=\"%s\"} %d\n", s[i].name,
-			s[i].initial_done);
-	HELP(f, "cbtship_cycle_progress_ratio", "gauge", "share of the running cycle's blocks read");
-	for (i = 0; i < nr; i++)
-		fprintf(f, "cbtship_cycle_progress_ratio{volume=\"%s\"} %.4f\n", s[i].name,
-			s[i].cycle_total_blocks && !strcmp(s[i].state, "running") ?
-			(double)s[i].cycle_done_blocks / (double)s[i].cycle_total_blocks : 0.0);
-	HELP(f, "cbtship_recovery_point_age_seconds", "gauge",
-	     "age of the newest complete recovery point (RPO); absent before the first");
-	for (i = 0; i < nr; i++) {
-		rpo = progress_rpo(&s[i], now_us);
-		if (rpo >= 0)
-			fprintf(f, "cbtship_recovery_point_age_seconds{volume=\"%s\"} %" PRId64 "\n",
-				s[i].name, rpo);
+	for (j = 0; j < sizeof(prom_metrics) / sizeof(prom_metrics[0]); j++) {
+		m = &prom_metrics[j];
+		prom_help(f, m->name, m->type, m->help);
+		for (i = 0; i < nr; i++) {
+			v = m->value(&s[i], now_us);
+			if (m->skip_negative && v < 0)
+				continue;
+			fprintf(f, "%s{volume=\"%s\"} %.*f\n", m->name, s[i].name, m->decimals, v);
+		}
 	}
-	HELP(f, "cbtship_last_cycle_end_timestamp_seconds", "gauge", "when the last cycle completed");
-	for (i = 0; i < nr; i++)
-		fprintf(f, "cbtship_last_cycle_end_timestamp_seconds{volume=\"%s\"} %.3f\n",
-			s[i].name, secs(s[i].last_end_us));
-	HELP(f, "cbtship_last_cycle_duration_seconds", "gauge", "how long the last cycle took");
-	for (i = 0; i < nr; i++)
-		fprintf(f, "cbtship_last_cycle_duration_seconds{volume=\"%s\"} %.3f\n", s[i].name,
-			secs(s[i].last_duration_us));
-	HELP(f, "cbtship_last_cycle_bytes", "gauge", "bytes the last cycle stored");
-	for (i = 0; i < nr; i++)
-		fprintf(f, "cbtship_last_cycle_bytes{volume=\"%s\"} %" PRIu64 "\n", s[i].name,
-			s[i].last_bytes);
-	HELP(f, "cbtship_backlog_bytes", "gauge", "changed data not shipped yet");
-	for (i = 0; i < nr; i++)
-		fprintf(f, "cbtship_backlog_bytes{volume=\"%s\"} %" PRIu64 "\n", s[i].name,
-			s[i].backlog_blocks * s[i].block_size);
-	HELP(f, "cbtship_throughput_bytes_per_second", "gauge",
-	     "store throughput of the running cycle, else of the last one");
-	for (i = 0; i < nr; i++)
-		fprintf(f, "cbtship_throughput_bytes_per_second{volume=\"%s\"} %.0f\n", s[i].name,
-			throughput(&s[i], now_us));
-	HELP(f, "cbtship_stored_bytes_total", "counter", "bytes stored by the daemon");
-	for (i = 0; i < nr; i++)
-		fprintf(f, "cbtship_stored_bytes_total{volume=\"%s\"} %" PRIu64 "\n", s[i].name,
-			s[i].bytes_total);
-	HELP(f, "cbtship_cycles_total", "counter", "cycles run, by result");
+	prom_help(f, "cbtship_cycles_total", "counter", "cycles run, by result");
 	for (i = 0; i < nr; i++)
 		fprintf(f, "cbtship_cycles_total{volume=\"%s\",result=\"ok\"} %" PRIu64 "\n"
 			"cbtship_cycles_total{volume=\"%s\",result=\"failed\"} %" PRIu64 "\n",
 			s[i].name, s[i].cycles_ok, s[i].name, s[i].cycles_failed);
-	HELP(f, "cbtship_next_cycle_timestamp_seconds", "gauge", "when the next delta cycle is due");
-	for (i = 0; i < nr; i++)
-		fprintf(f, "cbtship_next_cycle_timestamp_seconds{volume=\"%s\"} %.3f\n", s[i].name,
-			secs(s[i].next_due_us));
 }
 
 struct prom_args {
