@@ -235,14 +235,13 @@ static void *worker(void *arg)
 			poll_us = d->cfg.poll;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += (time_t)(poll_us / USEC_PER_SEC);
+			/* Only with a replicator a cycle opened: a failing open is the cycle's to log. */
 			if (pthread_cond_timedwait(&v->cond, &d->lock, &ts) != ETIMEDOUT ||
-			    v->quit || v->go || !v->s.initial_done)
+			    v->quit || v->go || !v->s.initial_done || !r)
 				continue;
 			v->busy = true;
 			pthread_mutex_unlock(&d->lock);
-			err = r ? 0 : open_replicator(v, &r);
-			if (!err)
-				err = replicator_pending(r, &dirty);
+			err = replicator_pending(r, &dirty);
 			pthread_mutex_lock(&d->lock);
 			v->busy = false;
 			if (!err) {
@@ -345,6 +344,8 @@ static int add_volume(struct daemon *d, const struct volume_config *cfg)
 	snprintf(v->st.state, sizeof(v->st.state), "waiting");
 	snprintf(v->st.kind, sizeof(v->st.kind), "initial");
 	restore_status(d, v);
+	/* Unknown until a cycle has looked: near-continuous volumes start with one. */
+	v->s.has_changes = true;
 	pthread_cond_init(&v->cond, NULL);
 	err = -pthread_create(&v->thread, NULL, worker, v);
 	if (err) {
