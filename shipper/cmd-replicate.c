@@ -45,8 +45,7 @@ static void replicate_usage(void)
 	       "  --fake-state FILE    for tests: DEVICE is a plain file, FILE the fake\n"
 	       "                       tracking state (see shipper/cbt-source.h)\n"
 	       "\n"
-	       "Prints one line per cycle, and a progress bar on a terminal (stderr).\n"
-	       "SIGINT/SIGTERM stop after merging back an\n"
+	       "Prints one line per cycle. SIGINT/SIGTERM stop after merging back an\n"
 	       "unfinished cycle, so no change is lost.\n");
 }
 
