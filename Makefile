@@ -11,7 +11,7 @@ KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; \
 	  ls -d /lib/modules/*/build 2>/dev/null | grep -v -e '-rt-' -e '-cloud-' | \
 	  sort -V | tail -n 1; fi)
 
-.PHONY: all shipper kmod selftests unit fuzz check check-fast demo deps clean help
+.PHONY: all shipper kmod selftests unit fuzz check check-fast demo deps clean help install uninstall
 
 all: shipper kmod selftests
 
@@ -80,6 +80,36 @@ demo: deps
 deps:
 	scripts/install-deps
 
+# Install cbtship, its systemd unit, man pages, bash completion and an example
+# configuration.  DESTDIR and PREFIX are respected (PREFIX=/usr for packages).
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+MANDIR		?= $(PREFIX)/share/man
+SYSCONFDIR	?= /etc
+UNITDIR		?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR	?= $(PREFIX)/share/bash-completion/completions
+INSTALL		?= install
+
+install: shipper
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man4 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/cbtship
+	$(INSTALL) -m 0755 shipper/cbtship $(DESTDIR)$(BINDIR)/cbtship
+	$(INSTALL) -m 0644 docs/man/cbtship.8 $(DESTDIR)$(MANDIR)/man8/cbtship.8
+	$(INSTALL) -m 0644 docs/man/cbtship.conf.5 $(DESTDIR)$(MANDIR)/man5/cbtship.conf.5
+	$(INSTALL) -m 0644 docs/man/dm-cbt.4 $(DESTDIR)$(MANDIR)/man4/dm-cbt.4
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/cbtship.service >$(DESTDIR)$(UNITDIR)/cbtship.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/cbtship.service
+	$(INSTALL) -m 0644 dist/cbtship.bash-completion $(DESTDIR)$(COMPLETIONDIR)/cbtship
+	$(INSTALL) -m 0644 dist/cbtship.conf.example \
+		$(DESTDIR)$(SYSCONFDIR)/cbtship/cbtship.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cbtship $(DESTDIR)$(MANDIR)/man8/cbtship.8 \
+		$(DESTDIR)$(MANDIR)/man5/cbtship.conf.5 $(DESTDIR)$(MANDIR)/man4/dm-cbt.4 \
+		$(DESTDIR)$(UNITDIR)/cbtship.service $(DESTDIR)$(COMPLETIONDIR)/cbtship \
+		$(DESTDIR)$(SYSCONFDIR)/cbtship/cbtship.conf.example
+
 clean:
 	$(MAKE) -C shipper clean
 	rm -f $(PROBE) $(RACE) $(NL_MALFORMED)
@@ -93,3 +123,4 @@ help:
 	@echo "make fuzz       build the libFuzzer targets (scripts/fuzz runs them)"
 	@echo "make demo       install what is missing, build, replicate a volume in a VM"
 	@echo "make deps       install build and test dependencies (Debian/Ubuntu, root)"
+	@echo "make install    install cbtship, systemd unit, man pages, completion (DESTDIR, PREFIX)"

@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "azure-cli.h"
 #include "commands.h"
 #include "log.h"
+#include "progress.h"
 #include "replicate.h"
 #include "seg-pipeline.h"
 
@@ -104,6 +106,8 @@ static int replicate_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop };
+	struct progress_tty bar = { .fd = STDERR_FILENO };
+	struct replicate_hooks hooks = { .arg = &bar, .progress = progress_tty_update };
 	struct replicate_summary sum;
 	struct sigaction sa;
 	struct replicator *r;
@@ -180,11 +184,16 @@ static int replicate_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	/* A progress bar on a terminal, unless --quiet. */
+	if (isatty(STDERR_FILENO) && log_get_level() >= LOG_INFO)
+		o.hooks = &hooks;
 	err = replicator_open(&o, &r);
 	if (err)
 		return 1;
 	for (;;) {
+		bar.start_us = bar.last_draw_us = 0;
 		err = replicator_cycle(r, &sum);
+		progress_tty_finish(&bar);
 		if (replicate_stop) {
 			log_notice("volume %s: stopping on signal", replicator_volume(r));
 			if (err == -EINTR)

@@ -20,5 +20,7 @@ extern const struct command cmd_migrate;
 extern const struct command cmd_stop;
 extern const struct command cmd_cbt;
 extern const struct command cmd_bench;
+extern const struct command cmd_daemon;
+extern const struct command cmd_status;
 
 #endif

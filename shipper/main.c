@@ -25,6 +25,8 @@ static const struct command *const commands[] = {
 	&cmd_stop,
 	&cmd_cbt,
 	&cmd_bench,
+	&cmd_daemon,
+	&cmd_status,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -28,6 +28,7 @@ struct counting_store {
 	struct store st;
 	struct store *inner;
 	int (*put_fault)(const char *name);
+	const struct replicate_hooks *hooks;
 	uint64_t bytes_put;		/* only the store thread writes it during a cycle */
 };
 
@@ -55,6 +56,8 @@ static int cs_count(struct store *st, const char *name, const void *buf, size_t 
 	struct counting_store *cs = (struct counting_store *)st;
 	int err = cs->put_fault ? cs->put_fault(name) : 0;
 
+	if (!err && cs->hooks && cs->hooks->before_put)
+		cs->hooks->before_put(cs->hooks->arg, len);
 	if (!err)
 		err = async ? store_put_async(cs->inner, name, buf, len) :
 			      store_put(cs->inner, name, buf, len);
@@ -147,6 +150,7 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 	r->cs.st.spec = inner->spec;
 	r->cs.inner = inner;
 	r->cs.put_fault = opts->put_fault;
+	r->cs.hooks = opts->hooks;
 
 	err = open_source(opts, &r->src);
 	if (err)
@@ -209,6 +213,16 @@ const char *replicator_volume(const struct replicator *r)
 	return r->volume;
 }
 
+int replicator_pending(struct replicator *r, uint64_t *dirty_blocks)
+{
+	struct cbt_volume_info info;
+	int err = r->src->ops->info(r->src, &info);
+
+	if (!err)
+		*dirty_blocks = info.dirty_blocks + (info.frozen ? info.frozen_blocks : 0);
+	return err;
+}
+
 /* ---- one cycle ---- */
 
 struct ship_ctx {
@@ -217,6 +231,7 @@ struct ship_ctx {
 	uint32_t block_size;
 	uint64_t blocks;
 	uint64_t bytes;
+	uint64_t total;			/* blocks in this cycle, for progress */
 };
 
 static int ship_run(void *arg, uint64_t first, uint64_t nr, const void *data, size_t bytes)
@@ -238,6 +253,9 @@ static int ship_run(void *arg, uint64_t first, uint64_t nr, const void *data, si
 	}
 	c->blocks += nr;
 	c->bytes += bytes;
+	if (c->r->opts.hooks && c->r->opts.hooks->progress)
+		c->r->opts.hooks->progress(c->r->opts.hooks->arg, c->blocks, c->total,
+					   c->block_size);
 	return 0;
 }
 
@@ -366,6 +384,7 @@ int replicator_cycle(struct replicator *r, struct replicate_summary *sum)
 	if (err)
 		goto out;
 	ship.block_size = info.block_size;
+	ship.total = cbt_extent_list_blocks(&ext);
 	err = block_reader_read(r->br, info.block_size, ext.ext, ext.nr, ship_run, &ship);
 	if (err) {
 		if (err == -EINTR)

@@ -15,6 +15,18 @@
 #include "remote-opts.h"
 #include "vstore.h"
 
+/*
+ * Service hooks (cbtship daemon, progress bar); each optional, called from
+ * the cycle's threads.
+ */
+struct replicate_hooks {
+	void *arg;
+	/* Before each object put, with its size; may sleep (upload throttling). */
+	void (*before_put)(void *arg, size_t bytes);
+	/* After each run of blocks read: blocks done and total in this cycle. */
+	void (*progress)(void *arg, uint64_t done, uint64_t total, uint32_t block_size);
+};
+
 struct replicate_opts {
 	const char *store;		/* store spec (directory or Azure URL) */
 	struct remote_opts remote;	/* for remote stores */
@@ -28,6 +40,7 @@ struct replicate_opts {
 	int (*put_fault)(const char *name);
 	/* Set (by a signal handler) to stop: the running cycle is merged back. */
 	const volatile sig_atomic_t *stop;
+	const struct replicate_hooks *hooks;	/* NULL = none */
 };
 
 enum replicate_result {
@@ -61,6 +74,8 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out);
  */
 int replicator_cycle(struct replicator *r, struct replicate_summary *sum);
 const char *replicator_volume(const struct replicator *r);
+/* Blocks changed since the last cycle (the source's dirty count), without starting one. */
+int replicator_pending(struct replicator *r, uint64_t *dirty_blocks);
 void replicator_close(struct replicator *r);
 
 #endif

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The configuration file: a full example parses into the right values,
+ * defaults apply, and every kind of bad input is refused with the right
+ * file:line:column.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "log.h"
+#include "tap.h"
+#include "tmpdir.h"
+
+static const char example[] =
+	"# cbtship daemon configuration\n"
+	"[global]\n"
+	"state_dir = /var/lib/cbtship-test\n"
+	"parallel = 8\n"
+	"min_interval = 30m\n"
+	"blackout = Monday;7:00;7h | Friday;13:00;8m\n"
+	"throttle_work = 20m\n"
+	"throttle_offwork = unlimited\n"
+	"work_days = Mon-Sat\n"
+	"work_hours = 7:30-19:00\n"
+	"metrics_file = /tmp/x.prom\n"
+	"\n"
+	"[volume db1]\n"
+	"  device = /dev/mapper/db1   \n"
+	"store = /srv/store\n"
+	"key = /etc/cbtship/db1.key\n"
+	"min_interval = continuous\n"
+	"blackout = none\n"
+	"codec = zlib\n"
+	"workers = 2\n"
+	"\n"
+	"[volume web]\n"
+	"device=/dev/mapper/web\n"
+	"store=/srv/store\n"
+	"key=/etc/cbtship/web.key\n";
+
+static void test_good(void)
+{
+	struct cbt_config c;
+	char err[512];
+	int ret;
+
+	ret = config_parse(example, "example.conf", &c, err, sizeof(err));
+	tap_ok(ret == 0, "the example parses (%s)", err);
+	if (ret)
+		return;
+	tap_ok(!strcmp(c.state_dir, "/var/lib/cbtship-test"), "state_dir");
+	tap_eq(c.parallel, 8, "parallel");
+	tap_eq(c.min_interval, 30 * 60 * 1000000LL, "global min_interval 30m");
+	tap_eq(c.blackout.nr, 2, "global blackout windows");
+	tap_eq(c.throttle.work_bps, 20000000, "throttle_work");
+	tap_eq(c.throttle.offwork_bps, 0, "throttle_offwork unlimited");
+	tap_eq(c.throttle.work_days, 0x7e, "work_days Mon-Sat");
+	tap_ok(c.throttle.work_start == 450 && c.throttle.work_end == 1140, "work_hours");
+	tap_eq(c.nr_vol, 2, "two volumes");
+	tap_ok(!strcmp(c.vol[0].name, "db1") && !strcmp(c.vol[0].device, "/dev/mapper/db1"),
+	       "volume db1, device trimmed");
+	tap_eq(config_min_interval(&c, &c.vol[0]), 0, "db1 near-continuous");
+	tap_eq(config_blackout(&c, &c.vol[0])->nr, 0, "db1 opts out of the windows");
+	tap_ok(c.vol[0].writer.codec == CODEC_ZLIB && c.vol[0].writer.workers == 2, "db1 codec and workers");
+	tap_eq(config_min_interval(&c, &c.vol[1]), 30 * 60 * 1000000LL, "web inherits 30m");
+	tap_eq(config_blackout(&c, &c.vol[1])->nr, 2, "web inherits the global windows");
+	tap_ok(c.vol[1].writer.codec == CODEC_ZSTD && c.vol[1].writer.level == 1, "web: zstd level 1 default");
+	tap_ok(!config_volume_equal(&c.vol[0], &c.vol[1]), "different volumes differ");
+	tap_ok(config_volume_equal(&c.vol[1], &c.vol[1]), "a volume equals itself");
+	config_free(&c);
+
+	ret = config_parse("[volume a]\ndevice=/d\nstore=/s\nkey=/k\n", "min.conf", &c, err, sizeof(err));
+	tap_ok(ret == 0 && c.parallel == 52 && c.min_interval == 3600000000LL &&
+	       !strcmp(c.state_dir, "/var/lib/cbtship") && c.poll == 10000000 &&
+	       c.throttle.work_bps == 0 && c.throttle.work_days == 0x3e,
+	       "defaults: 52 in parallel, 1 h, /var/lib/cbtship, unlimited");
+	config_free(&c);
+	ret = config_parse("", "empty.conf", &c, err, sizeof(err));
+	tap_ok(ret == 0 && c.nr_vol == 0, "an empty file is no volumes");
+	config_free(&c);
+}
+
+static void check_bad(const char *text, const char *where, const char *word)
+{
+	struct cbt_config c;
+	char err[512];
+	int ret = config_parse(text, "t.conf", &c, err, sizeof(err));
+
+	tap_ok(ret == -EINVAL && !strncmp(err, where, strlen(where)) && strstr(err, word) &&
+	       c.nr_vol == 0 && !c.state_dir,
+	       "refused with %s ... %s: got \"%s\"", where, word, err);
+}
+
+static void test_bad(void)
+{
+	check_bad("[global]\nparallel = 0\n", "t.conf:2:12:", "from 1 to 1024");
+	check_bad("[global]\nparallel = many\n", "t.conf:2:12:", "number");
+	check_bad("[global]\nfoo = 1\n", "t.conf:2:1:", "unknown key 'foo'");
+	check_bad("[global]\nblackout = Monday;7:00;7h | Tusday;8:00;1h\n", "t.conf:2:29:", "day of the week");
+	check_bad("[global]\nthrottle_work = 100k\n", "t.conf:2:17:", "out of range");
+	check_bad("[global]\nwork_hours = 8-18\n", "t.conf:2:14:", "working hours");
+	check_bad("[global]\nmin_interval = 1x\n", "t.conf:2:16:", "duration");
+	check_bad("[volume a]\ndevice=/d\nstore=/s\n", "t.conf:1:1:", "needs device, store and key");
+	check_bad("[volume a\n", "t.conf:1:10:", "']'");
+	check_bad("[volume a] x\n", "t.conf:1:11:", "after ']'");
+	check_bad("[volumes a]\n", "t.conf:1:2:", "[volume NAME]");
+	check_bad("[volume .hidden]\n", "t.conf:1:9:", "invalid volume name");
+	check_bad("[volume a]\ndevice=/d\nstore=/s\nkey=/k\n[volume a]\n", "t.conf:5:9:", "already defined at line 1");
+	check_bad("[volume a]\ncodec = lz4\n", "t.conf:2:9:", "unknown codec");
+	check_bad("[volume a]\ndevice =\n", "t.conf:2:9:", "empty value");
+	check_bad("[volume a]\nbogus line\n", "t.conf:2:1:", "key = value");
+	check_bad("[volume a]\ndevice=/d\nstore=/s\nkey=/k\n[global]\n", "t.conf:5:1:", "must come first");
+	check_bad("  = x\n", "t.conf:1:3:", "missing key");
+	check_bad("[volume a]\nde-vice = x\n", "t.conf:2:3:", "invalid character");
+	check_bad("[volume a]\nlevel = 23\n", "t.conf:2:9:", "0 to 22");
+}
+
+static void test_load(void)
+{
+	struct cbt_config c;
+	int ret;
+
+	test_dir_setup("config");
+	test_write_file("ok.conf", example, sizeof(example) - 1, 0644);
+	ret = config_load("ok.conf", &c);
+	tap_ok(ret == 0 && c.nr_vol == 2, "config_load reads a file");
+	config_free(&c);
+	tap_eq(config_load("missing.conf", &c), -ENOENT, "a missing file is -ENOENT");
+	mkdir("adir", 0755);
+	tap_eq(config_load("adir", &c), -EFBIG, "a directory is refused");
+	test_write_file("bad.conf", "[global]\nx=1\n", 13, 0644);
+	tap_eq(config_load("bad.conf", &c), -EINVAL, "bad content is -EINVAL");
+}
+
+static void test_duration(void)
+{
+	int64_t us;
+
+	tap_ok(!config_parse_duration("1d12h", &us) && us == 36 * 3600 * 1000000LL, "1d12h");
+	tap_ok(!config_parse_duration("90s", &us) && us == 90 * 1000000LL, "90s");
+	tap_ok(!config_parse_duration("0", &us) && us == 0, "0");
+	tap_eq(config_parse_duration("1h1d", &us), -EINVAL, "units out of order");
+	tap_eq(config_parse_duration("15", &us), -EINVAL, "no unit");
+	tap_eq(config_parse_duration("400d", &us), -EINVAL, "more than a year");
+	tap_eq(config_parse_duration("", &us), -EINVAL, "empty");
+}
+
+int main(void)
+{
+	test_quiet_logs();
+	test_good();
+	test_bad();
+	test_load();
+	test_duration();
+	return tap_done();
+}

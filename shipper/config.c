@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The configuration file parser (config.h, docs/CONFIG.md). */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "format.h"
+#include "log.h"
+#include "schedule.h"
+
+struct cparse {
+	const char *fname;
+	unsigned int line;
+	char *err;
+	size_t errlen;
+	struct cbt_config *cfg;
+	struct volume_config *vol;	/* current section; NULL = [global] */
+	bool seen_global;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int cp_error(struct cparse *p, size_t col, const char *fmt, ...)
+{
+	char msg[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->err && p->errlen)
+		snprintf(p->err, p->errlen, "%s:%u:%zu: %s", p->fname, p->line, col, msg);
+	return -EINVAL;
+}
+
+int config_parse_duration(const char *s, int64_t *us)
+{
+	static const struct { char unit; int64_t secs; } units[] = {
+		{ 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 },
+	};
+	int64_t total = 0, v;
+	size_t u = 0, i;
+	const char *p = s;
+
+	if (!strcmp(s, "0")) {
+		*us = 0;
+		return 0;
+	}
+	if (!*p)
+		return -EINVAL;
+	while (*p) {
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		v = 0;
+		while (isdigit((unsigned char)*p)) {
+			v = v * 10 + (*p++ - '0');
+			if (v > 1000000)
+				return -EINVAL;
+		}
+		for (i = u; i < 4 && units[i].unit != tolower((unsigned char)*p); i++)
+			;
+		if (i == 4)
+			return -EINVAL;	/* no unit, unknown unit or out of order */
+		total += v * units[i].secs;
+		u = i + 1;
+		p++;
+	}
+	if (total > 366LL * 86400)
+		return -EINVAL;
+	*us = total * 1000000;
+	return 0;
+}
+
+static int set_string(struct cparse *p, char **field, const char *value, size_t col)
+{
+	if (!*value)
+		return cp_error(p, col, "empty value");
+	free(*field);
+	*field = strdup(value);
+	return *field ? 0 : -ENOMEM;
+}
+
+static int parse_uint(struct cparse *p, const char *value, size_t col, unsigned long min,
+		      unsigned long max, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || end == value || *end || !isdigit((unsigned char)*value) || v < min || v > max)
+		return cp_error(p, col, "expected a number from %lu to %lu", min, max);
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int parse_interval(struct cparse *p, const char *value, size_t col, int64_t *out)
+{
+	if (!strcmp(value, "continuous")) {
+		*out = 0;
+		return 0;
+	}
+	if (config_parse_duration(value, out))
+		return cp_error(p, col, "expected a duration such as 1h, 15m, 90s, or 'continuous'");
+	return 0;
+}
+
+static int parse_blackout(struct cparse *p, const char *value, size_t col, struct blackout *b)
+{
+	char msg[256];
+	unsigned long c;
+
+	if (!strcmp(value, "none")) {
+		memset(b, 0, sizeof(*b));
+		return 0;
+	}
+	if (!blackout_parse(value, b, msg, sizeof(msg)))
+		return 0;
+	/* "column N: ..." is relative to the value: make it the line's. */
+	if (sscanf(msg, "column %lu:", &c) == 1)
+		return cp_error(p, col + c - 1, "blackout%s", strchr(msg, ':'));
+	return cp_error(p, col, "blackout: %s", msg);
+}
+
+static int global_key(struct cparse *p, const char *key, const char *value, size_t col)
+{
+	struct cbt_config *cfg = p->cfg;
+	char msg[256];
+
+	if (!strcmp(key, "state_dir"))
+		return set_string(p, &cfg->state_dir, value, col);
+	if (!strcmp(key, "metrics_file"))
+		return set_string(p, &cfg->metrics_file, value, col);
+	if (!strcmp(key, "parallel"))
+		return parse_uint(p, value, col, 1, 1024, &cfg->parallel);
+	if (!strcmp(key, "min_interval"))
+		return parse_interval(p, value, col, &cfg->min_interval);
+	if (!strcmp(key, "poll")) {
+		if (config_parse_duration(value, &cfg->poll) || cfg->poll < 1000000)
+			return cp_error(p, col, "expected a duration of at least 1s, such as 10s");
+		return 0;
+	}
+	if (!strcmp(key, "blackout"))
+		return parse_blackout(p, value, col, &cfg->blackout);
+	if (!strcmp(key, "throttle_work") || !strcmp(key, "throttle_offwork") ||
+	    !strcmp(key, "throttle")) {
+		uint64_t bps;
+
+		if (throttle_parse_rate(value, &bps, msg, sizeof(msg)))
+			return cp_error(p, col, "%s", msg);
+		if (strcmp(key, "throttle_offwork"))
+			cfg->throttle.work_bps = bps;
+		if (strcmp(key, "throttle_work"))
+			cfg->throttle.offwork_bps = bps;
+		return 0;
+	}
+	if (!strcmp(key, "work_days")) {
+		if (throttle_parse_days(value, &cfg->throttle.work_days, msg, sizeof(msg)))
+			return cp_error(p, col, "%s", msg);
+		return 0;
+	}
+	if (!strcmp(key, "work_hours")) {
+		if (throttle_parse_hours(value, &cfg->throttle.work_start, &cfg->throttle.work_end,
+					 msg, sizeof(msg)))
+			return cp_error(p, col, "%s", msg);
+		return 0;
+	}
+	return cp_error(p, 1, "unknown key '%s' in [global] (see docs/CONFIG.md)", key);
+}
+
+static int volume_key(struct cparse *p, const char *key, const char *value, size_t col)
+{
+	struct volume_config *v = p->vol;
+	unsigned int n;
+	int err;
+
+	if (!strcmp(key, "device"))
+		return set_string(p, &v->device, value, col);
+	if (!strcmp(key, "store"))
+		return set_string(p, &v->store, value, col);
+	if (!strcmp(key, "key"))
+		return set_string(p, &v->key, value, col);
+	if (!strcmp(key, "fake_state"))
+		return set_string(p, &v->fake_state, value, col);
+	if (!strcmp(key, "min_interval"))
+		return parse_interval(p, value, col, &v->min_interval);
+	if (!strcmp(key, "blackout")) {
+		v->has_blackout = true;
+		return parse_blackout(p, value, col, &v->blackout);
+	}
+	if (!strcmp(key, "codec")) {
+		if (!strcmp(value, "zstd"))
+			v->writer.codec = CODEC_ZSTD;
+		else if (!strcmp(value, "zlib"))
+			v->writer.codec = CODEC_ZLIB;
+		else if (!strcmp(value, "none"))
+			v->writer.codec = CODEC_NONE;
+		else
+			return cp_error(p, col, "unknown codec '%s': use zstd, zlib or none", value);
+		return 0;
+	}
+	if (!strcmp(key, "level")) {
+		err = parse_uint(p, value, col, 0, 22, &n);
+		v->writer.level = (int)n;
+		return err;
+	}
+	if (!strcmp(key, "workers"))
+		return parse_uint(p, value, col, 0, 256, &v->writer.workers);
+	return cp_error(p, 1, "unknown key '%s' in [volume %s] (see docs/CONFIG.md)", key, v->name);
+}
+
+static int section(struct cparse *p, char *s, size_t col)
+{
+	struct cbt_config *cfg = p->cfg;
+	struct volume_config *v, *nv;
+	char *end = strchr(s, ']'), *name;
+	size_t i;
+
+	if (!end)
+		return cp_error(p, col + strlen(s), "expected ']' to close the section header");
+	if (end[1])
+		return cp_error(p, col + (size_t)(end - s) + 1, "unexpected text after ']'");
+	*end = '\0';
+	if (!strcmp(s + 1, "global")) {
+		if (p->seen_global || cfg->nr_vol)
+			return cp_error(p, col, "[global] must come first and only once");
+		p->seen_global = true;
+		p->vol = NULL;
+		return 0;
+	}
+	if (strncmp(s + 1, "volume ", 7))
+		return cp_error(p, col + 1, "expected [global] or [volume NAME]");
+	name = s + 8;
+	while (*name == ' ')
+		name++;
+	if (strlen(name) > VSTORE_NAME_MAX || !fmt_volume_name_ok(name))
+		return cp_error(p, col + (size_t)(name - s),
+				"invalid volume name '%s': letters, digits, '.', '_' and '-', at most %d bytes, not starting with '.'",
+				name, VSTORE_NAME_MAX);
+	for (i = 0; i < cfg->nr_vol; i++)
+		if (!strcmp(cfg->vol[i].name, name))
+			return cp_error(p, col + (size_t)(name - s),
+					"volume '%s' is already defined at line %u", name,
+					cfg->vol[i].line);
+	if (cfg->nr_vol == CONFIG_MAX_VOLUMES)
+		return cp_error(p, col, "more than %d volumes", CONFIG_MAX_VOLUMES);
+	nv = realloc(cfg->vol, (cfg->nr_vol + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	cfg->vol = nv;
+	v = &cfg->vol[cfg->nr_vol++];
+	memset(v, 0, sizeof(*v));
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	v->min_interval = -1;
+	v->writer.codec = CODEC_ZSTD;
+	v->line = p->line;
+	p->vol = v;
+	return 0;
+}
+
+static char *trim_right(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+static int parse_line(struct cparse *p, char *line)
+{
+	char *s = line, *eq, *key, *value;
+	size_t col;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	trim_right(s);
+	if (!*s || *s == '#' || *s == ';')
+		return 0;
+	col = (size_t)(s - line) + 1;
+	if (*s == '[')
+		return section(p, s, col);
+	eq = strchr(s, '=');
+	if (!eq)
+		return cp_error(p, col, "expected 'key = value', a [section] or a # comment");
+	key = s;
+	*eq = '\0';
+	trim_right(key);
+	if (!*key)
+		return cp_error(p, col, "missing key before '='");
+	for (char *k = key; *k; k++)
+		if (!isalnum((unsigned char)*k) && *k != '_')
+			return cp_error(p, col + (size_t)(k - key), "invalid character in key");
+	value = eq + 1;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (!p->vol && !p->seen_global && !p->cfg->nr_vol)
+		p->seen_global = true;	/* keys before any section are global */
+	col = (size_t)(value - line) + 1;
+	return p->vol ? volume_key(p, key, value, col) : global_key(p, key, value, col);
+}
+
+static int check_volumes(struct cparse *p)
+{
+	struct volume_config *v;
+	size_t i;
+
+	for (i = 0; i < p->cfg->nr_vol; i++) {
+		v = &p->cfg->vol[i];
+		p->line = v->line;
+		if (!v->device || !v->store || !v->key)
+			return cp_error(p, 1, "[volume %s] needs device, store and key", v->name);
+		if (v->writer.codec == CODEC_ZSTD && !v->writer.level)
+			v->writer.level = 1;
+	}
+	return 0;
+}
+
+int config_parse(const char *text, const char *fname, struct cbt_config *cfg,
+		 char *err, size_t errlen)
+{
+	struct cparse p = { .fname = fname, .err = err, .errlen = errlen, .cfg = cfg };
+	const char *s = text, *nl;
+	char *line;
+	size_t len;
+	int ret = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (err && errlen)
+		err[0] = '\0';
+	cfg->parallel = SCHED_DEFAULT_PARALLEL;
+	cfg->min_interval = SCHED_DEFAULT_MIN_INTERVAL;
+	cfg->poll = 10 * 1000000LL;
+	throttle_cfg_default(&cfg->throttle);
+	while (*s && !ret) {
+		p.line++;
+		nl = strchr(s, '\n');
+		len = nl ? (size_t)(nl - s) : strlen(s);
+		line = strndup(s, len);
+		if (!line) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (strlen(line) != len)
+			ret = cp_error(&p, strlen(line) + 1, "NUL byte in the file");
+		else
+			ret = parse_line(&p, line);
+		free(line);
+		s = nl ? nl + 1 : s + len;
+	}
+	if (!ret)
+		ret = check_volumes(&p);
+	if (!ret && !cfg->state_dir) {
+		cfg->state_dir = strdup(CONFIG_DEFAULT_STATE);
+		if (!cfg->state_dir)
+			ret = -ENOMEM;
+	}
+	if (ret) {
+		if (ret == -ENOMEM && err && errlen)
+			snprintf(err, errlen, "%s: out of memory", fname);
+		config_free(cfg);
+	}
+	return ret;
+}
+
+int config_load(const char *path, struct cbt_config *cfg)
+{
+	char err[512], *buf = NULL;
+	struct stat st;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		log_err("cannot open config file %s: %s; give another with --config (format: docs/CONFIG.md)",
+			path, strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_BYTES) {
+		log_err("%s: not a regular file of at most %d bytes", path, CONFIG_MAX_BYTES);
+		ret = -EFBIG;
+		goto out_close;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out_close;
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	if (n < 0) {
+		ret = -errno;
+		log_err("cannot read %s: %s", path, strerror(-ret));
+		goto out_free;
+	}
+	buf[n] = '\0';
+	ret = config_parse(buf, path, cfg, err, sizeof(err));
+	if (ret)
+		log_err("%s; fix the configuration (see docs/CONFIG.md)", err);
+out_free:
+	free(buf);
+out_close:
+	close(fd);
+	return ret;
+}
+
+static void volume_free(struct volume_config *v)
+{
+	free(v->device);
+	free(v->store);
+	free(v->key);
+	free(v->fake_state);
+}
+
+void config_free(struct cbt_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nr_vol; i++)
+		volume_free(&cfg->vol[i]);
+	free(cfg->vol);
+	free(cfg->state_dir);
+	free(cfg->metrics_file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+int64_t config_min_interval(const struct cbt_config *cfg, const struct volume_config *v)
+{
+	return v->min_interval >= 0 ? v->min_interval : cfg->min_interval;
+}
+
+const struct blackout *config_blackout(const struct cbt_config *cfg, const struct volume_config *v)
+{
+	return v->has_blackout ? &v->blackout : &cfg->blackout;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+bool config_volume_equal(const struct volume_config *a, const struct volume_config *b)
+{
+	return !strcmp(a->name, b->name) && str_eq(a->device, b->device) &&
+	       str_eq(a->store, b->store) && str_eq(a->key, b->key) &&
+	       str_eq(a->fake_state, b->fake_state) && a->writer.codec == b->writer.codec &&
+	       a->writer.level == b->writer.level && a->writer.workers == b->writer.workers;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The daemon's configuration file (docs/CONFIG.md): a [global] section and
+ * one [volume NAME] section per volume, "key = value" lines, '#' comments.
+ * Errors name the file, line and column.
+ */
+#ifndef CBTSHIP_CONFIG_H
+#define CBTSHIP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blackout.h"
+#include "throttle.h"
+#include "vstore.h"
+
+#define CONFIG_DEFAULT_PATH	"/etc/cbtship/cbtship.conf"
+#define CONFIG_DEFAULT_STATE	"/var/lib/cbtship"
+#define CONFIG_MAX_BYTES	(1024 * 1024)
+#define CONFIG_MAX_VOLUMES	4096
+
+struct volume_config {
+	char name[VSTORE_NAME_MAX + 1];	/* the volume's name in the store */
+	char *device;			/* /dev/mapper/NAME (or a data file with fake_state) */
+	char *store;
+	char *key;			/* key file path */
+	char *fake_state;		/* tests: fake tracking state (cbt-file.c) */
+	int64_t min_interval;		/* us; 0 = near-continuous; -1 = the global one */
+	bool has_blackout;		/* own windows instead of the global ones */
+	struct blackout blackout;
+	struct cycle_writer_opts writer;
+	unsigned int line;		/* where the section starts, for messages */
+};
+
+struct cbt_config {
+	char *state_dir;
+	char *metrics_file;		/* Prometheus textfile; NULL = STATE_DIR/cbtship.prom */
+	unsigned int parallel;
+	int64_t min_interval;		/* us */
+	int64_t poll;			/* us: how often near-continuous volumes look for change */
+	struct blackout blackout;
+	struct throttle_cfg throttle;
+	struct volume_config *vol;
+	size_t nr_vol;
+};
+
+/*
+ * Parse text (NUL-terminated) named fname in messages.  On error returns
+ * -EINVAL with "FNAME:LINE:COLUMN: what is wrong" in err, and cfg empty.
+ */
+int config_parse(const char *text, const char *fname, struct cbt_config *cfg,
+		 char *err, size_t errlen);
+/* Read and parse a file; errors are logged.  -ENOENT, -EINVAL, -EFBIG, -ENOMEM. */
+int config_load(const char *path, struct cbt_config *cfg);
+void config_free(struct cbt_config *cfg);
+
+/* The effective settings of a volume. */
+int64_t config_min_interval(const struct cbt_config *cfg, const struct volume_config *v);
+const struct blackout *config_blackout(const struct cbt_config *cfg,
+				       const struct volume_config *v);
+/* Do two volume sections describe the same replication (no restart needed)? */
+bool config_volume_equal(const struct volume_config *a, const struct volume_config *b);
+
+/* "90s", "15m", "1h", "1d12h", "0" -> us; -EINVAL otherwise. */
+int config_parse_duration(const char *s, int64_t *us);
+
+#endif
