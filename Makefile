@@ -41,11 +41,10 @@ $(RACE): $(RACE).c uapi/linux/dm-cbt.h shipper/cbt-source.h shipper/libcbtship.a
 		-Iuapi -Ishipper -o $@ $< shipper/libcbtship.a \
 		$$(pkg-config --cflags --libs libnl-genl-3.0)
 
-shipper/libcbtship.a: FORCE
-	$(MAKE) -C shipper libcbtship.a
-
-.PHONY: FORCE
-FORCE:
+# Built by the shipper target (never by a second make in shipper/ at once,
+# which would race it under -j); the empty recipe makes the race driver
+# relink after it.
+shipper/libcbtship.a: shipper ;
 
 NL_MALFORMED := selftests/dm-cbt/nl-malformed
 selftests: $(NL_MALFORMED)
