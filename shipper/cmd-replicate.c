@@ -13,6 +13,7 @@
 #include "log.h"
 #include "replicate.h"
 #include "seg-pipeline.h"
+#include "statedir.h"
 
 static volatile sig_atomic_t replicate_stop;
 
@@ -40,11 +41,15 @@ static void replicate_usage(void)
 	       "                       the library's default for zlib)\n"
 	       "  --workers N          threads that checksum, compress and encrypt\n"
 	       "                       (default: one per online CPU)\n"
+	       "  --state-dir DIR      where a stopped volume's change set is saved\n"
+	       "                       (default " STATEDIR_DEFAULT ")\n"
 	       "  --fake-state FILE    for tests: DEVICE is a plain file, FILE the fake\n"
 	       "                       tracking state (see shipper/cbt-source.h)\n"
 	       "\n"
 	       "Prints one line per cycle. SIGINT/SIGTERM stop after merging back an\n"
-	       "unfinished cycle, so no change is lost.\n");
+	       "unfinished cycle, so no change is lost, and save the unshipped change set\n"
+	       "in the state directory (as cbtship detach does) when the device is not in\n"
+	       "use: after a reboot only those blocks are shipped.\n");
 }
 
 static int parse_uint(const char *s, const char *what, unsigned long max, unsigned long *out)
@@ -69,6 +74,9 @@ static void print_summary(const struct replicate_summary *s)
 	printf("cycle %" PRIu64 " (%s): %" PRIu64 " blocks, %.1f MiB read, %.1f MiB stored, %.1f s\n",
 	       s->cycle, kind, s->blocks, s->bytes_read / 1048576.0, s->bytes_stored / 1048576.0,
 	       s->seconds);
+	if (s->restored_blocks)
+		printf("  %" PRIu64 " blocks restored from the change set saved at detach\n",
+		       s->restored_blocks);
 	fflush(stdout);
 }
 
@@ -81,10 +89,19 @@ static void pause_between(unsigned long seconds)
 		;
 }
 
+/* Stopping cleanly: save the change set; a device still in use is not an error here. */
+static int detach_on_stop(struct replicator *r)
+{
+	uint64_t saved;
+	int err = replicator_detach(r, &saved);
+
+	return err == -EBUSY ? 0 : err;
+}
+
 static int replicate_run(int argc, char **argv)
 {
 	enum { OPT_STORE = 256, OPT_KEY, OPT_VOLUME, OPT_ONCE, OPT_INTERVAL, OPT_CODEC,
-	       OPT_LEVEL, OPT_FAKE_STATE, OPT_WORKERS };
+	       OPT_LEVEL, OPT_FAKE_STATE, OPT_WORKERS, OPT_STATE_DIR };
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "key", required_argument, NULL, OPT_KEY },
@@ -95,10 +112,12 @@ static int replicate_run(int argc, char **argv)
 		{ "level", required_argument, NULL, OPT_LEVEL },
 		{ "fake-state", required_argument, NULL, OPT_FAKE_STATE },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop };
+	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop,
+				    .state_dir = STATEDIR_DEFAULT };
 	struct replicate_summary sum;
 	struct sigaction sa;
 	struct replicator *r;
@@ -149,6 +168,9 @@ static int replicate_run(int argc, char **argv)
 				return 2;
 			o.writer.workers = (unsigned int)workers;
 			break;
+		case OPT_STATE_DIR:
+			o.state_dir = optarg;
+			break;
 		case 'h':
 			replicate_usage();
 			return 0;
@@ -182,6 +204,8 @@ static int replicate_run(int argc, char **argv)
 				err = 0;
 			if (!err && sum.result == REPLICATE_SHIPPED)
 				print_summary(&sum);
+			if (!err)
+				err = detach_on_stop(r);
 			break;
 		}
 		if (!err && sum.result == REPLICATE_SHIPPED)
@@ -196,7 +220,8 @@ static int replicate_run(int argc, char **argv)
 			break;
 		pause_between(interval);
 		if (replicate_stop) {
-			err = 0;
+			log_notice("volume %s: stopping on signal", replicator_volume(r));
+			err = detach_on_stop(r);
 			break;
 		}
 	}
@@ -209,4 +234,96 @@ const struct command cmd_replicate = {
 	.run = replicate_run,
 	.usage = replicate_usage,
 	.help = "replicate a dm-cbt volume into a store, cycle after cycle",
+};
+
+/* ---- cbtship detach ---- */
+
+static void detach_usage(void)
+{
+	printf("usage: cbtship detach --store DIR --key KEYFILE [options] DEVICE\n"
+	       "\n"
+	       "Save the unshipped change set of the dm-cbt volume DEVICE in the state\n"
+	       "directory before the device is removed or the machine shuts down, so that\n"
+	       "when it is attached again (new tracking) replicate ships only those blocks\n"
+	       "instead of every block.  Run it after the filesystem is unmounted and\n"
+	       "before dmsetup remove, with no cbtship replicate running for DEVICE\n"
+	       "(replicate saves the set itself when stopped with SIGTERM).\n"
+	       "\n"
+	       "  --store DIR          the store replicate writes to\n"
+	       "  --key KEYFILE        its key\n"
+	       "  --volume NAME        volume name in the store (default: the dm device name)\n"
+	       "  --state-dir DIR      default " STATEDIR_DEFAULT "\n"
+	       "  --force              save even if DEVICE is in use (writes made after the\n"
+	       "                       detach are then not in the saved set)\n"
+	       "  --fake-state FILE    for tests, as in cbtship replicate\n"
+	       "\n"
+	       "Exit status 0 when saved (or nothing to save), 1 on error.\n");
+}
+
+static int detach_run(int argc, char **argv)
+{
+	enum { OPT_STORE = 256, OPT_KEY, OPT_VOLUME, OPT_STATE_DIR, OPT_FORCE, OPT_FAKE_STATE };
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, OPT_STORE },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "volume", required_argument, NULL, OPT_VOLUME },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "fake-state", required_argument, NULL, OPT_FAKE_STATE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct replicate_opts o = { .state_dir = STATEDIR_DEFAULT };
+	struct replicator *r;
+	uint64_t saved;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_STORE:
+			o.store = optarg;
+			break;
+		case OPT_KEY:
+			o.key_path = optarg;
+			break;
+		case OPT_VOLUME:
+			o.volume = optarg;
+			break;
+		case OPT_STATE_DIR:
+			o.state_dir = optarg;
+			break;
+		case OPT_FORCE:
+			o.force = true;
+			break;
+		case OPT_FAKE_STATE:
+			o.fake_state = optarg;
+			break;
+		case 'h':
+			detach_usage();
+			return 0;
+		default:
+			detach_usage();
+			return 2;
+		}
+	}
+	if (optind != argc - 1 || !o.store || !o.key_path) {
+		log_err("detach needs --store, --key and one DEVICE (see cbtship detach --help)");
+		return 2;
+	}
+	o.device = argv[optind];
+	err = replicator_open(&o, &r);
+	if (err)
+		return 1;
+	err = replicator_detach(r, &saved);
+	if (!err)
+		printf("saved %" PRIu64 " changed blocks\n", saved);
+	replicator_close(r);
+	return err ? 1 : 0;
+}
+
+const struct command cmd_detach = {
+	.name = "detach",
+	.run = detach_run,
+	.usage = detach_usage,
+	.help = "save a volume's unshipped changes before it is removed or rebooted",
 };

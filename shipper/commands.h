@@ -15,5 +15,8 @@ extern const struct command cmd_replicate;
 extern const struct command cmd_apply;
 extern const struct command cmd_cbt;
 extern const struct command cmd_bench;
+extern const struct command cmd_detach;
+extern const struct command cmd_verify;
+extern const struct command cmd_resync;
 
 #endif

@@ -23,6 +23,8 @@ enum env_type {
 	ENV_VOLUME = 1,
 	ENV_SEGMENT = 2,
 	ENV_MANIFEST = 3,
+	ENV_HASH_INDEX = 4,	/* blockhash.c */
+	ENV_HASH_PART = 5,
 };
 
 /* The header fields an object is sealed with and opened against. */

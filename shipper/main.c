@@ -20,6 +20,9 @@ static const struct command *const commands[] = {
 	&cmd_apply,
 	&cmd_cbt,
 	&cmd_bench,
+	&cmd_detach,
+	&cmd_verify,
+	&cmd_resync,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
