@@ -226,6 +226,7 @@ static int read_index(struct vstore *vs, uint64_t cycle, struct hash_index *ix, 
 	ix->part_blocks = get_le32(p + 44);
 	if (ix->block_size != vs->info.block_size || ix->size_bytes != vs->info.size_bytes ||
 	    ix->hash_bytes != BLOCKHASH_BYTES || !ix->part_blocks ||
+	    ix->part_blocks > BLOCKHASH_PART_MAX ||
 	    ix->nr_parts != (nr_blocks + ix->part_blocks - 1) / ix->part_blocks) {
 		log_err("volume %s: hash list of cycle %" PRIu64 " does not describe this volume (%u-byte blocks, %" PRIu64 " bytes, %u-byte hashes, %u parts of %u blocks); publish it again with this version of cbtship",
 			vs->info.name, cycle, ix->block_size, ix->size_bytes, ix->hash_bytes,
@@ -275,11 +276,11 @@ static int rm_list(void *arg, const char *child)
 }
 
 int blockhash_publish(struct vstore *vs, const char *replica_path, uint64_t cycle,
-		      struct blockhash_stats *stats)
+		      uint32_t part_blocks, struct blockhash_stats *stats)
 {
 	struct hash_index ix = { .block_size = vs->info.block_size, .hash_bytes = BLOCKHASH_BYTES,
 				 .size_bytes = vs->info.size_bytes,
-				 .part_blocks = BLOCKHASH_PART_BLOCKS };
+				 .part_blocks = part_blocks ? part_blocks : BLOCKHASH_PART_BLOCKS };
 	uint64_t nr_blocks = volume_blocks(vs), first, nr;
 	uint8_t index[HASH_INDEX_BYTES], *part = NULL;
 	struct block_reader *br = NULL;
@@ -289,6 +290,8 @@ int blockhash_publish(struct vstore *vs, const char *replica_path, uint64_t cycl
 	int err;
 
 	memset(stats, 0, sizeof(*stats));
+	if (ix.part_blocks > BLOCKHASH_PART_MAX)
+		return -EINVAL;
 	ix.nr_parts = (uint32_t)((nr_blocks + ix.part_blocks - 1) / ix.part_blocks);
 	ix.created = (uint64_t)time(NULL);
 	if (getrandom(ix.list_id, sizeof(ix.list_id), 0) != sizeof(ix.list_id))

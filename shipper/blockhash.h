@@ -16,7 +16,8 @@
 #include "vstore.h"
 
 #define BLOCKHASH_BYTES		16		/* SHA-256 truncated to 128 bits */
-#define BLOCKHASH_PART_BLOCKS	(256u * 1024)	/* blocks per part object (4 MiB of hashes) */
+#define BLOCKHASH_PART_BLOCKS	(256u * 1024)	/* default blocks per part (4 MiB of hashes) */
+#define BLOCKHASH_PART_MAX	(1024u * 1024)	/* most a reader accepts (16 MiB) */
 
 /* Hash blocks [first, first + nr) read through br; out holds nr * BLOCKHASH_BYTES. */
 int blockhash_compute(struct block_reader *br, uint32_t block_size, uint64_t size_bytes,
@@ -33,11 +34,12 @@ struct blockhash_stats {
 /*
  * Target side: hash the replica (a file or block device of the volume's
  * size) and publish the list as the hashes of cycle `cycle`, the cycle the
- * replica is at.  Parts first, index last: a reader sees the whole list or
- * the previous one.  Lists of older cycles are removed afterwards.
+ * replica is at, in parts of part_blocks hashes (0: BLOCKHASH_PART_BLOCKS).
+ * Parts first, index last: a reader sees the whole list or the previous
+ * one.  Lists of older cycles are removed afterwards.
  */
 int blockhash_publish(struct vstore *vs, const char *replica_path, uint64_t cycle,
-		      struct blockhash_stats *stats);
+		      uint32_t part_blocks, struct blockhash_stats *stats);
 
 /*
  * Source side: compare the volume read through br with the list published

@@ -104,7 +104,7 @@ static int publish(struct verify_ctx *c, const char *replica)
 			c->vs->info.name, applied, c->newest);
 		return -ESTALE;
 	}
-	err = blockhash_publish(c->vs, replica, applied, &hs);
+	err = blockhash_publish(c->vs, replica, applied, 0, &hs);
 	if (err)
 		return err;
 	printf("published hashes of %" PRIu64 " blocks of %s at cycle %" PRIu64 ": hash list %" PRIu64 " bytes\n",
