@@ -37,13 +37,24 @@ static void check_refused(const char *text, const char *what)
 	tap_eq(statedir_load("sd", "vol", &s), -EBADMSG, what);
 }
 
+/* The set file as a NUL-terminated string (malloc'd). */
+static char *read_text(const char *path)
+{
+	size_t len;
+	uint8_t *raw = test_read_file(path, &len);
+	char *text = raw ? calloc(1, len + 1) : NULL;
+
+	if (text)
+		memcpy(text, raw, len);
+	free(raw);
+	return text;
+}
+
 int main(void)
 {
 	struct statedir_set a, b;
 	struct stat st;
-	uint8_t *text;
-	size_t len;
-	char *cut;
+	char *text, *cut;
 
 	test_dir_setup("statedir");
 	test_quiet_logs();
@@ -74,24 +85,24 @@ int main(void)
 
 	/* Damage: every way of cutting or bending the file is refused. */
 	statedir_save("sd", "vol", &a);
-	text = test_read_file("sd/vol.changes", &len);
-	cut = strstr((char *)text, "end\n");
+	text = read_text("sd/vol.changes");
+	cut = strstr(text, "end\n");
 	*cut = 0;
-	check_refused((char *)text, "truncated before the end line: refused");
-	cut = strstr((char *)text, "after_cycle");
+	check_refused(text, "truncated before the end line: refused");
+	cut = strstr(text, "after_cycle");
 	strcpy(cut, "end\n");
-	check_refused((char *)text, "missing fields: refused");
+	check_refused(text, "missing fields: refused");
 	check_refused("cbtship-changes 2\nend\n", "unknown version: refused");
 	sample(&b);
 	statedir_save("sd", "vol", &b);
 	free(text);
-	text = test_read_file("sd/vol.changes", &len);
-	cut = strstr((char *)text, "extent 7 3");
+	text = read_text("sd/vol.changes");
+	cut = strstr(text, "extent 7 3");
 	memcpy(cut, "extent 0 3", 10);	/* overlaps the first extent */
-	check_refused((char *)text, "overlapping extents: refused");
-	cut = strstr((char *)text, "extent 0 3");
+	check_refused(text, "overlapping extents: refused");
+	cut = strstr(text, "extent 0 3");
 	memcpy(cut, "extent 9 0", 10);
-	check_refused((char *)text, "empty extent: refused");
+	check_refused(text, "empty extent: refused");
 	free(text);
 	statedir_set_free(&b);
 
