@@ -324,10 +324,18 @@ static int saved_set(struct replicator *r, const struct cbt_volume_info *info,
 	return 0;
 }
 
-static int clear_resync(struct replicator *r)
+/*
+ * Nothing to ship, but the tracking was restarted and is trusted now (a
+ * restored change set, or a resync that found the volumes equal): ship
+ * block 0 so a stored cycle records the new tracking id.  Otherwise the
+ * next run would see the restart again and, the saved set being gone,
+ * ship every block.
+ */
+static int adopt_tracking(struct replicator *r, struct cbt_extent_list *ext)
 {
-	(void)r;	/* the kernel's "resync required" flag: see cbt-source.h */
-	return 0;
+	log_info("volume %s: nothing changed since the restart; storing a one-block cycle to record the new tracking id",
+		 r->volume);
+	return cbt_extent_list_add(ext, 0, 1);
 }
 
 enum cycle_mode {
@@ -343,7 +351,7 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	struct ship_ctx ship = { .r = r };
 	struct statedir_set set = { 0 };
 	struct blockhash_stats hs = { 0 };
-	bool have_last = false, frozen = false, restored = false, have_set = false;
+	bool have_last = false, frozen = false, restored = false, have_set = false, adopt;
 	uint64_t tcycle = 0, seq;
 	double t0 = now();
 	int err, err2;
@@ -384,9 +392,7 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 			return err;
 		if (have_set) {
 			/* Clean detach: the changes since `last` are the saved ones. */
-			err = r->src->ops->mark_dirty(r->src, set.ext.ext, set.ext.nr);
-			if (!err)
-				err = clear_resync(r);
+			err = set.ext.nr ? r->src->ops->mark_dirty(r->src, set.ext.ext, set.ext.nr) : 0;
 			if (err)
 				goto out;
 			sum->restored_blocks = cbt_extent_list_blocks(&set.ext);
@@ -408,6 +414,9 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 			return err;
 	}
 	seq = have_last ? last.cycle + 1 : 1;
+	/* Trusting a restarted tracking: a stored cycle must record its id. */
+	adopt = have_last && !sum->full &&
+		memcmp(last.tracking_id, info.tracking_id, sizeof(last.tracking_id));
 
 	err = r->src->ops->freeze(r->src, &tcycle);
 	if (err)
@@ -426,6 +435,8 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 		sum->diff_bytes = hs.diff_bytes;
 		sum->hashed_bytes = hs.bytes_read;
 		sum->hash_list_bytes = hs.list_bytes;
+		if (!err && !ext.nr && adopt)
+			err = adopt_tracking(r, &ext);
 		if (!err && !ext.nr) {
 			log_info("volume %s: the replica's hashes match the source and nothing changed",
 				 r->volume);
@@ -433,6 +444,8 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 		}
 	} else {
 		err = r->src->ops->changes(r->src, tcycle, &ext);
+		if (!err && !ext.nr && adopt)
+			err = adopt_tracking(r, &ext);
 		if (!err && !ext.nr) {
 			log_info("volume %s: no changes in tracking cycle %" PRIu64, r->volume, tcycle);
 			goto no_changes;

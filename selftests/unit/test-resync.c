@@ -280,6 +280,29 @@ static void test_detach(void)
 	       "a stale saved set is not used: every block shipped");
 	tap_ok(!target(0) && same(), "replica equals the source");
 
+	/* Nothing pending at detach: one block records the new tracking, then deltas. */
+	tap_ok(!detach(&saved) && saved == 0 && saved_exists(), "detach with nothing pending");
+	reboot();
+	err = run(0, &sum);
+	tap_ok(!err && !sum.full && sum.blocks == 1, "attach ships one block to record the new tracking (%llu)",
+	       (unsigned long long)sum.blocks);
+	tracked = change(3, 1);
+	err = run(0, &sum);
+	tap_ok(!err && !sum.full && sum.blocks == tracked, "and the next cycle is a delta (%llu)",
+	       (unsigned long long)sum.blocks);
+	tap_ok(!target(0) && same(), "replica equals the source");
+
+	/* The same after a crash when resync finds the volumes equal. */
+	tap_ok(!target(1), "publish");
+	reboot();
+	err = run(1, &sum);
+	tap_ok(!err && sum.diff_blocks == 0 && sum.blocks == 1,
+	       "resync of equal volumes after a restart records the new tracking");
+	tracked = change(2, 1);
+	err = run(0, &sum);
+	tap_ok(!err && !sum.full && sum.blocks == tracked, "and the next cycle is a delta");
+	tap_ok(!target(0) && same(), "replica equals the source");
+
 	/* Nothing saved when the current tracking never shipped a cycle. */
 	reboot();
 	change(2, 1);
