@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cmd-replicate.h"
 #include "commands.h"
 #include "log.h"
 #include "replicate.h"
@@ -98,22 +99,62 @@ static int detach_on_stop(struct replicator *r)
 	return err == -EBUSY ? 0 : err;
 }
 
+int source_opt(int c, const char *arg, struct replicate_opts *o)
+{
+	switch (c) {
+	case OPT_STORE:
+		o->store = arg;
+		return 1;
+	case OPT_KEY:
+		o->key_path = arg;
+		return 1;
+	case OPT_VOLUME:
+		o->volume = arg;
+		return 1;
+	case OPT_CODEC:
+		if (!strcmp(arg, "zstd")) {
+			o->writer.codec = CODEC_ZSTD;
+		} else if (!strcmp(arg, "zlib")) {
+			o->writer.codec = CODEC_ZLIB;
+		} else if (!strcmp(arg, "none")) {
+			o->writer.codec = CODEC_NONE;
+		} else {
+			log_err("unknown --codec '%s': use zstd, zlib or none", arg);
+			return -EINVAL;
+		}
+		return 1;
+	case OPT_STATE_DIR:
+		o->state_dir = arg;
+		return 1;
+	case OPT_FAKE_STATE:
+		o->fake_state = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int source_opts_finish(const char *cmd, int argc, char **argv, struct replicate_opts *o)
+{
+	if (optind != argc - 1 || !o->store || !o->key_path) {
+		log_err("%s needs --store, --key and one DEVICE (see cbtship %s --help)", cmd, cmd);
+		return -EINVAL;
+	}
+	o->device = argv[optind];
+	if (o->writer.codec == CODEC_ZSTD && !o->writer.level)
+		o->writer.level = 1;
+	return 0;
+}
+
 static int replicate_run(int argc, char **argv)
 {
-	enum { OPT_STORE = 256, OPT_KEY, OPT_VOLUME, OPT_ONCE, OPT_INTERVAL, OPT_CODEC,
-	       OPT_LEVEL, OPT_FAKE_STATE, OPT_WORKERS, OPT_STATE_DIR };
+	enum { OPT_ONCE = OPT_SOURCE_END, OPT_INTERVAL, OPT_LEVEL, OPT_WORKERS };
 	static const struct option longopts[] = {
-		{ "store", required_argument, NULL, OPT_STORE },
-		{ "key", required_argument, NULL, OPT_KEY },
-		{ "volume", required_argument, NULL, OPT_VOLUME },
+		SOURCE_LONGOPTS,
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
-		{ "codec", required_argument, NULL, OPT_CODEC },
 		{ "level", required_argument, NULL, OPT_LEVEL },
-		{ "fake-state", required_argument, NULL, OPT_FAKE_STATE },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
-		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop,
@@ -126,16 +167,12 @@ static int replicate_run(int argc, char **argv)
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		err = source_opt(c, optarg, &o);
+		if (err > 0)
+			continue;
+		if (err < 0)
+			return 2;
 		switch (c) {
-		case OPT_STORE:
-			o.store = optarg;
-			break;
-		case OPT_KEY:
-			o.key_path = optarg;
-			break;
-		case OPT_VOLUME:
-			o.volume = optarg;
-			break;
 		case OPT_ONCE:
 			once = true;
 			break;
@@ -143,33 +180,15 @@ static int replicate_run(int argc, char **argv)
 			if (parse_uint(optarg, "--interval", 7 * 24 * 3600, &interval))
 				return 2;
 			break;
-		case OPT_CODEC:
-			if (!strcmp(optarg, "zstd")) {
-				o.writer.codec = CODEC_ZSTD;
-			} else if (!strcmp(optarg, "zlib")) {
-				o.writer.codec = CODEC_ZLIB;
-			} else if (!strcmp(optarg, "none")) {
-				o.writer.codec = CODEC_NONE;
-			} else {
-				log_err("unknown --codec '%s': use zstd, zlib or none", optarg);
-				return 2;
-			}
-			break;
 		case OPT_LEVEL:
 			if (parse_uint(optarg, "--level", 22, &level))
 				return 2;
 			o.writer.level = (int)level;
 			break;
-		case OPT_FAKE_STATE:
-			o.fake_state = optarg;
-			break;
 		case OPT_WORKERS:
 			if (parse_uint(optarg, "--workers", SEG_PIPELINE_MAX_WORKERS, &workers))
 				return 2;
 			o.writer.workers = (unsigned int)workers;
-			break;
-		case OPT_STATE_DIR:
-			o.state_dir = optarg;
 			break;
 		case 'h':
 			replicate_usage();
@@ -179,13 +198,8 @@ static int replicate_run(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1 || !o.store || !o.key_path) {
-		log_err("replicate needs --store, --key and one DEVICE (see cbtship replicate --help)");
+	if (source_opts_finish("replicate", argc, argv, &o))
 		return 2;
-	}
-	o.device = argv[optind];
-	if (o.writer.codec == CODEC_ZSTD && !o.writer.level)
-		o.writer.level = 1;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;	/* no SA_RESTART: waits return EINTR */
@@ -262,15 +276,10 @@ static void detach_usage(void)
 
 static int detach_run(int argc, char **argv)
 {
-	enum { OPT_STORE = 256, OPT_KEY, OPT_VOLUME, OPT_STATE_DIR, OPT_FORCE, OPT_FAKE_STATE };
+	enum { OPT_FORCE = OPT_SOURCE_END };
 	static const struct option longopts[] = {
-		{ "store", required_argument, NULL, OPT_STORE },
-		{ "key", required_argument, NULL, OPT_KEY },
-		{ "volume", required_argument, NULL, OPT_VOLUME },
-		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		SOURCE_LONGOPTS,
 		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "fake-state", required_argument, NULL, OPT_FAKE_STATE },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct replicate_opts o = { .state_dir = STATEDIR_DEFAULT };
@@ -279,24 +288,14 @@ static int detach_run(int argc, char **argv)
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		err = source_opt(c, optarg, &o);
+		if (err > 0)
+			continue;
+		if (err < 0)
+			return 2;
 		switch (c) {
-		case OPT_STORE:
-			o.store = optarg;
-			break;
-		case OPT_KEY:
-			o.key_path = optarg;
-			break;
-		case OPT_VOLUME:
-			o.volume = optarg;
-			break;
-		case OPT_STATE_DIR:
-			o.state_dir = optarg;
-			break;
 		case OPT_FORCE:
 			o.force = true;
-			break;
-		case OPT_FAKE_STATE:
-			o.fake_state = optarg;
 			break;
 		case 'h':
 			detach_usage();
@@ -306,11 +305,8 @@ static int detach_run(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1 || !o.store || !o.key_path) {
-		log_err("detach needs --store, --key and one DEVICE (see cbtship detach --help)");
+	if (source_opts_finish("detach", argc, argv, &o))
 		return 2;
-	}
-	o.device = argv[optind];
 	err = replicator_open(&o, &r);
 	if (err)
 		return 1;

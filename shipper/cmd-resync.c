@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd-replicate.h"
 #include "commands.h"
 #include "log.h"
 #include "replicate.h"
@@ -40,67 +41,31 @@ static void resync_usage(void)
 
 static int resync_run(int argc, char **argv)
 {
-	enum { OPT_STORE = 256, OPT_KEY, OPT_VOLUME, OPT_CODEC, OPT_STATE_DIR, OPT_FAKE_STATE };
 	static const struct option longopts[] = {
-		{ "store", required_argument, NULL, OPT_STORE },
-		{ "key", required_argument, NULL, OPT_KEY },
-		{ "volume", required_argument, NULL, OPT_VOLUME },
-		{ "codec", required_argument, NULL, OPT_CODEC },
-		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-		{ "fake-state", required_argument, NULL, OPT_FAKE_STATE },
-		{ "help", no_argument, NULL, 'h' },
+		SOURCE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD, .level = 1 },
+	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD },
 				    .state_dir = STATEDIR_DEFAULT };
 	struct replicate_summary sum;
 	struct replicator *r;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_STORE:
-			o.store = optarg;
-			break;
-		case OPT_KEY:
-			o.key_path = optarg;
-			break;
-		case OPT_VOLUME:
-			o.volume = optarg;
-			break;
-		case OPT_CODEC:
-			if (!strcmp(optarg, "zstd")) {
-				o.writer.codec = CODEC_ZSTD;
-			} else if (!strcmp(optarg, "zlib")) {
-				o.writer.codec = CODEC_ZLIB;
-				o.writer.level = 0;
-			} else if (!strcmp(optarg, "none")) {
-				o.writer.codec = CODEC_NONE;
-				o.writer.level = 0;
-			} else {
-				log_err("unknown --codec '%s': use zstd, zlib or none", optarg);
-				return 2;
-			}
-			break;
-		case OPT_STATE_DIR:
-			o.state_dir = optarg;
-			break;
-		case OPT_FAKE_STATE:
-			o.fake_state = optarg;
-			break;
-		case 'h':
+		err = source_opt(c, optarg, &o);
+		if (err > 0)
+			continue;
+		if (err < 0)
+			return 2;
+		if (c == 'h') {
 			resync_usage();
 			return 0;
-		default:
-			fprintf(stderr, "Run 'cbtship resync --help' for usage.\n");
-			return 2;
 		}
-	}
-	if (optind != argc - 1 || !o.store || !o.key_path) {
-		log_err("resync needs --store, --key and one DEVICE (see cbtship resync --help)");
+		fprintf(stderr, "Run 'cbtship resync --help' for usage.\n");
 		return 2;
 	}
-	o.device = argv[optind];
+	if (source_opts_finish("resync", argc, argv, &o))
+		return 2;
 	err = replicator_open(&o, &r);
 	if (err)
 		return 1;
