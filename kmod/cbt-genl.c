@@ -3,9 +3,11 @@
  * dm-cbt generic netlink control plane.
  *
  * Every command names a volume by the device number of its dm device.
- * Successful FREEZE, COMMIT, ABORT and MARK_DIRTY are also multicast to
- * the "events" group, as that command with the volume's attributes, and
- * so are the ring's RING_WATERMARK and RING_OVERFLOW events.
+ * Successful FREEZE, COMMIT, ABORT, MARK_DIRTY and CLEAR_RESYNC are also
+ * multicast to the "events" group, as that command with the volume's
+ * attributes, and so are the ring's RING_WATERMARK and RING_OVERFLOW
+ * events and the volume's VOLUME_ADDED, VOLUME_REMOVED and
+ * RESYNC_REQUIRED (cbt-volume.c).
  * The family runs with parallel_ops: FREEZE waits for in-flight writes
  * and must not hold the global genl mutex meanwhile.  Volumes are
  * reference counted, so one removed during a command stays valid until
@@ -55,6 +57,7 @@ static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
 	[CBT_A_RING_RECORDS]	= { .type = NLA_BINARY,
 				    .len = CBT_MAX_RECORDS_PER_MSG * CBT_RECORD_SIZE },
 	[CBT_A_TAG]		= { .type = NLA_U64 },
+	[CBT_A_RESYNC_REQUIRED]	= { .type = NLA_U8 },
 };
 
 /* ---- Helpers ---- */
@@ -108,7 +111,8 @@ static int put_volume_attrs(struct sk_buff *skb, struct cbt_volume *v)
 	    nla_put_u64_64bit(skb, CBT_A_RING_NEXT, info.ring_next, CBT_A_PAD) ||
 	    nla_put_u64_64bit(skb, CBT_A_RING_LOST, info.ring_lost, CBT_A_PAD) ||
 	    nla_put_u8(skb, CBT_A_RING_OVERFLOW, info.ring_overflow) ||
-	    nla_put_u32(skb, CBT_A_EPOCH, info.epoch))
+	    nla_put_u32(skb, CBT_A_EPOCH, info.epoch) ||
+	    nla_put_u8(skb, CBT_A_RESYNC_REQUIRED, info.resync_required))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -322,6 +326,20 @@ static int cbt_cmd_tag(struct sk_buff *skb, struct genl_info *info)
 			       "the volume has no ring: load the table with ring_size");
 	cbt_volume_put(v);
 	return r;
+}
+
+static int cbt_cmd_clear_resync(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cbt_volume *v;
+	int r;
+
+	r = get_volume(info->attrs, info->extack, &v);
+	if (r)
+		return r;
+	cbt_volume_clear_resync(v);
+	cbt_genl_notify(v, CBT_CMD_CLEAR_RESYNC);
+	cbt_volume_put(v);
+	return 0;
 }
 
 /* ---- GET_RING dump ---- */
@@ -627,6 +645,11 @@ static const struct genl_ops cbt_genl_ops[] = {
 	{
 		.cmd = CBT_CMD_TAG,
 		.doit = cbt_cmd_tag,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = CBT_CMD_CLEAR_RESYNC,
+		.doit = cbt_cmd_clear_resync,
 		.flags = GENL_ADMIN_PERM,
 	},
 };

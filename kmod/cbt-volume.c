@@ -40,6 +40,7 @@ struct cbt_volume {
 	struct list_head list;
 	unsigned int nr_tables;		/* tables attached */
 	bool active;			/* the volume lookups return */
+	bool announced;			/* VOLUME_ADDED was sent */
 
 	refcount_t ref;			/* tables and control operations */
 
@@ -73,6 +74,7 @@ struct cbt_volume {
 	unsigned int gen;		/* current in-flight generation */
 	char name[DM_NAME_LEN];
 	bool degraded_logged;
+	bool resync_required;		/* changes before creation unknown */
 	struct cbt_ring ring;
 	u64 freeze_seq;			/* ring sequence at the last freeze */
 	u32 epoch;			/* completed flushes */
@@ -138,6 +140,8 @@ static struct cbt_volume *volume_create(const struct cbt_volume_params *p)
 	v->len = p->len;
 	v->nr_blocks = DIV_ROUND_UP_ULL(p->len, sectors);
 	get_random_bytes(v->id, sizeof(v->id));
+	/* Nothing vouches for what was written before this state existed. */
+	v->resync_required = true;
 	strscpy(v->name, p->name, sizeof(v->name));
 	atomic_long_set(&v->budget.pages, 0);
 	v->budget.max_pages = cap_pages(p->memory_cap);
@@ -274,16 +278,20 @@ void cbt_volume_put(struct cbt_volume *v)
 void cbt_volume_detach(struct cbt_volume *v, struct cbt_volume_update **upd)
 {
 	struct cbt_volume_info info;
-	bool last;
+	bool last, announced = false;
 
 	update_free(*upd);
 	*upd = NULL;
 	mutex_lock(&cbt_registry_lock);
 	last = !--v->nr_tables;
-	if (last)
+	if (last) {
 		v->active = false;
+		announced = v->announced;
+	}
 	mutex_unlock(&cbt_registry_lock);
 
+	if (announced)
+		cbt_genl_notify(v, CBT_CMD_VOLUME_REMOVED);
 	if (last) {
 		cbt_volume_get_info(v, &info);
 		if (info.dirty_blocks || info.frozen_blocks)
@@ -323,6 +331,7 @@ void cbt_volume_activate(struct cbt_volume *v, struct cbt_volume_update **upd,
 			 const char *name)
 {
 	struct cbt_volume *other;
+	bool added, resync;
 
 	mutex_lock(&cbt_registry_lock);
 	if (*upd)
@@ -331,13 +340,26 @@ void cbt_volume_activate(struct cbt_volume *v, struct cbt_volume_update **upd,
 		if (other->devt == v->devt)
 			other->active = false;
 	v->active = true;
+	added = !v->announced;
+	v->announced = true;
 	mutex_unlock(&cbt_registry_lock);
 	update_free(*upd);
 	*upd = NULL;
 
 	spin_lock_irq(&v->lock);
 	strscpy(v->name, name, sizeof(v->name));
+	resync = v->resync_required;
 	spin_unlock_irq(&v->lock);
+
+	/* Only a new tracking state is announced, not a reload keeping one. */
+	if (!added)
+		return;
+	cbt_genl_notify(v, CBT_CMD_VOLUME_ADDED);
+	if (resync) {
+		DMWARN("%s: new tracking state, earlier changes unknown: resync required",
+		       name);
+		cbt_genl_notify(v, CBT_CMD_RESYNC_REQUIRED);
+	}
 }
 
 struct cbt_volume *cbt_volume_lookup(dev_t devt)
@@ -461,6 +483,20 @@ u32 cbt_volume_get_ring(struct cbt_volume *v, u64 *seq,
 	return n;
 }
 
+void cbt_volume_suspended(struct cbt_volume *v)
+{
+	int g0 = atomic_read(&v->inflight[0]), g1 = atomic_read(&v->inflight[1]);
+
+	/* dm core waited for every bio: a non-zero count is a bug here. */
+	if (g0 || g1)
+		DMERR("%s: suspended with %d/%d writes still counted in flight",
+		      v->name, g0, g1);
+	/* A FREEZE draining a generation sees it empty now. */
+	wake_up_all(&v->drain_wait);
+	/* Events about I/O before the suspend go out before it completes. */
+	flush_work(&v->event_work);
+}
+
 /* ---- Reporting ---- */
 
 void cbt_volume_get_info(struct cbt_volume *v, struct cbt_volume_info *info)
@@ -483,6 +519,7 @@ void cbt_volume_get_info(struct cbt_volume *v, struct cbt_volume_info *info)
 	info->frozen = v->is_frozen;
 	info->frozen_blocks = v->is_frozen ? cbt_bitmap_count(v->frozen) : 0;
 	info->cycle = v->cycle;
+	info->resync_required = v->resync_required;
 	info->state = cbt_bitmap_degraded(v->live) ||
 		      (v->is_frozen && cbt_bitmap_degraded(v->frozen)) ?
 		      CBT_STATE_DEGRADED : CBT_STATE_TRACKING;
@@ -621,6 +658,21 @@ int cbt_volume_mark_dirty(struct cbt_volume *v, const struct cbt_extent *ext,
 		}
 	}
 	return 0;
+}
+
+bool cbt_volume_clear_resync(struct cbt_volume *v)
+{
+	char name[DM_NAME_LEN];
+	bool was;
+
+	spin_lock_irq(&v->lock);
+	was = v->resync_required;
+	v->resync_required = false;
+	strscpy(name, v->name, sizeof(name));
+	spin_unlock_irq(&v->lock);
+	if (was)
+		DMINFO("%s: resync required cleared by userspace", name);
+	return was;
 }
 
 int cbt_volume_get_changes(struct cbt_volume *v, u64 cycle, u64 *pos,

@@ -30,6 +30,7 @@ struct cbt_volume_info {
 	u64 frozen_blocks;
 	u64 cycle;
 	bool frozen;
+	bool resync_required;
 	enum cbt_volume_state state;
 	u8 id[CBT_VOLUME_ID_LEN];
 	size_t mem_bytes;
@@ -71,7 +72,9 @@ int cbt_volume_attach(const struct cbt_volume_params *p,
 void cbt_volume_detach(struct cbt_volume *v, struct cbt_volume_update **upd);
 /*
  * The table using @v was resumed: apply and free *@upd if set, and make
- * @v the one found for its device.  May sleep.
+ * @v the one found for its device.  The first activation of a volume
+ * sends VOLUME_ADDED (and RESYNC_REQUIRED); detaching its last table
+ * after that sends VOLUME_REMOVED.  May sleep.
  */
 void cbt_volume_activate(struct cbt_volume *v, struct cbt_volume_update **upd,
 			 const char *name);
@@ -105,12 +108,24 @@ u32 cbt_volume_get_ring(struct cbt_volume *v, u64 *seq,
 
 void cbt_volume_get_info(struct cbt_volume *v, struct cbt_volume_info *info);
 
+/*
+ * The dm device of a table using @v was suspended (postsuspend): no I/O
+ * is in flight.  Checks that, wakes a FREEZE waiting for the old
+ * generation and flushes pending ring events.  May sleep.
+ */
+void cbt_volume_suspended(struct cbt_volume *v);
+
 /* Control; may sleep.  See uapi/linux/dm-cbt.h for the protocol. */
 int cbt_volume_freeze(struct cbt_volume *v, u64 *cycle);
 int cbt_volume_commit(struct cbt_volume *v, u64 cycle, u64 *frozen_cycle);
 int cbt_volume_abort(struct cbt_volume *v, u64 cycle, u64 *frozen_cycle);
 int cbt_volume_mark_dirty(struct cbt_volume *v, const struct cbt_extent *ext,
 			  unsigned int nr);
+/*
+ * Userspace has brought the replica in line (CBT_CMD_CLEAR_RESYNC): clear
+ * resync_required.  Returns whether it was set.
+ */
+bool cbt_volume_clear_resync(struct cbt_volume *v);
 /*
  * Copy up to @max extents of the frozen set of cycle @cycle, from block
  * *@pos on, into @ext; advances *@pos.  Returns the number copied (0 at

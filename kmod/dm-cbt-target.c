@@ -332,7 +332,7 @@ static int cbt_end_io(struct dm_target *ti, struct bio *bio,
  *
  * <block size> <dirty blocks>/<total blocks> <frozen blocks> <cycle>
  * <frozen|idle> <tracking|degraded> <ring records>/<ring size>
- * <lost records> <overflow|-> <epoch>
+ * <lost records> <overflow|-> <epoch> <resync|->
  */
 static void cbt_status(struct dm_target *ti, status_type_t type,
 		       unsigned int status_flags, char *result,
@@ -345,13 +345,14 @@ static void cbt_status(struct dm_target *ti, status_type_t type,
 	switch (type) {
 	case STATUSTYPE_INFO:
 		cbt_volume_get_info(cbt->vol, &info);
-		DMEMIT("%u %llu/%llu %llu %llu %s %s %u/%u %llu %s %u",
+		DMEMIT("%u %llu/%llu %llu %llu %s %s %u/%u %llu %s %u %s",
 		       info.block_size, info.dirty_blocks, info.nr_blocks,
 		       info.frozen_blocks, info.cycle,
 		       info.frozen ? "frozen" : "idle",
 		       info.state == CBT_STATE_DEGRADED ? "degraded" : "tracking",
 		       info.ring_fill, info.ring_size, info.ring_lost,
-		       info.ring_overflow ? "overflow" : "-", info.epoch);
+		       info.ring_overflow ? "overflow" : "-", info.epoch,
+		       info.resync_required ? "resync" : "-");
 		break;
 
 	case STATUSTYPE_TABLE:
@@ -376,6 +377,39 @@ static void cbt_status(struct dm_target *ti, status_type_t type,
 		       cbt->no_discard_passdown ? 'y' : 'n');
 		break;
 	}
+}
+
+/*
+ * All I/O of the suspended device has completed: check that the volume
+ * agrees, and settle what was waiting on that I/O (a FREEZE draining the
+ * old generation, ring events queued by the map path).
+ */
+static void cbt_postsuspend(struct dm_target *ti)
+{
+	struct cbt_target *cbt = ti->private;
+
+	cbt_volume_suspended(cbt->vol);
+}
+
+/*
+ * Refuse to resume onto a device that no longer covers the table (it
+ * shrank while the dm device was suspended or since the table was
+ * loaded): writes past its end would fail and reads return errors.
+ */
+static int cbt_preresume(struct dm_target *ti)
+{
+	struct cbt_target *cbt = ti->private;
+	sector_t dev_len = bdev_nr_sectors(cbt->dev->bdev);
+	char name[DM_NAME_LEN];
+
+	if (dev_len < ti->len) {
+		get_md_name(dm_table_get_md(ti->table), name);
+		DMERR("%s: device %s shrank to %llu sectors, table needs %llu: not resuming",
+		      name, cbt->dev->name, (unsigned long long)dev_len,
+		      (unsigned long long)ti->len);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static void cbt_resume(struct dm_target *ti)
@@ -438,7 +472,7 @@ static int cbt_iterate_devices(struct dm_target *ti,
  */
 static struct target_type cbt_target = {
 	.name = "cbt",
-	.version = {1, 1, 0},
+	.version = {1, 2, 0},
 	.features = DM_TARGET_SINGLETON | DM_TARGET_NOWAIT,
 	.module = THIS_MODULE,
 	.ctr = cbt_ctr,
@@ -446,6 +480,8 @@ static struct target_type cbt_target = {
 	.map = cbt_map,
 	.end_io = cbt_end_io,
 	.status = cbt_status,
+	.postsuspend = cbt_postsuspend,
+	.preresume = cbt_preresume,
 	.resume = cbt_resume,
 	.message = cbt_message,
 	.io_hints = cbt_io_hints,

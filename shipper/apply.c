@@ -9,16 +9,10 @@
  * applies the whole cycle again.  Memory is bounded by one segment.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "apply.h"
 #include "codec.h"
@@ -28,84 +22,13 @@
 
 #define WRITE_BATCH_BYTES	(1u << 20)
 
-/* ---- replica ---- */
-
-int apply_replica_open(const char *path, uint64_t size_bytes, struct apply_replica *r)
-{
-	struct stat stbuf;
-	int ret;
-
-	memset(r, 0, sizeof(*r));
-	r->path = path;
-	r->fd = open(path, O_RDWR | O_CLOEXEC);
-	if (r->fd < 0 && errno == ENOENT) {
-		r->fd = open(path, O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0600);
-		r->created = r->fresh = r->fd >= 0;
-	}
-	if (r->fd < 0) {
-		ret = -errno;
-		log_err("cannot open replica %s: %s", path, strerror(-ret));
-		return ret;
-	}
-	if (fstat(r->fd, &stbuf) < 0) {
-		ret = -errno;
-		log_err("cannot stat replica %s: %s", path, strerror(-ret));
-		goto out_close;
-	}
-	if (S_ISBLK(stbuf.st_mode)) {
-		r->is_blockdev = true;
-		if (ioctl(r->fd, BLKGETSIZE64, &r->size) < 0) {
-			ret = -errno;
-			log_err("cannot get the size of replica %s: %s", path, strerror(-ret));
-			goto out_close;
-		}
-		if (r->size < size_bytes) {
-			log_err("replica %s is %" PRIu64 " bytes, but the volume is %" PRIu64 " bytes: give a device at least that big",
-				path, r->size, size_bytes);
-			ret = -ENOSPC;
-			goto out_close;
-		}
-	} else if (S_ISREG(stbuf.st_mode)) {
-		r->size = (uint64_t)stbuf.st_size;
-	} else {
-		log_err("replica %s is neither a regular file nor a block device", path);
-		ret = -EINVAL;
-		goto out_close;
-	}
-	/* Two applies to one replica would interleave cycles. */
-	if (flock(r->fd, LOCK_EX | LOCK_NB) < 0) {
-		ret = -errno;
-		if (ret == -EWOULDBLOCK)
-			log_err("replica %s is in use by another cbtship apply; wait for it to finish",
-				path);
-		else
-			log_err("cannot lock replica %s: %s", path, strerror(-ret));
-		goto out_close;
-	}
-	return 0;
-
-out_close:
-	close(r->fd);
-	if (r->created)
-		unlink(path);
-	r->fd = -1;
-	return ret;
-}
-
-void apply_replica_close(struct apply_replica *r)
-{
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-}
-
 /* ---- one pass over a cycle ---- */
 
 struct pass {
 	struct vstore *vs;
 	uint64_t cycle;
 	const struct fmt_manifest *m;
-	struct apply_replica *replica;	/* NULL: verify only */
+	struct replica *replica;	/* NULL: verify only */
 
 	/* Stage 1 cursor: the next block the manifest's extents expect. */
 	uint64_t ext_idx, ext_off;
@@ -123,21 +46,13 @@ struct pass {
 
 static int flush_writes(struct pass *p)
 {
-	size_t done = 0;
+	int ret;
 
-	while (done < p->wlen) {
-		ssize_t n = pwrite(p->replica->fd, p->wbuf + done, p->wlen - done,
-				   (off_t)(p->woff + done));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_err("writing replica %s at byte %" PRIu64 " failed: %s",
-				p->replica->path, p->woff + done, strerror(errno));
-			return -errno;
-		}
-		done += (size_t)n;
-	}
+	if (!p->wlen)
+		return 0;
+	ret = p->replica->ops->pwrite(p->replica, p->wbuf, p->wlen, p->woff);
+	if (ret)
+		return ret;
 	p->woff += p->wlen;
 	p->wlen = 0;
 	return 0;
@@ -295,7 +210,7 @@ static void pass_free(struct pass *p)
 }
 
 static int run_pass(struct vstore *vs, uint64_t cycle, const struct fmt_manifest *m,
-		    struct apply_replica *replica)
+		    struct replica *replica)
 {
 	struct pass p = { .vs = vs, .cycle = cycle, .m = m, .replica = replica };
 	int ret = 0;
@@ -349,7 +264,7 @@ int apply_verify_cycle(struct vstore *vs, uint64_t cycle)
 	return ret;
 }
 
-int apply_cycle(struct vstore *vs, uint64_t cycle, struct apply_replica *r)
+int apply_cycle(struct vstore *vs, uint64_t cycle, struct replica *r)
 {
 	uint64_t size = vs->info.size_bytes;
 	struct fmt_manifest m;
@@ -361,29 +276,21 @@ int apply_cycle(struct vstore *vs, uint64_t cycle, struct apply_replica *r)
 	ret = run_pass(vs, cycle, &m, NULL);
 	if (ret) {
 		log_err("cycle %" PRIu64 " failed verification; replica %s was not written",
-			cycle, r->path);
+			cycle, r->spec);
 		goto out;
 	}
-	if (!r->is_blockdev && r->size < size) {
-		if (ftruncate(r->fd, (off_t)size) < 0) {
-			ret = -errno;
-			log_err("cannot extend replica %s to %" PRIu64 " bytes: %s",
-				r->path, size, strerror(-ret));
-			goto out;
-		}
-		r->size = size;
-	}
+	ret = r->ops->resize(r, size);
+	if (ret)
+		goto out;
 	ret = run_pass(vs, cycle, &m, r);
 	if (ret) {
 		log_err("cycle %" PRIu64 " was only partly written to replica %s; run apply again to rewrite it whole",
-			cycle, r->path);
+			cycle, r->spec);
 		goto out;
 	}
-	if (fsync(r->fd) < 0) {
-		ret = -errno;
-		log_err("cannot sync replica %s: %s", r->path, strerror(-ret));
+	ret = r->ops->sync(r);
+	if (ret)
 		goto out;
-	}
 	r->fresh = false;
 out:
 	fmt_manifest_free(&m);
@@ -412,7 +319,13 @@ static int has_manifest(struct vstore *vs, uint64_t cycle)
 
 int apply_pending(struct vstore *vs, const char *replica_path, struct apply_result *res)
 {
-	struct apply_replica r = { .fd = -1 };
+	return apply_pending_opts(vs, replica_path, NULL, res);
+}
+
+int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct apply_opts *opts,
+		       struct apply_result *res)
+{
+	struct replica *r = NULL;
 	uint64_t applied, *cycles = NULL;
 	size_t nr;
 	int ret;
@@ -431,10 +344,10 @@ int apply_pending(struct vstore *vs, const char *replica_path, struct apply_resu
 		ret = -ESTALE;
 		goto out;
 	}
-	ret = apply_replica_open(replica_path, vs->info.size_bytes, &r);
+	ret = replica_open(replica_path, vs->info.size_bytes, opts ? opts->ro : NULL, &r);
 	if (ret)
 		goto out;
-	if (r.created && applied) {
+	if (r->created && applied) {
 		log_err("replica %s did not exist, but the store records cycle %" PRIu64 " as applied to volume %s's replica: give that replica, or remove %s/volumes/%s/replica-applied to rebuild from cycle 1",
 			replica_path, applied, vs->info.name, vs->st->spec, vs->info.name);
 		ret = -ENOENT;
@@ -457,7 +370,7 @@ int apply_pending(struct vstore *vs, const char *replica_path, struct apply_resu
 			ret = -ENOENT;
 			goto out_close;
 		}
-		ret = apply_cycle(vs, c, &r);
+		ret = apply_cycle(vs, c, r);
 		if (ret)
 			goto out_close;
 		ret = vstore_set_applied(vs, c);
@@ -471,9 +384,10 @@ int apply_pending(struct vstore *vs, const char *replica_path, struct apply_resu
 	}
 	ret = 0;
 out_close:
-	apply_replica_close(&r);
-	if (ret && r.created && !res->first)
-		unlink(replica_path);
+	if (ret && !res->first)
+		replica_close_remove(r);
+	else
+		replica_close(r);
 out:
 	free(cycles);
 	return ret;

@@ -31,6 +31,7 @@ struct cbt_file_state {
 	uint32_t block_size;
 	uint64_t cycle;
 	bool frozen;
+	bool resync;			/* "resync 1": resync required */
 	uint8_t id[16];
 	struct cbt_extent_list dirty;
 	struct cbt_extent_list frozen_ext;
@@ -147,6 +148,9 @@ static int state_load(const char *path, struct cbt_file_state *st)
 		} else if (sscanf(line, "%31s %llu", key, &a) == 2 && !strcmp(key, "frozen") &&
 			   a <= 1) {
 			st->frozen = a;
+		} else if (sscanf(line, "%31s %llu", key, &a) == 2 && !strcmp(key, "resync") &&
+			   a <= 1) {
+			st->resync = a;
 		} else {
 			err = -EINVAL;
 			break;
@@ -198,8 +202,8 @@ static int state_save(const char *path, const struct cbt_file_state *st)
 		log_err("cannot write tracking state %s: %s", tmp, strerror(errno));
 		goto out_free;
 	}
-	fprintf(f, "block_size %u\ncycle %" PRIu64 "\nfrozen %d\nid ", st->block_size,
-		st->cycle, st->frozen ? 1 : 0);
+	fprintf(f, "block_size %u\ncycle %" PRIu64 "\nfrozen %d\nresync %d\nid ",
+		st->block_size, st->cycle, st->frozen ? 1 : 0, st->resync ? 1 : 0);
 	for (i = 0; i < 16; i++)
 		fprintf(f, "%02x", st->id[i]);
 	fputc('\n', f);
@@ -291,6 +295,7 @@ static int file_info(struct cbt_source *src, struct cbt_volume_info *info)
 	info->frozen_blocks = cbt_extent_list_blocks(&st.frozen_ext);
 	info->cycle = st.cycle;
 	info->frozen = st.frozen;
+	info->resync_required = st.resync;
 	memcpy(info->tracking_id, st.id, 16);
 	state_free(&st);
 	return 0;
@@ -426,6 +431,22 @@ out:
 	return err;
 }
 
+static int file_clear_resync(struct cbt_source *src)
+{
+	struct cbt_file_source *s = to_file(src);
+	struct cbt_file_state st;
+	uint64_t size, nr;
+	int err;
+
+	err = file_load(s, &st, &size, &nr);
+	if (err)
+		return err;
+	st.resync = false;
+	err = state_save(s->state_path, &st);
+	state_free(&st);
+	return err;
+}
+
 static void file_close(struct cbt_source *src)
 {
 	struct cbt_file_source *s = to_file(src);
@@ -443,13 +464,15 @@ static const struct cbt_source_ops cbt_file_ops = {
 	.commit = file_commit,
 	.abort = file_abort,
 	.mark_dirty = file_mark_dirty,
+	.clear_resync = file_clear_resync,
 	.close = file_close,
 };
 
 /*
- * A missing state file is created (random id, nothing dirty) with
- * block_size, which must then be non-zero; an existing one keeps its own
- * block size and a non-zero block_size must match it.
+ * A missing state file is created (random id, nothing dirty, resync
+ * required like a new dm-cbt volume) with block_size, which must then be
+ * non-zero; an existing one keeps its own block size and a non-zero
+ * block_size must match it.
  */
 int cbt_source_open_file(const char *data_path, const char *state_path,
 			 uint32_t block_size, struct cbt_source **out)
@@ -483,6 +506,7 @@ int cbt_source_open_file(const char *data_path, const char *state_path,
 		}
 		memset(&st, 0, sizeof(st));
 		st.block_size = block_size;
+		st.resync = true;
 		if (getrandom(st.id, sizeof(st.id), 0) != sizeof(st.id)) {
 			err = -EIO;
 			goto out_free;

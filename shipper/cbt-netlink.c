@@ -55,6 +55,7 @@ static struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
 	[CBT_A_STATE]		= { .type = NLA_U32 },
 	[CBT_A_EXTENTS]		= { .type = NLA_UNSPEC },
 	[CBT_A_VOLUME_ID]	= { .type = NLA_UNSPEC, .minlen = 16 },
+	[CBT_A_RESYNC_REQUIRED]	= { .type = NLA_U8 },
 };
 
 static const char *const cbt_cmd_names[] = {
@@ -65,6 +66,7 @@ static const char *const cbt_cmd_names[] = {
 	[CBT_CMD_COMMIT] = "COMMIT",
 	[CBT_CMD_ABORT] = "ABORT",
 	[CBT_CMD_MARK_DIRTY] = "MARK_DIRTY",
+	[CBT_CMD_CLEAR_RESYNC] = "CLEAR_RESYNC",
 };
 
 /* ---- socket and transactions ---- */
@@ -319,6 +321,9 @@ static int cbt_parse_volume(struct nlattr **tb, struct cbt_nl_vol *v)
 		info->frozen_blocks = nla_get_u64(tb[CBT_A_FROZEN_BLOCKS]);
 	if (tb[CBT_A_VOLUME_ID])
 		memcpy(info->tracking_id, nla_data(tb[CBT_A_VOLUME_ID]), 16);
+	/* A module without the attribute predates the flag: nothing to say. */
+	if (tb[CBT_A_RESYNC_REQUIRED])
+		info->resync_required = nla_get_u8(tb[CBT_A_RESYNC_REQUIRED]) != 0;
 	if (tb[CBT_A_DEV_MAJOR])
 		v->major = nla_get_u32(tb[CBT_A_DEV_MAJOR]);
 	if (tb[CBT_A_DEV_MINOR])
@@ -615,6 +620,25 @@ static int cbt_dm_mark_dirty(struct cbt_source *src, const struct cbt_extent *ex
 	return 0;
 }
 
+static int cbt_dm_clear_resync(struct cbt_source *src)
+{
+	struct cbt_dm_source *s = to_dm(src);
+	struct nl_msg *msg = cbt_dm_msg(s, CBT_CMD_CLEAR_RESYNC, false, false, 0);
+	int err;
+
+	if (!msg)
+		return -ENOMEM;
+	err = cbt_nl_transact(&s->nl, msg, "CLEAR_RESYNC", NULL, NULL);
+	if (err == -EOPNOTSUPP) {
+		log_err("dm-cbt CLEAR_RESYNC on %s: the loaded dm-cbt module is too old for this command; load the module built with this cbtship",
+			s->path);
+		return err;
+	}
+	if (err)
+		return cbt_dm_fail(s, CBT_CMD_CLEAR_RESYNC, err);
+	return 0;
+}
+
 static void cbt_dm_close(struct cbt_source *src)
 {
 	struct cbt_dm_source *s = to_dm(src);
@@ -631,6 +655,7 @@ static const struct cbt_source_ops cbt_dm_ops = {
 	.commit = cbt_dm_commit,
 	.abort = cbt_dm_abort,
 	.mark_dirty = cbt_dm_mark_dirty,
+	.clear_resync = cbt_dm_clear_resync,
 	.close = cbt_dm_close,
 };
 

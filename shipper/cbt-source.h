@@ -24,6 +24,12 @@ struct cbt_volume_info {
 	uint64_t frozen_blocks;
 	uint64_t cycle;			/* frozen cycle, else the last one */
 	bool frozen;
+	/*
+	 * The tracking state is new (or was lost) and cannot vouch for changes
+	 * made before it existed: the replica needs a resync, or a saved change
+	 * set restored with mark_dirty, before clear_resync.
+	 */
+	bool resync_required;
 	uint8_t tracking_id[16];	/* changes when tracking state was recreated */
 };
 
@@ -51,6 +57,8 @@ struct cbt_source_ops {
 	int (*commit)(struct cbt_source *src, uint64_t cycle);
 	int (*abort)(struct cbt_source *src, uint64_t cycle);
 	int (*mark_dirty)(struct cbt_source *src, const struct cbt_extent *ext, size_t n);
+	/* The replica is in line again (resync done or change set restored). */
+	int (*clear_resync)(struct cbt_source *src);
 	void (*close)(struct cbt_source *src);
 };
 
@@ -68,8 +76,10 @@ int cbt_source_open_dm(const char *device, struct cbt_source **out);
 /*
  * Fake kernel for tests and benchmarks: data_path is the volume, state_path
  * a text file holding the tracking state ("block_size N", "cycle N",
- * "frozen 0|1", "id HEX32", then "dirty START COUNT" and "frozen_ext START
- * COUNT" lines) that tests edit to say what changed.
+ * "frozen 0|1", "id HEX32", optionally "resync 0|1" (absent: 0), then
+ * "dirty START COUNT" and "frozen_ext START COUNT" lines) that tests edit
+ * to say what changed.  A state file created here starts with "resync 1",
+ * like a new dm-cbt volume.
  */
 int cbt_source_open_file(const char *data_path, const char *state_path,
 			 uint32_t block_size, struct cbt_source **out);

@@ -24,15 +24,18 @@ static void cbt_usage(void)
 	       "       cbtship cbt commit DEVICE CYCLE\n"
 	       "       cbtship cbt abort DEVICE CYCLE\n"
 	       "       cbtship cbt mark DEVICE START COUNT\n"
+	       "       cbtship cbt clear-resync DEVICE\n"
 	       "\n"
 	       "Inspect and drive dm-cbt change tracking on DEVICE (/dev/mapper/NAME).\n"
-	       "  list     one line per tracked volume: NAME MAJOR:MINOR BLOCK_SIZE NR_BLOCKS DIRTY FROZEN CYCLE\n"
+	       "  list     one line per tracked volume: NAME MAJOR:MINOR BLOCK_SIZE NR_BLOCKS DIRTY FROZEN CYCLE RESYNC\n"
 	       "  status   the volume's tracking state as \"key: value\" lines\n"
 	       "  freeze   freeze the changed blocks into a new cycle; prints its id\n"
 	       "  changes  the frozen cycle's changed blocks as \"START COUNT\" lines\n"
 	       "  commit   drop the frozen cycle (its blocks were shipped)\n"
 	       "  abort    merge the frozen cycle back into the live set\n"
 	       "  mark     mark blocks [START, START+COUNT) as changed\n"
+	       "  clear-resync  the replica is in line again (after a full or checksum resync,\n"
+	       "           or a saved change set restored with mark): clear resync_required\n"
 	       "Blocks are counted in the volume's tracking block size.\n");
 }
 
@@ -63,9 +66,10 @@ static int print_volume(void *arg, const struct cbt_volume_info *info,
 			uint32_t major, uint32_t minor)
 {
 	(void)arg;
-	printf("%s %u:%u %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+	printf("%s %u:%u %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %d\n",
 	       info->name[0] ? info->name : "-", major, minor, info->block_size,
-	       info->nr_blocks, info->dirty_blocks, info->frozen_blocks, info->cycle);
+	       info->nr_blocks, info->dirty_blocks, info->frozen_blocks, info->cycle,
+	       info->resync_required ? 1 : 0);
 	return 0;
 }
 
@@ -87,6 +91,7 @@ static int cbt_status(struct cbt_source *src)
 	printf("frozen: %d\n", info.frozen ? 1 : 0);
 	printf("frozen_blocks: %" PRIu64 "\n", info.frozen_blocks);
 	printf("cycle: %" PRIu64 "\n", info.cycle);
+	printf("resync_required: %d\n", info.resync_required ? 1 : 0);
 	printf("tracking_id: %s\n", id);
 	return 0;
 }
@@ -114,7 +119,7 @@ struct cbt_subcmd {
 
 static const struct cbt_subcmd cbt_subcmds[] = {
 	{ "status", 0 }, { "freeze", 0 }, { "changes", 1 }, { "commit", 1 },
-	{ "abort", 1 }, { "mark", 2 },
+	{ "abort", 1 }, { "mark", 2 }, { "clear-resync", 0 },
 };
 
 static int cbt_run(int argc, char **argv)
@@ -187,6 +192,8 @@ static int cbt_run(int argc, char **argv)
 		err = src->ops->commit(src, a);
 	} else if (!strcmp(sub, "abort")) {
 		err = src->ops->abort(src, a);
+	} else if (!strcmp(sub, "clear-resync")) {
+		err = src->ops->clear_resync(src);
 	} else {
 		struct cbt_extent e = { .start = a, .count = b };
 
@@ -205,5 +212,5 @@ const struct command cmd_cbt = {
 	.name = "cbt",
 	.run = cbt_run,
 	.usage = cbt_usage,
-	.help = "inspect and drive dm-cbt tracking (list, status, freeze, changes, commit, abort, mark)",
+	.help = "inspect and drive dm-cbt tracking (list, status, freeze, changes, commit, abort, mark, clear-resync)",
 };

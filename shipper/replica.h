@@ -30,6 +30,11 @@ struct replica_ops {
 	 * in *id (malloc'd), e.g. Azure's Snapshot Blob.
 	 */
 	int (*snapshot)(struct replica *r, char **id);
+	/*
+	 * Optional (NULL: left in place): delete a replica this open created
+	 * and nothing was applied to, so a failed first apply leaves no trace.
+	 */
+	int (*remove)(struct replica *r);
 	void (*close)(struct replica *r);
 };
 
@@ -49,5 +54,14 @@ struct replica {
 int replica_open(const char *spec, uint64_t size_bytes, const struct remote_opts *ro,
 		 struct replica **out);
 void replica_close(struct replica *r);
+
+/* Close r and, if replica_open() created it, delete it (errors logged). */
+void replica_close_remove(struct replica *r);
+
+/* Whether spec names a remote (URL) replica rather than a local path. */
+bool replica_spec_is_remote(const char *spec);
+
+/* Backends (replica-file.c, ...): called by replica_open(). */
+int replica_file_open(const char *path, uint64_t size_bytes, struct replica **out);
 
 #endif

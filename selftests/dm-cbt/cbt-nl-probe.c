@@ -118,6 +118,8 @@ static void print_volume(struct nlattr **tb, int list)
 	for (i = 0; i < nla_len(tb[CBT_A_VOLUME_ID]); i++)
 		printf("%02x", id[i]);
 	printf("\n");
+	if (tb[CBT_A_RESYNC_REQUIRED])
+		printf("resync_required=%u\n", nla_get_u8(tb[CBT_A_RESYNC_REQUIRED]));
 	if (tb[CBT_A_RING_SIZE])
 		printf("ring_size=%u\nring_fill=%u\nring_first=%" PRIu64
 		       "\nring_next=%" PRIu64 "\nring_lost=%" PRIu64
@@ -182,6 +184,7 @@ static int on_valid(struct nl_msg *msg, void *arg)
 		print_records(tb);
 		break;
 	case CBT_CMD_TAG:
+	case CBT_CMD_CLEAR_RESYNC:
 		break;
 	case CBT_CMD_FREEZE:
 		printf("%" PRIu64 "\n", (uint64_t)nla_get_u64(tb[CBT_A_CYCLE]));
@@ -202,14 +205,34 @@ static int on_event(struct nl_msg *msg, void *arg)
 		[CBT_CMD_ABORT] = "abort", [CBT_CMD_MARK_DIRTY] = "mark",
 		[CBT_CMD_RING_WATERMARK] = "watermark",
 		[CBT_CMD_RING_OVERFLOW] = "overflow",
+		[CBT_CMD_VOLUME_ADDED] = "added",
+		[CBT_CMD_VOLUME_REMOVED] = "removed",
+		[CBT_CMD_RESYNC_REQUIRED] = "resync",
+		[CBT_CMD_CLEAR_RESYNC] = "clear-resync",
 	};
 	struct genlmsghdr *gh = nlmsg_data(nlmsg_hdr(msg));
 	struct nlattr *tb[CBT_A_MAX + 1];
 
 	(void)arg;
 	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, CBT_A_MAX, NULL) ||
-	    gh->cmd > CBT_CMD_RING_OVERFLOW || !names[gh->cmd])
+	    gh->cmd >= sizeof(names) / sizeof(names[0]) || !names[gh->cmd])
 		return NL_SKIP;
+	if (gh->cmd >= CBT_CMD_VOLUME_ADDED) {
+		/* Volume life cycle: say which tracking state (id) and its flag. */
+		const unsigned char *id = nla_data(tb[CBT_A_VOLUME_ID]);
+		int i;
+
+		printf("%s %u:%u %s id=", names[gh->cmd],
+		       nla_get_u32(tb[CBT_A_DEV_MAJOR]), nla_get_u32(tb[CBT_A_DEV_MINOR]),
+		       nla_get_string(tb[CBT_A_NAME]));
+		for (i = 0; i < nla_len(tb[CBT_A_VOLUME_ID]); i++)
+			printf("%02x", id[i]);
+		printf(" resync=%u dirty=%" PRIu64 "\n", nla_get_u8(tb[CBT_A_RESYNC_REQUIRED]),
+		       (uint64_t)nla_get_u64(tb[CBT_A_DIRTY_BLOCKS]));
+		fflush(stdout);
+		nr_events++;
+		return NL_OK;
+	}
 	if (gh->cmd >= CBT_CMD_RING_WATERMARK) {
 		printf("%s %u:%u fill=%u/%u lost=%" PRIu64 " overflow=%u\n",
 		       names[gh->cmd], nla_get_u32(tb[CBT_A_DEV_MAJOR]),
@@ -275,6 +298,7 @@ static int usage(void)
 		"       cbt-nl-probe mark DEV START COUNT [START COUNT]...\n"
 		"       cbt-nl-probe ring DEV [START]\n"
 		"       cbt-nl-probe tag DEV VALUE\n"
+		"       cbt-nl-probe clear-resync DEV\n"
 		"       cbt-nl-probe monitor COUNT\n"
 		"DEV is /dev/mapper/NAME or MAJOR:MINOR.\n");
 	return 2;
@@ -289,6 +313,7 @@ int main(int argc, char **argv)
 		{ "commit", CBT_CMD_COMMIT, 0 }, { "abort", CBT_CMD_ABORT, 0 },
 		{ "mark", CBT_CMD_MARK_DIRTY, 0 },
 		{ "ring", CBT_CMD_GET_RING, 1 }, { "tag", CBT_CMD_TAG, 0 },
+		{ "clear-resync", CBT_CMD_CLEAR_RESYNC, 0 },
 	};
 	struct cbt_extent ext[64];
 	struct nl_sock *sk;

@@ -4,8 +4,8 @@
 # Only CAP_SYS_ADMIN may change tracking state or read change sets over
 # netlink: an unprivileged user, and root without CAP_SYS_ADMIN (but with
 # CAP_NET_ADMIN, which is all GENL_ADMIN_PERM asks for), get EPERM for
-# FREEZE, GET_CHANGES, COMMIT, ABORT, MARK_DIRTY, GET_RING and TAG, and
-# nothing changes; LIST and GET stay readable.
+# FREEZE, GET_CHANGES, COMMIT, ABORT, MARK_DIRTY, GET_RING, TAG and
+# CLEAR_RESYNC, and nothing changes; LIST and GET stay readable.
 
 . "$(dirname "$0")/../common/lib.sh"
 . "$(dirname "$0")/cbt-lib.bash"
@@ -34,7 +34,7 @@ nobody "$PROBE" get "$dev" >/dev/null || fail "unprivileged GET refused"
 nobody "$PROBE" list | grep -q " perm 4096 " || fail "unprivileged LIST does not show the volume"
 
 for args in "freeze $dev" "changes $dev" "commit $dev 0" "abort $dev 0" \
-	"mark $dev 0 1" "ring $dev" "tag $dev 1"; do
+	"mark $dev 0 1" "ring $dev" "tag $dev 1" "clear-resync $dev"; do
 	# shellcheck disable=SC2086
 	expect_fail "Operation not permitted \(-1\)" nobody "$PROBE" $args
 	info "ok: unprivileged $args -> EPERM"
@@ -43,6 +43,9 @@ for args in "freeze $dev" "changes $dev" "commit $dev 0" "abort $dev 0" \
 	info "ok: root without CAP_SYS_ADMIN $args -> EPERM"
 done
 [ "$(probe get "$dev")" = "$before" ] || fail "refused commands changed the volume"
+[ "$(vol_field "$dev" resync_required)" = 1 ] || fail "refused CLEAR_RESYNC cleared the flag"
+must probe clear-resync "$dev"
+[ "$(vol_field "$dev" resync_required)" = 0 ] || fail "root's CLEAR_RESYNC did not clear the flag"
 
 # With a frozen cycle, unprivileged COMMIT/ABORT/GET_CHANGES are refused too.
 cycle=$(probe freeze "$dev") || fail "freeze failed"

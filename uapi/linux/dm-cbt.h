@@ -24,7 +24,21 @@
  *
  * Ring (optional, table option ring_size): GET_RING dumps ordered records
  * of the I/O mapped (struct cbt_ring_record), TAG appends a user record.
- * Attributes and commands are only ever appended to the enums below.
+ *
+ * Resync required: a newly created tracking state cannot vouch for changes
+ * made before it existed, so it starts with CBT_A_RESYNC_REQUIRED = 1
+ * (announced by a RESYNC_REQUIRED event).  Userspace sends CLEAR_RESYNC
+ * once the replica is known to be in line again: after restoring a saved
+ * change set with MARK_DIRTY, or after a full or checksum resync.
+ *
+ * Events (multicast group CBT_GENL_MCGRP_EVENTS, volume attrs): every
+ * successful mutating command as itself, the ring's RING_WATERMARK and
+ * RING_OVERFLOW, VOLUME_ADDED when a tracking state is first resumed,
+ * VOLUME_REMOVED when it is destroyed (not on reloads that keep it) and
+ * RESYNC_REQUIRED after VOLUME_ADDED when the new state is in that state.
+ *
+ * ABI rule: commands, attributes and other enum values are only ever
+ * appended to the enums below, never renumbered or removed.
  */
 #ifndef _UAPI_LINUX_DM_CBT_H
 #define _UAPI_LINUX_DM_CBT_H
@@ -48,6 +62,10 @@ enum cbt_cmd {
 	CBT_CMD_TAG,		/* doit, admin: append a tag record (CBT_A_TAG) */
 	CBT_CMD_RING_WATERMARK,	/* event only: the ring reached 3/4 full */
 	CBT_CMD_RING_OVERFLOW,	/* event only: unreleased records were overwritten */
+	CBT_CMD_VOLUME_ADDED,	/* event only: a tracking state was created and resumed */
+	CBT_CMD_VOLUME_REMOVED,	/* event only: a tracking state was destroyed */
+	CBT_CMD_RESYNC_REQUIRED, /* event only: the volume needs a full/checksum resync */
+	CBT_CMD_CLEAR_RESYNC,	/* doit, admin: the replica is in line; clear the flag */
 	__CBT_CMD_MAX,
 };
 
@@ -78,6 +96,7 @@ enum cbt_attr {
 	CBT_A_RING_START,	/* u64: GET_RING: first sequence wanted */
 	CBT_A_RING_RECORDS,	/* binary: array of struct cbt_ring_record */
 	CBT_A_TAG,		/* u64: TAG: the user's value */
+	CBT_A_RESYNC_REQUIRED,	/* u8: 1 until CLEAR_RESYNC (see above) */
 	__CBT_A_MAX,
 };
 
