@@ -393,6 +393,8 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 		if (have_set) {
 			/* Clean detach: the changes since `last` are the saved ones. */
 			err = set.ext.nr ? r->src->ops->mark_dirty(r->src, set.ext.ext, set.ext.nr) : 0;
+			if (!err && info.resync_required)
+				err = r->src->ops->clear_resync(r->src);
 			if (err)
 				goto out;
 			sum->restored_blocks = cbt_extent_list_blocks(&set.ext);
@@ -407,11 +409,23 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 				 r->volume, last.cycle);
 			sum->full = true;
 		}
-	} else if (have_last && r->opts.state_dir) {
-		/* Same tracking: the kernel still has everything a saved set has. */
-		err = statedir_remove(r->opts.state_dir, r->volume);
-		if (err)
-			return err;
+	} else if (have_last) {
+		/*
+		 * Same tracking as the store's newest cycle, which was stored
+		 * only once this tracking was trusted: finish a clear_resync
+		 * that an interrupted run did not get to.  The kernel still
+		 * has everything a saved set has.
+		 */
+		if (info.resync_required) {
+			err = r->src->ops->clear_resync(r->src);
+			if (err)
+				return err;
+		}
+		if (r->opts.state_dir) {
+			err = statedir_remove(r->opts.state_dir, r->volume);
+			if (err)
+				return err;
+		}
 	}
 	seq = have_last ? last.cycle + 1 : 1;
 	/* Trusting a restarted tracking: a stored cycle must record its id. */
@@ -476,6 +490,12 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 		log_err("volume %s: cycle %" PRIu64 " is stored but committing tracking cycle %" PRIu64 " failed; the next run commits it",
 			r->volume, seq, tcycle);
 		goto out;
+	}
+	/* Initial, full, restored or resync cycle: the replica is in line. */
+	if (info.resync_required) {
+		err = r->src->ops->clear_resync(r->src);
+		if (err)
+			goto out;
 	}
 	sum->result = REPLICATE_SHIPPED;
 	sum->cycle = seq;

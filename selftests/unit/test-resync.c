@@ -61,8 +61,8 @@ static void reboot(void)
 {
 	char text[256];
 
-	snprintf(text, sizeof(text), "block_size %u\ncycle 1\nfrozen 0\nid %08x%024x\n", BS,
-		 seed++, 0xabcdef);
+	snprintf(text, sizeof(text), "block_size %u\ncycle 1\nfrozen 0\nresync 1\nid %08x%024x\n",
+		 BS, seed++, 0xabcdef);
 	test_write_file("vol.state", text, strlen(text), 0600);
 }
 
@@ -170,6 +170,21 @@ static int same(void)
 	return a[0] && !strcmp(a, b);
 }
 
+/* The fake kernel's "resync required" flag. */
+static int resync_required(void)
+{
+	struct cbt_volume_info info;
+	struct cbt_source *src;
+	int ret = -1;
+
+	if (cbt_source_open_file("vol.img", "vol.state", 0, &src))
+		return -1;
+	if (!src->ops->info(src, &info))
+		ret = info.resync_required;
+	cbt_source_close(src);
+	return ret;
+}
+
 static int saved_exists(void)
 {
 	struct stat st;
@@ -220,6 +235,7 @@ static void test_resync(void)
 	tap_ok(!err && !sum.full && sum.blocks == behind && sum.diff_blocks == behind,
 	       "after a crash resync ships only the %llu differing blocks (%llu)",
 	       (unsigned long long)behind, (unsigned long long)sum.blocks);
+	tap_eq(resync_required(), 0, "the resync cleared \"resync required\"");
 	tap_ok(!target(0) && same(), "replica equals the source");
 	tracked = change(4, 1);
 	err = run(0, &sum);
@@ -250,6 +266,7 @@ static void test_detach(void)
 	       "after a reboot only the saved and new blocks are shipped (%llu of %u)",
 	       (unsigned long long)sum.blocks, NR_BLOCKS);
 	tap_ok(!saved_exists(), "the saved set is dropped once shipped");
+	tap_eq(resync_required(), 0, "the restore cleared \"resync required\"");
 	tap_ok(!target(0) && same(), "replica equals the source");
 
 	/* Interrupted restore: the set stays until a cycle of the new tracking is stored. */
@@ -260,6 +277,7 @@ static void test_detach(void)
 	err = run(0, &sum);
 	fail_manifest = 0;
 	tap_ok(err && saved_exists(), "a failed restore cycle keeps the saved set");
+	tap_eq(resync_required(), 0, "the set is marked dirty, so \"resync required\" is cleared");
 	err = run(0, &sum);
 	tap_ok(!err && !sum.full && sum.blocks == tracked, "the next run ships the %llu blocks",
 	       (unsigned long long)tracked);
@@ -278,6 +296,7 @@ static void test_detach(void)
 	err = run(0, &sum);
 	tap_ok(!err && sum.full && sum.blocks == NR_BLOCKS && !sum.restored_blocks,
 	       "a stale saved set is not used: every block shipped");
+	tap_eq(resync_required(), 0, "the full cycle cleared \"resync required\"");
 	tap_ok(!target(0) && same(), "replica equals the source");
 
 	/* Nothing pending at detach: one block records the new tracking, then deltas. */
@@ -303,6 +322,13 @@ static void test_detach(void)
 	tap_ok(!err && !sum.full && sum.blocks == tracked, "and the next cycle is a delta");
 	tap_ok(!target(0) && same(), "replica equals the source");
 
+	/* A clear_resync an interrupted run did not get to is done by the next one. */
+	append_state("resync 1\n");
+	tap_eq(resync_required(), 1, "flag set again (as if killed before clear_resync)");
+	err = run(0, &sum);
+	tap_ok(!err && !sum.full && resync_required() == 0,
+	       "same tracking as the store: the next run clears it, no full cycle");
+
 	/* Nothing saved when the current tracking never shipped a cycle. */
 	reboot();
 	change(2, 1);
@@ -327,6 +353,7 @@ int main(void)
 		return tap_done();
 	}
 	tap_ok(!run(0, &sum) && sum.kind == CYCLE_INITIAL, "initial replication");
+	tap_eq(resync_required(), 0, "the initial copy cleared \"resync required\"");
 	tap_ok(!target(0) && same(), "initial: replica equals the source");
 	test_resync();
 	test_detach();
