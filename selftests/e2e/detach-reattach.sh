@@ -82,6 +82,7 @@ reboot
 id_after=$("$CBTSHIP" cbt status "$vol" | sed -n 's/^tracking_id: //p')
 info "tracking id $id_before -> $id_after"
 [ -n "$id_after" ] && [ "$id_after" != "$id_before" ] || fail "the tracking id did not change"
+dmsetup status dr | grep -q ' resync$' || fail "a new tracking state is not \"resync required\""
 write_blocks "${after[@]}"
 out=$(must "$CBTSHIP" replicate "${C[@]}" --once "$vol") || exit 1
 printf '%s\n' "$out"
@@ -91,6 +92,7 @@ info "blocks read after re-attach: $n of $NR (saved ${#saved[@]} + new ${#after[
 	fail "re-attach read $n blocks, want the ${#saved[@]} saved + ${#after[@]} new"
 grep -q "${#saved[@]} blocks restored" <<<"$out" || fail "no restored blocks reported"
 [ ! -e "$work/state/dr.changes" ] || fail "the saved set was not dropped after shipping"
+dmsetup status dr | grep -q ' resync$' && fail "\"resync required\" was not cleared after the restore"
 check_replica "after detach and re-attach"
 
 info "negative control: the same reboot without detach"

@@ -62,6 +62,7 @@ printf '%s\n' "$out"
 grep -q '^resync: 6 blocks differ (24576 bytes)' <<<"$out" ||
 	fail "resync did not find the 5 untracked + 1 tracked differing blocks"
 grep -q '^resync: cycle [0-9]*: 6 blocks' <<<"$out" || fail "resync did not ship exactly 6 blocks"
+dmsetup status rs | grep -q ' resync$' && fail "\"resync required\" is still set after cycles"
 must "$CBTSHIP" apply "${V[@]}" --replica "$work/replica"
 must "$CBTSHIP" verify "${V[@]}" --replica "$work/replica" "$vol"
 s=$(sha256_of "$vol")
