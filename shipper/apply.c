@@ -13,10 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "apply.h"
 #include "codec.h"
 #include "crc32c.h"
+#include "journal.h"
+#include "vol-state.h"
 #include "log.h"
 #include "vstore-priv.h"
 
@@ -53,6 +56,7 @@ static int flush_writes(struct pass *p)
 	ret = p->replica->ops->pwrite(p->replica, p->wbuf, p->wlen, p->woff);
 	if (ret)
 		return ret;
+	journal_step();
 	p->woff += p->wlen;
 	p->wlen = 0;
 	return 0;
@@ -264,12 +268,51 @@ int apply_verify_cycle(struct vstore *vs, uint64_t cycle)
 	return ret;
 }
 
-int apply_cycle(struct vstore *vs, uint64_t cycle, struct replica *r)
+/* Save the replica's current contents of every block cycle m writes. */
+static int save_undo(struct journal *j, uint64_t cycle, const struct fmt_manifest *m,
+		     struct replica *r)
+{
+	struct undo_writer *w;
+	uint8_t *buf;
+	int ret;
+
+	buf = malloc(WRITE_BATCH_BYTES);
+	if (!buf)
+		return -ENOMEM;
+	ret = undo_begin(j, cycle, &w);
+	if (ret)
+		goto out;
+	for (uint64_t i = 0; i < m->nr_extents && !ret; i++)
+		ret = undo_save_range(w, r, m->ext[i].start, m->ext[i].count, buf,
+				      WRITE_BATCH_BYTES);
+	if (ret) {
+		log_err("cannot save the replica's blocks before cycle %" PRIu64 " overwrites them; replica %s was not written",
+			cycle, r->spec);
+		undo_abort(w);
+		goto out;
+	}
+	ret = undo_commit(w);
+out:
+	free(buf);
+	return ret;
+}
+
+/*
+ * Apply one cycle; with jump, a full cycle over a replica at any earlier
+ * cycle (after a rejected or missing one): no point before it can be kept.
+ */
+static int apply_one(struct vstore *vs, uint64_t cycle, struct replica *r, struct journal *j,
+		     bool jump)
 {
 	uint64_t size = vs->info.size_bytes;
 	struct fmt_manifest m;
 	int ret;
 
+	if (j && (j->st.pending || (!jump && j->st.at + 1 != cycle) || j->st.at >= cycle)) {
+		log_err("replica %s is at cycle %" PRIu64 "; cycle %" PRIu64 " cannot be applied next",
+			r->spec, j->st.at, cycle);
+		return -EINVAL;
+	}
 	ret = read_manifest(vs, cycle, &m);
 	if (ret)
 		return ret;
@@ -282,9 +325,27 @@ int apply_cycle(struct vstore *vs, uint64_t cycle, struct replica *r)
 	ret = r->ops->resize(r, size);
 	if (ret)
 		goto out;
+	if (j && jump) {
+		ret = journal_drop_points(j);
+		if (ret)
+			goto out;
+		j->st.at = 0;
+	}
+	if (j) {
+		/* At cycle 0 there is no point to keep: cycle 1 writes every block. */
+		if (j->st.at) {
+			ret = save_undo(j, cycle, &m, r);
+			if (ret)
+				goto out;
+		}
+		j->st.pending = cycle;
+		ret = journal_save_state(j);
+		if (ret)
+			goto out;
+	}
 	ret = run_pass(vs, cycle, &m, r);
 	if (ret) {
-		log_err("cycle %" PRIu64 " was only partly written to replica %s; run apply again to rewrite it whole",
+		log_err("cycle %" PRIu64 " was only partly written to replica %s; run apply again to roll it back and rewrite it whole",
 			cycle, r->spec);
 		goto out;
 	}
@@ -292,9 +353,36 @@ int apply_cycle(struct vstore *vs, uint64_t cycle, struct replica *r)
 	if (ret)
 		goto out;
 	r->fresh = false;
+	if (j) {
+		j->st.at = cycle;
+		j->st.at_created = m.created;
+		j->st.pending = 0;
+		ret = journal_save_state(j);
+	}
 out:
 	fmt_manifest_free(&m);
 	return ret;
+}
+
+int apply_cycle(struct vstore *vs, uint64_t cycle, struct replica *r, struct journal *j)
+{
+	return apply_one(vs, cycle, r, j, false);
+}
+
+/* A cycle the store holds but that cannot be used (not a store I/O error). */
+static bool is_rejection(int err)
+{
+	return err == -EBADMSG || err == -EKEYREJECTED || err == -EPROTO;
+}
+
+/* The first complete, authentic full cycle after `after`; 0 if none. */
+static uint64_t next_full_cycle(struct vstore *vs, const uint64_t *cycles, size_t nr,
+				uint64_t after)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (cycles[i] > after && vol_cycle_is_full(vs, cycles[i]) == 1)
+			return cycles[i];
+	return 0;
 }
 
 /* ---- all pending cycles ---- */
@@ -322,15 +410,93 @@ int apply_pending(struct vstore *vs, const char *replica_path, struct apply_resu
 	return apply_pending_opts(vs, replica_path, NULL, res);
 }
 
+/*
+ * Open (creating) the replica's state directory and bring it to a cycle
+ * boundary.  *applied is the store's replica-applied record on entry (for
+ * a replica that predates state directories) and the replica's cycle on
+ * return.
+ */
+static int open_journal(struct vstore *vs, struct replica *r, const struct apply_opts *opts,
+			uint64_t *applied, struct journal **out)
+{
+	const struct vstore_volume_info *vi = &vs->info;
+	struct journal *j = NULL;
+	char *dir;
+	int ret;
+
+	*out = NULL;
+	dir = journal_dir_for(r->spec, opts ? opts->state_dir : NULL);
+	if (!dir)
+		return -EINVAL;
+	ret = journal_open(dir, true, true, &j);
+	if (ret)
+		goto out;
+	if (j->created) {
+		memcpy(j->st.volume_id, vi->volume_id, JOURNAL_ID_BYTES);
+		j->st.block_size = vi->block_size;
+		j->st.size_bytes = vi->size_bytes;
+		j->st.at = r->created ? 0 : *applied;
+		if (j->st.at)
+			log_notice("replica %s has no state directory yet; taking cycle %" PRIu64 " from the store's replica-applied record",
+				   r->spec, j->st.at);
+		ret = journal_save_state(j);
+		if (ret)
+			goto out;
+	} else if (memcmp(j->st.volume_id, vi->volume_id, JOURNAL_ID_BYTES) ||
+		   j->st.block_size != vi->block_size || j->st.size_bytes != vi->size_bytes) {
+		log_err("state directory %s belongs to another volume (other volume id, block size or size) than %s in store %s: give this replica's own --state, or a new replica",
+			dir, vi->name, vs->st->spec);
+		ret = -EXDEV;
+		goto out;
+	} else if (j->st.failed_over) {
+		log_err("replica %s was failed over at cycle %" PRIu64 " and is a live disk now; apply does not write it any more",
+			r->spec, j->st.failed_over);
+		ret = -EROFS;
+		goto out;
+	} else if (r->created && (j->st.at || j->st.pending)) {
+		log_err("replica %s did not exist, but its state directory %s says it is at cycle %" PRIu64 ": give that replica, or remove %s to rebuild from cycle 1",
+			r->spec, dir, j->st.at, dir);
+		ret = -ENOENT;
+		goto out;
+	}
+	ret = journal_recover(j, r);
+	if (ret)
+		goto out;
+	/* Killed between the state and the points file: add the point now. */
+	if (j->st.at && (!j->nr_points || j->points[j->nr_points - 1].cycle < j->st.at)) {
+		ret = journal_add_point(j, j->st.at, j->st.at_created, POINT_CRASH,
+					opts ? &opts->keep : NULL, (uint64_t)time(NULL));
+		if (ret)
+			goto out;
+	}
+	*applied = j->st.at;
+	*out = j;
+	j = NULL;
+out:
+	if (j && j->created)
+		journal_remove(j);
+	journal_close(j);
+	free(dir);
+	return ret;
+}
+
 int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct apply_opts *opts,
 		       struct apply_result *res)
 {
 	struct replica *r = NULL;
+	struct journal *j = NULL;
 	uint64_t applied, *cycles = NULL;
+	struct vol_rejection rej;
+	bool rej_seen = false;
+	char reason[96];
 	size_t nr;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
+	ret = vol_rejection_get(vs, &rej);
+	if (ret && ret != -ENOENT)
+		return ret;
+	rej_seen = !ret;
 	ret = vstore_get_applied(vs, &applied);
 	if (ret)
 		return ret;
@@ -353,8 +519,19 @@ int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct
 		ret = -ENOENT;
 		goto out_close;
 	}
+	ret = open_journal(vs, r, opts, &applied, &j);
+	if (ret)
+		goto out_close;
+	res->before = res->now = applied;
+	if (applied && (!nr || applied > cycles[nr - 1])) {
+		log_err("replica %s is at cycle %" PRIu64 ", but store %s holds no such cycle of volume %s: the replica is ahead of this store's history",
+			replica_path, applied, vs->st->spec, vs->info.name);
+		ret = -ESTALE;
+		goto out_close;
+	}
 	for (size_t i = 0; i < nr; i++) {
-		uint64_t c = cycles[i];
+		uint64_t c = cycles[i], bad = 0, full;
+		bool jump = false;
 
 		if (c <= applied)
 			continue;
@@ -364,19 +541,65 @@ int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct
 			goto out_close;
 		if (!ret)
 			continue;
-		if (c != applied + 1) {
-			log_err("volume %s: cycle %" PRIu64 " is missing from the store but cycle %" PRIu64 " is there: a replica cannot skip a cycle; the replica stays at cycle %" PRIu64,
-				vs->info.name, applied + 1, c, applied);
-			ret = -ENOENT;
-			goto out_close;
-		}
-		ret = apply_cycle(vs, c, r);
+		/* Between cycles, readers of the points (test-failover) get a turn. */
+		journal_unlock(j);
+		ret = journal_relock(j, true);
 		if (ret)
 			goto out_close;
+		if (c != applied + 1) {
+			log_err("volume %s: cycle %" PRIu64 " is missing from the store but cycle %" PRIu64 " is there: a replica cannot skip a cycle",
+				vs->info.name, applied + 1, c);
+			ret = -ENOENT;
+			bad = applied + 1;
+			snprintf(reason, sizeof(reason), "cycle %" PRIu64 " is missing from the store",
+				 bad);
+		} else {
+			ret = apply_cycle(vs, c, r, j);
+			if (ret && j->st.pending && !journal_recover(j, r))
+				log_notice("replica %s is back at cycle %" PRIu64, replica_path,
+					   j->st.at);	/* now, not at the next start */
+			if (is_rejection(ret)) {
+				bad = c;
+				snprintf(reason, sizeof(reason),
+					 "cycle %" PRIu64 " failed verification (%s)", c, strerror(-ret));
+			}
+		}
+		if (bad) {
+			/* Only a cycle of every block can follow a rejected one. */
+			full = next_full_cycle(vs, cycles, nr, bad - (c == bad ? 0 : 1));
+			if (full && full != bad) {
+				log_warn("volume %s: %s; applying full cycle %" PRIu64 " over cycle %" PRIu64 " (older recovery points are dropped)",
+					 vs->info.name, reason, full, applied);
+				ret = apply_one(vs, full, r, j, true);
+				if (ret && j->st.pending && !journal_recover(j, r))
+					log_notice("replica %s is back at cycle %" PRIu64, replica_path,
+						   j->st.at);
+				c = full;
+				jump = !ret;
+			} else if (!rej_seen || rej.cycle != bad) {
+				if (!vol_rejection_set(vs, bad, applied, reason))
+					log_err("volume %s: %s; the replica stays at cycle %" PRIu64 ". Recorded in %s/volumes/%s/rejected: the source ships every block in its next cycle, which brings the replica back",
+						vs->info.name, reason, applied, vs->st->spec,
+						vs->info.name);
+			}
+		}
+		if (ret)
+			goto out_close;
+		ret = journal_add_point(j, c, j->st.at_created, POINT_CRASH,
+					opts ? &opts->keep : NULL, (uint64_t)time(NULL));
+		if (ret)
+			goto out_close;
+		/* A report for the source side; the replica's own record is in j. */
 		ret = vstore_set_applied(vs, c);
 		if (ret)
 			goto out_close;
-		log_info("applied cycle %" PRIu64 " to %s", c, replica_path);
+		if (rej_seen && rej.cycle <= c) {
+			ret = vol_rejection_clear(vs);
+			if (ret)
+				goto out_close;
+			rej_seen = false;
+		}
+		log_info("applied %scycle %" PRIu64 " to %s", jump ? "full " : "", c, replica_path);
 		applied = c;
 		if (!res->first)
 			res->first = c;
@@ -384,11 +607,49 @@ int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct
 	}
 	ret = 0;
 out_close:
-	if (ret && !res->first)
+	if (ret && !res->first && r && r->created) {
+		if (j)
+			journal_remove(j);
 		replica_close_remove(r);
-	else
+	} else {
 		replica_close(r);
+	}
+	journal_close(j);
 out:
 	free(cycles);
+	return ret;
+}
+
+int apply_open_volume(const char *store_dir, const char *key_path, const char *volume,
+		      struct store **st, struct vstore **vs)
+{
+	return apply_open_volume_opts(store_dir, NULL, key_path, volume, st, vs);
+}
+
+int apply_open_volume_opts(const char *store_dir, const struct remote_opts *ro,
+			   const char *key_path, const char *volume,
+			   struct store **st, struct vstore **vs)
+{
+	struct cbt_key key;
+	int ret;
+
+	*st = NULL;
+	*vs = NULL;
+	ret = key_load(key_path, &key);
+	if (ret)
+		return ret;
+	ret = store_open_opts(store_dir, false, ro, st);
+	if (ret)
+		goto out_key;
+	ret = vstore_open(*st, volume, &key, vs);
+	if (ret == -ENOENT)
+		log_err("store %s has no volume %s (has the source replicated it yet?)",
+			store_dir, volume);
+	if (ret) {
+		store_close(*st);
+		*st = NULL;
+	}
+out_key:
+	key_wipe(&key);
 	return ret;
 }

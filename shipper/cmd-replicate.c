@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "azure-cli.h"
 #include "cmd-replicate.h"
 #include "commands.h"
 #include "log.h"
@@ -31,7 +32,8 @@ static void replicate_usage(void)
 	       "Replicate the dm-cbt volume DEVICE (/dev/mapper/NAME) into the store DIR:\n"
 	       "the first run copies every block, later cycles only the changed ones.\n"
 	       "\n"
-	       "  --store DIR          store directory (created if absent or empty)\n"
+	       "  --store DIR|URL      store directory (created if absent or empty), or an\n"
+	       "                       Azure Blob Storage URL\n"
 	       "  --key KEYFILE        encryption key (cbtship keygen)\n"
 	       "  --volume NAME        volume name in the store (default: the dm device name)\n"
 	       "  --once               run one cycle and exit\n"
@@ -46,6 +48,8 @@ static void replicate_usage(void)
 	       "                       (default " STATEDIR_DEFAULT ")\n"
 	       "  --fake-state FILE    for tests: DEVICE is a plain file, FILE the fake\n"
 	       "                       tracking state (see shipper/cbt-source.h)\n"
+	       "\n"
+	       AZURE_CLI_USAGE
 	       "\n"
 	       "Prints one line per cycle. SIGINT/SIGTERM stop after merging back an\n"
 	       "unfinished cycle, so no change is lost, and save the unshipped change set\n"
@@ -155,6 +159,7 @@ static int replicate_run(int argc, char **argv)
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "level", required_argument, NULL, OPT_LEVEL },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
+		AZURE_CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop,
@@ -194,7 +199,11 @@ static int replicate_run(int argc, char **argv)
 			replicate_usage();
 			return 0;
 		default:
-			replicate_usage();
+			err = azure_cli_opt(c, optarg, &o.remote);
+			if (err > 0)
+				break;
+			if (!err)
+				replicate_usage();
 			return 2;
 		}
 	}

@@ -13,6 +13,11 @@ struct command {
 extern const struct command cmd_keygen;
 extern const struct command cmd_replicate;
 extern const struct command cmd_apply;
+extern const struct command cmd_points;
+extern const struct command cmd_test_failover;
+extern const struct command cmd_failover;
+extern const struct command cmd_migrate;
+extern const struct command cmd_stop;
 extern const struct command cmd_cbt;
 extern const struct command cmd_bench;
 extern const struct command cmd_detach;

@@ -23,8 +23,9 @@ enum env_type {
 	ENV_VOLUME = 1,
 	ENV_SEGMENT = 2,
 	ENV_MANIFEST = 3,
-	ENV_HASH_INDEX = 4,	/* blockhash.c */
-	ENV_HASH_PART = 5,
+	ENV_RECORD = 4,		/* a small record (vol-state.h); segment = record kind */
+	ENV_HASH_INDEX = 5,	/* blockhash.c */
+	ENV_HASH_PART = 6,
 };
 
 /* The header fields an object is sealed with and opened against. */

@@ -6,8 +6,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "azure-url.h"
 #include "log.h"
 #include "replica.h"
+#include "replica-azure.h"
 
 bool replica_spec_is_remote(const char *spec)
 {
@@ -23,8 +25,9 @@ int replica_open(const char *spec, uint64_t size_bytes, const struct remote_opts
 		return -EINVAL;
 	}
 	if (replica_spec_is_remote(spec)) {
-		(void)ro;
-		log_err("replica %s: this cbtship cannot write remote (page blob) replicas; give a local file or block device",
+		if (azure_url_is_azure(spec))
+			return replica_azure_open(spec, size_bytes, ro, out);
+		log_err("replica %s: unknown scheme; give a local file, a block device or a page-blob URL (azure://ACCOUNT/CONTAINER/BLOB)",
 			spec);
 		return -EPROTONOSUPPORT;
 	}

@@ -24,6 +24,7 @@
 #include "replicate.h"
 #include "statedir.h"
 #include "store.h"
+#include "vol-state.h"
 
 /* Wraps the real store to count the bytes a cycle puts. */
 struct counting_store {
@@ -50,16 +51,34 @@ static struct store *inner_of(struct store *st)
 	return ((struct counting_store *)st)->inner;
 }
 
-static int cs_put(struct store *st, const char *name, const void *buf, size_t len)
+/* Put (or start a put) through the inner store, counting what was accepted. */
+static int cs_count(struct store *st, const char *name, const void *buf, size_t len,
+		    bool async)
 {
 	struct counting_store *cs = (struct counting_store *)st;
 	int err = cs->put_fault ? cs->put_fault(name) : 0;
 
 	if (!err)
-		err = store_put(cs->inner, name, buf, len);
+		err = async ? store_put_async(cs->inner, name, buf, len) :
+			      store_put(cs->inner, name, buf, len);
 	if (!err)
 		cs->bytes_put += len;
 	return err;
+}
+
+static int cs_put(struct store *st, const char *name, const void *buf, size_t len)
+{
+	return cs_count(st, name, buf, len, false);
+}
+
+static int cs_put_async(struct store *st, const char *name, const void *buf, size_t len)
+{
+	return cs_count(st, name, buf, len, true);
+}
+
+static int cs_flush(struct store *st)
+{
+	return store_flush(inner_of(st));
 }
 
 static int cs_get(struct store *st, const char *name, void **buf, size_t *len)
@@ -94,6 +113,8 @@ static const struct store_ops counting_store_ops = {
 	.list = cs_list,
 	.remove = cs_remove,
 	.close = cs_close,
+	.put_async = cs_put_async,
+	.flush = cs_flush,
 };
 
 /* ---- setup ---- */
@@ -122,7 +143,7 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 	err = key_load(opts->key_path, &r->key);
 	if (err)
 		goto out_free;
-	err = store_open(opts->store, true, &inner);
+	err = store_open_opts(opts->store, true, &opts->remote, &inner);
 	if (err)
 		goto out_key;
 	r->cs.st.ops = &counting_store_ops;
@@ -426,6 +447,13 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 			if (err)
 				return err;
 		}
+	}
+	/* The target rejected a cycle: only a cycle of every block helps it on. */
+	if (have_last && !sum->full) {
+		err = vol_rejection_needs_full(r->vs);
+		if (err < 0)
+			return err;
+		sum->full = err == 1;
 	}
 	seq = have_last ? last.cycle + 1 : 1;
 	/* Trusting a restarted tracking: a stored cycle must record its id. */

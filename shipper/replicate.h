@@ -12,10 +12,12 @@
 #include <stdint.h>
 
 #include "block-reader.h"
+#include "remote-opts.h"
 #include "vstore.h"
 
 struct replicate_opts {
-	const char *store;		/* store spec (directory) */
+	const char *store;		/* store spec (directory or Azure URL) */
+	struct remote_opts remote;	/* for remote stores */
 	const char *key_path;
 	const char *device;		/* dm-cbt device, or the data file with fake_state */
 	const char *fake_state;		/* tests: fake kernel state file (cbt-file.c) */

@@ -272,7 +272,8 @@ static void *store_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		t0 = now_ns();
 		vstore_path_segment(p->vs, p->cycle, b->index, path);
-		ret = store_put(p->vs->st, path, b->obj, b->obj_len);
+		/* Remote stores keep several uploads in flight; finish() waits for them. */
+		ret = store_put_async(p->vs->st, path, b->obj, b->obj_len);
 		if (!ret)
 			ret = note_segment(p, &b->seg);
 		t0 = now_ns() - t0;
@@ -512,6 +513,15 @@ int seg_pipeline_finish(struct seg_pipeline *p, struct fmt_manifest_seg **segs, 
 	ret = p->err;
 	pthread_mutex_unlock(&p->lock);
 	stop_threads(p);
+	/* Every segment is stored before the caller writes the manifest. */
+	{
+		uint64_t t0 = now_ns();
+		int fret = store_flush(p->vs->st);
+
+		p->store_ns += now_ns() - t0;
+		if (!ret)
+			ret = fret;
+	}
 	log_debug("cycle %" PRIu64 ": %u segments, %.1f s; reader waited for the pool %.2f s; %u workers sealed %.2f s (%.0f MB/s each, %.0f%% of their time; CPU %.2f s, %.0f MB/s per CPU second); store %.2f s (%.0f MB/s of objects)",
 		  p->cycle, p->stored, (now_ns() - p->t_start) / 1e9, p->reader_wait_ns / 1e9,
 		  p->nr_workers, p->seal_ns / 1e9,
@@ -536,5 +546,6 @@ void seg_pipeline_abort(struct seg_pipeline *p)
 	set_err(p, -ECANCELED);
 	pthread_mutex_unlock(&p->lock);
 	stop_threads(p);
+	store_flush(p->vs->st);	/* no upload outlives the cycle; the error is moot */
 	pipeline_free(p);
 }

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "azure-url.h"
 #include "log.h"
+#include "store-azure.h"
 #include "store-local.h"
 
 int store_open(const char *spec, bool create, struct store **out)
@@ -15,15 +17,17 @@ int store_open(const char *spec, bool create, struct store **out)
 int store_open_opts(const char *spec, bool create, const struct remote_opts *ro,
 		    struct store **out)
 {
-	(void)ro;	/* local directories need none */
 	*out = NULL;
 	if (!spec || !*spec) {
 		log_err("no store given; pass a directory with --store");
 		return -EINVAL;
 	}
-	/* Only local directories so far; "scheme://" is reserved for others. */
+	if (azure_url_is_azure(spec))
+		return store_azure_open(spec, create, ro, out);
+	/* Other "scheme://" are reserved for other backends. */
 	if (strstr(spec, "://")) {
-		log_err("store %s: this cbtship supports local directories only", spec);
+		log_err("store %s: unknown scheme; use a directory or azure://ACCOUNT/CONTAINER[/PREFIX]",
+			spec);
 		return -EPROTONOSUPPORT;
 	}
 	return store_local_open(spec, create, out);

@@ -28,6 +28,15 @@ struct store_ops {
 	/* Remove an object or an (emptied) prefix; -ENOENT if absent. */
 	int (*remove)(struct store *st, const char *name);
 	void (*close)(struct store *st);
+	/*
+	 * Optional (NULL: put is used): start a put and return once buf may be
+	 * reused; the object is stored only after a successful flush.  Errors
+	 * show up here or at the next flush.  Remote stores keep several in
+	 * flight this way.
+	 */
+	int (*put_async)(struct store *st, const char *name, const void *buf, size_t len);
+	/* Optional: wait for every put_async so far; the first error. */
+	int (*flush)(struct store *st);
 };
 
 struct store {
@@ -36,8 +45,8 @@ struct store {
 };
 
 /*
- * Open a store.  spec is a directory path (an URL scheme later selects other
- * backends).  With create, an absent or empty directory is initialised as a
+ * Open a store.  spec is a directory path, or an Azure Blob Storage URL
+ * (azure://ACCOUNT/CONTAINER[/PREFIX] or https://..., see azure-url.h).  With create, an absent or empty directory is initialised as a
  * store; anything else that is not a store is refused with -ENOTDIR
  * (logged: "DIR is not a cbtship store ...").
  */
@@ -55,6 +64,20 @@ static inline int store_put(struct store *st, const char *name, const void *buf,
 static inline int store_get(struct store *st, const char *name, void **buf, size_t *len)
 {
 	return st->ops->get(st, name, buf, len);
+}
+
+/* Start a put (or do it, for stores without put_async); store_flush() completes it. */
+static inline int store_put_async(struct store *st, const char *name, const void *buf,
+				  size_t len)
+{
+	if (st->ops->put_async)
+		return st->ops->put_async(st, name, buf, len);
+	return st->ops->put(st, name, buf, len);
+}
+
+static inline int store_flush(struct store *st)
+{
+	return st->ops->flush ? st->ops->flush(st) : 0;
 }
 
 #endif

@@ -23,8 +23,11 @@ int main(void)
 	test_quiet_logs();
 	test_dir_setup("replica");
 
-	ret = replica_open("https://acct.blob.example/c/disk.vhd", 1 << 20, NULL, &r);
-	tap_ok(ret == -EPROTONOSUPPORT && !r, "a URL replica is refused for now (%d)", ret);
+	/* Page-blob URLs go to replica-azure.c (tested against Azurite in selftests/azure). */
+	ret = replica_open("https://acct.blob.example/cont/disk.vhd", 1 << 20, NULL, &r);
+	tap_ok(ret == -EINVAL && !r, "a page-blob URL without credentials is refused (%d)", ret);
+	ret = replica_open("ftp://host/disk.vhd", 1 << 20, NULL, &r);
+	tap_ok(ret == -EPROTONOSUPPORT && !r, "an unknown scheme is refused (%d)", ret);
 	tap_eq(replica_open("", 4096, NULL, &r), -EINVAL, "an empty spec is refused");
 	tap_ok(replica_spec_is_remote("azure://a/b") && !replica_spec_is_remote("/dev/sdb"),
 	       "remote vs local spec");

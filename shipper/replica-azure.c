@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Azure page blob replica (see replica-azure.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "azure-client.h"
+#include "log.h"
+#include "replica-azure.h"
+
+#define LEASE_SECONDS	"60"	/* a crashed apply's lease lapses after this */
+#define LEASE_RENEW_NS	(20 * 1000000000ull)
+
+struct replica_azure {
+	struct replica r;
+	struct azure_client c;
+	struct azure_op op;
+	char lease_id[40];		/* ours while open: writes carry it */
+	uint64_t lease_ns;		/* when it was acquired or last renewed */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Lease Blob: acquire, renew or release our lease. */
+static int lease(struct replica_azure *ra, const char *action)
+{
+	int ret;
+
+	azure_op_init(&ra->op, "PUT", ra->c.url.path);
+	ra->op.query[ra->op.nr_query++] = "comp=lease";
+	ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-lease-action", action };
+	if (!strcmp(action, "acquire")) {
+		ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-lease-duration", LEASE_SECONDS };
+		ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-proposed-lease-id", ra->lease_id };
+		ra->op.quiet_err = -EEXIST;
+	} else {
+		ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-lease-id", ra->lease_id };
+	}
+	ret = azure_op_run(&ra->c, &ra->op);
+	azure_op_release(&ra->op);
+	if (!ret)
+		ra->lease_ns = mono_ns();
+	return ret;
+}
+
+/* Renew the lease well before it lapses; called before each change. */
+static int keep_lease(struct replica_azure *ra)
+{
+	if (mono_ns() - ra->lease_ns < LEASE_RENEW_NS)
+		return 0;
+	return lease(ra, "renew");
+}
+
+static void add_lease(struct replica_azure *ra)
+{
+	ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-lease-id", ra->lease_id };
+}
+
+static struct replica_azure *to_ra(struct replica *r)
+{
+	return (struct replica_azure *)r;
+}
+
+static bool aligned(uint64_t off, size_t len)
+{
+	return !(off % AZURE_PAGE) && !(len % AZURE_PAGE);
+}
+
+static bool is_zero(const uint8_t *p, size_t len)
+{
+	return !len || (!p[0] && !memcmp(p, p + 1, len - 1));
+}
+
+static int check_range(struct replica *r, size_t len, uint64_t off)
+{
+	if (!aligned(off, len)) {
+		log_err("replica %s: %zu bytes at %" PRIu64 " are not 512-byte aligned, as page blobs need",
+			r->spec, len, off);
+		return -EINVAL;
+	}
+	if (off > r->size || len > r->size - off) {
+		log_err("replica %s: %zu bytes at %" PRIu64 " are past its end (%" PRIu64 " bytes)",
+			r->spec, len, off, r->size);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static int ra_pwrite(struct replica *r, const void *buf, size_t len, uint64_t off)
+{
+	struct replica_azure *ra = to_ra(r);
+	const uint8_t *p = buf;
+	char range[64];
+	int ret;
+
+	ret = check_range(r, len, off);
+	while (!ret && len) {
+		size_t n = len > AZURE_PUT_PAGE_MAX ? AZURE_PUT_PAGE_MAX : len;
+		bool zero = is_zero(p, n);
+
+		ret = keep_lease(ra);
+		if (ret)
+			break;
+
+		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + n - 1);
+		azure_op_init(&ra->op, "PUT", ra->c.url.path);
+		ra->op.query[ra->op.nr_query++] = "comp=page";
+		ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-range", range };
+		add_lease(ra);
+		/* A fresh blob already reads as zeros; elsewhere zeros are a clear, not an upload. */
+		if (zero) {
+			ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-page-write", "clear" };
+		} else {
+			ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-page-write", "update" };
+			ra->op.body = p;
+			ra->op.body_len = n;
+			ra->op.md5 = true;
+		}
+		if (!(zero && r->fresh)) {
+			ret = azure_op_run(&ra->c, &ra->op);
+			r->fresh = false;
+		}
+		azure_op_release(&ra->op);
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return ret;
+}
+
+static int ra_pread(struct replica *r, void *buf, size_t len, uint64_t off)
+{
+	struct replica_azure *ra = to_ra(r);
+	uint8_t *p = buf;
+	char range[64];
+	int ret;
+
+	ret = check_range(r, len, off);
+	while (!ret && len) {
+		size_t n = len > AZURE_PUT_PAGE_MAX ? AZURE_PUT_PAGE_MAX : len;
+
+		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + n - 1);
+		azure_op_init(&ra->op, "GET", ra->c.url.path);
+		ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-range", range };
+		ra->op.resp_max = n;
+		ret = azure_op_run(&ra->c, &ra->op);
+		if (!ret && ra->op.x.resp_len != n) {
+			log_err("replica %s: read %zu bytes at %" PRIu64 ", got %zu",
+				r->spec, n, off, ra->op.x.resp_len);
+			ret = -EIO;
+		}
+		if (!ret)
+			memcpy(p, ra->op.x.resp, n);
+		azure_op_release(&ra->op);
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return ret;
+}
+
+/* Set Blob Properties with a new x-ms-blob-content-length. */
+static int set_length(struct replica_azure *ra, uint64_t size)
+{
+	char len[32];
+	int ret;
+
+	snprintf(len, sizeof(len), "%" PRIu64, size);
+	ret = keep_lease(ra);
+	if (ret)
+		return ret;
+	azure_op_init(&ra->op, "PUT", ra->c.url.path);
+	ra->op.query[ra->op.nr_query++] = "comp=properties";
+	ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-blob-content-length", len };
+	add_lease(ra);
+	ret = azure_op_run(&ra->c, &ra->op);
+	azure_op_release(&ra->op);
+	return ret;
+}
+
+static uint64_t round_page(uint64_t size)
+{
+	return (size + AZURE_PAGE - 1) / AZURE_PAGE * AZURE_PAGE;
+}
+
+static int ra_resize(struct replica *r, uint64_t size)
+{
+	struct replica_azure *ra = to_ra(r);
+	int ret;
+
+	size = round_page(size);
+	if (size <= r->size)
+		return 0;
+	ret = set_length(ra, size);
+	if (ret) {
+		log_err("replica %s: cannot grow the page blob to %" PRIu64 " bytes", r->spec, size);
+		return ret == -EINVAL ? -ENOSPC : ret;
+	}
+	r->size = size;
+	return 0;
+}
+
+static int ra_sync(struct replica *r)
+{
+	(void)r;	/* a Put Page is durable once acknowledged */
+	return 0;
+}
+
+static int ra_snapshot(struct replica *r, char **id)
+{
+	struct replica_azure *ra = to_ra(r);
+	int ret;
+
+	*id = NULL;
+	ret = keep_lease(ra);
+	if (ret)
+		return ret;
+	azure_op_init(&ra->op, "PUT", ra->c.url.path);
+	ra->op.query[ra->op.nr_query++] = "comp=snapshot";
+	add_lease(ra);
+	ret = azure_op_run(&ra->c, &ra->op);
+	if (!ret && !ra->op.x.snapshot[0]) {
+		log_err("replica %s: Snapshot Blob answered without a snapshot time", r->spec);
+		ret = -EPROTO;
+	}
+	if (!ret) {
+		*id = strdup(ra->op.x.snapshot);
+		if (!*id)
+			ret = -ENOMEM;
+	}
+	azure_op_release(&ra->op);
+	return ret;
+}
+
+/* Delete the blob this open created (nothing was applied to it), lease and all. */
+static int ra_remove(struct replica *r)
+{
+	struct replica_azure *ra = to_ra(r);
+	int ret;
+
+	azure_op_init(&ra->op, "DELETE", ra->c.url.path);
+	ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-delete-snapshots", "include" };
+	add_lease(ra);
+	ret = azure_op_run(&ra->c, &ra->op);
+	azure_op_release(&ra->op);
+	if (!ret)
+		ra->lease_id[0] = '\0';	/* gone with the blob */
+	else
+		log_err("cannot remove page blob %s, which this run created; delete it by hand",
+			r->spec);
+	return ret;
+}
+
+static void ra_close(struct replica *r)
+{
+	struct replica_azure *ra = to_ra(r);
+
+	/* Let the next apply in now rather than when the lease lapses. */
+	if (ra->lease_id[0] && lease(ra, "release"))
+		log_warn("replica %s: could not release its lease; it lapses in %s s",
+			 r->spec, LEASE_SECONDS);
+
+	azure_client_destroy(&ra->c);
+	free(r->spec);
+	free(ra);
+}
+
+static const struct replica_ops azure_replica_ops = {
+	.name = "azure-page-blob",
+	.pread = ra_pread,
+	.pwrite = ra_pwrite,
+	.resize = ra_resize,
+	.sync = ra_sync,
+	.snapshot = ra_snapshot,
+	.remove = ra_remove,
+	.close = ra_close,
+};
+
+/* Create the page blob, or learn the size of the existing one. */
+static int open_blob(struct replica_azure *ra, uint64_t size)
+{
+	char len[32];
+	int ret;
+
+	azure_op_init(&ra->op, "HEAD", ra->c.url.path);
+	ra->op.quiet_err = -ENOENT;
+	ret = azure_op_run(&ra->c, &ra->op);
+	if (!ret) {
+		if (strcmp(ra->op.x.blob_type, "PageBlob") ||
+		    ra->op.x.content_length == UINT64_MAX || ra->op.x.content_length % AZURE_PAGE) {
+			log_err("replica %s is not a page blob; give a page blob or a new name",
+				ra->r.spec);
+			return -EINVAL;
+		}
+		ra->r.size = ra->op.x.content_length;
+		return 0;
+	}
+	if (ret == -ENOENT) {
+		/* HEAD has no body: a missing container shows only as 404 on create. */
+		snprintf(len, sizeof(len), "%" PRIu64, round_page(size));
+		azure_op_init(&ra->op, "PUT", ra->c.url.path);
+		ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-blob-type", "PageBlob" };
+		ra->op.xms[ra->op.nr_xms++] = (struct azure_hdr){ "x-ms-blob-content-length", len };
+		ret = azure_op_run(&ra->c, &ra->op);
+		azure_op_release(&ra->op);
+		if (ret == -ENOENT)
+			log_err("replica %s: the container does not exist; create it first", ra->r.spec);
+		if (ret)
+			return ret;
+		ra->r.size = round_page(size);
+		ra->r.created = true;
+		ra->r.fresh = true;
+	}
+	return ret;
+}
+
+static int new_lease_id(char out[40])
+{
+	unsigned char b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		return -EIO;
+	b[6] = (b[6] & 0x0f) | 0x40;	/* a version 4 UUID */
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+	return 0;
+}
+
+int replica_azure_open(const char *url, uint64_t size, const struct remote_opts *ro,
+		       struct replica **out)
+{
+	struct replica_azure *ra;
+	int ret;
+
+	*out = NULL;
+	ra = calloc(1, sizeof(*ra));
+	if (!ra)
+		return -ENOMEM;
+	ra->r.ops = &azure_replica_ops;
+	ret = azure_client_init(&ra->c, url, ro);
+	if (ret)
+		goto out_free;
+	if (!ra->c.url.path[0]) {
+		log_err("%s: no blob name; use azure://ACCOUNT/CONTAINER/BLOB", url);
+		ret = -EINVAL;
+		goto out_client;
+	}
+	ra->r.spec = strdup(ra->c.what);
+	if (!ra->r.spec) {
+		ret = -ENOMEM;
+		goto out_client;
+	}
+	ret = open_blob(ra, size);
+	if (ret)
+		goto out_client;
+	ret = new_lease_id(ra->lease_id);
+	if (!ret)
+		ret = lease(ra, "acquire");
+	if (ret == -EEXIST) {
+		log_err("replica %s is in use: another apply holds its lease (one that crashed lets go within %s s)",
+			ra->r.spec, LEASE_SECONDS);
+		ret = -EBUSY;
+	}
+	if (ret)
+		goto out_client;
+	ret = ra_resize(&ra->r, size);	/* an existing, smaller blob grows */
+	if (ret)
+		goto out_lease;
+	*out = &ra->r;
+	return 0;
+
+out_lease:
+	lease(ra, "release");
+out_client:
+	azure_client_destroy(&ra->c);
+out_free:
+	free(ra->r.spec);
+	free(ra);
+	return ret;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Small authenticated records in a volume's store directory, read and
+ * written by both sides (FORMAT.md "Records"):
+ *
+ *   volumes/NAME/state     the volume's replication state (cbtship status)
+ *   volumes/NAME/rejected  the target rejected a cycle: the source must ship
+ *                          every block in its next cycle (a full cycle),
+ *                          which the target applies over its last good cycle
+ */
+#ifndef CBTSHIP_VOL_STATE_H
+#define CBTSHIP_VOL_STATE_H
+
+#include <stdint.h>
+
+#include "vstore.h"
+
+enum vol_state {
+	VOL_INITIAL_QUEUED = 1,		/* initial replication waits for resources */
+	VOL_INITIAL_RUNNING = 2,	/* initial replication running */
+	VOL_DELTA = 3,			/* delta replication: test failover possible */
+	VOL_RESYNC_REQUIRED = 4,	/* changes may be lost: a full resync is needed */
+	VOL_MIGRATION_QUEUED = 5,
+	VOL_MIGRATION_RUNNING = 6,
+	VOL_MIGRATED = 7,		/* the replica is the volume now */
+	VOL_STOPPED = 8,		/* replication stopped, store data removed */
+	VOL_FAILED_OVER = 9,		/* the replica was failed over (DR) */
+	VOL_STATE_MAX = VOL_FAILED_OVER,
+};
+
+#define VOL_NOTE_MAX	128
+
+struct vol_state_rec {
+	enum vol_state state;
+	uint64_t since;			/* unix seconds */
+	uint64_t cycle;			/* the cycle it refers to (0: none) */
+	char note[VOL_NOTE_MAX];	/* for people: why, or what to do */
+};
+
+/* "delta-replication", ...; NULL for an unknown value. */
+const char *vol_state_name(enum vol_state s);
+
+/* -ENOENT (not logged) if the volume has no state record yet. */
+int vol_state_get(struct vstore *vs, struct vol_state_rec *out);
+/* Replace the record; since is set to now, note may be NULL. */
+int vol_state_set(struct vstore *vs, enum vol_state s, uint64_t cycle, const char *note);
+
+struct vol_rejection {
+	uint64_t cycle;			/* the cycle that failed verification, or was missing */
+	uint64_t replica_at;		/* the last good cycle the replica stays at */
+	uint64_t time;
+	char reason[VOL_NOTE_MAX];
+};
+
+int vol_rejection_get(struct vstore *vs, struct vol_rejection *out);	/* -ENOENT if none */
+int vol_rejection_set(struct vstore *vs, uint64_t cycle, uint64_t replica_at, const char *reason);
+int vol_rejection_clear(struct vstore *vs);
+
+/*
+ * For the source, before each cycle: 1 if the target rejected a cycle and
+ * the store holds no full cycle after it yet (ship every block now), 0 if
+ * not, or -errno.
+ */
+int vol_rejection_needs_full(struct vstore *vs);
+
+/* Whether complete cycle `cycle` lists every block (1), not (0), or -errno. */
+int vol_cycle_is_full(struct vstore *vs, uint64_t cycle);
+
+#endif
