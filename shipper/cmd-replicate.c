@@ -11,11 +11,13 @@
 #include <unistd.h>
 
 #include "azure-cli.h"
+#include "cmd-replicate.h"
 #include "commands.h"
 #include "log.h"
 #include "progress.h"
 #include "replicate.h"
 #include "seg-pipeline.h"
+#include "statedir.h"
 
 static volatile sig_atomic_t replicate_stop;
 
@@ -44,13 +46,17 @@ static void replicate_usage(void)
 	       "                       the library's default for zlib)\n"
 	       "  --workers N          threads that checksum, compress and encrypt\n"
 	       "                       (default: one per online CPU)\n"
+	       "  --state-dir DIR      where a stopped volume's change set is saved\n"
+	       "                       (default " STATEDIR_DEFAULT ")\n"
 	       "  --fake-state FILE    for tests: DEVICE is a plain file, FILE the fake\n"
 	       "                       tracking state (see shipper/cbt-source.h)\n"
 	       "\n"
 	       AZURE_CLI_USAGE
 	       "\n"
 	       "Prints one line per cycle. SIGINT/SIGTERM stop after merging back an\n"
-	       "unfinished cycle, so no change is lost.\n");
+	       "unfinished cycle, so no change is lost, and save the unshipped change set\n"
+	       "in the state directory (as cbtship detach does) when the device is not in\n"
+	       "use: after a reboot only those blocks are shipped.\n");
 }
 
 static int parse_uint(const char *s, const char *what, unsigned long max, unsigned long *out)
@@ -75,6 +81,9 @@ static void print_summary(const struct replicate_summary *s)
 	printf("cycle %" PRIu64 " (%s): %" PRIu64 " blocks, %.1f MiB read, %.1f MiB stored, %.1f s\n",
 	       s->cycle, kind, s->blocks, s->bytes_read / 1048576.0, s->bytes_stored / 1048576.0,
 	       s->seconds);
+	if (s->restored_blocks)
+		printf("  %" PRIu64 " blocks restored from the change set saved at detach\n",
+		       s->restored_blocks);
 	fflush(stdout);
 }
 
@@ -87,25 +96,76 @@ static void pause_between(unsigned long seconds)
 		;
 }
 
+/* Stopping cleanly: save the change set; a device still in use is not an error here. */
+static int detach_on_stop(struct replicator *r)
+{
+	uint64_t saved;
+	int err = replicator_detach(r, &saved);
+
+	return err == -EBUSY ? 0 : err;
+}
+
+int source_opt(int c, const char *arg, struct replicate_opts *o)
+{
+	switch (c) {
+	case OPT_STORE:
+		o->store = arg;
+		return 1;
+	case OPT_KEY:
+		o->key_path = arg;
+		return 1;
+	case OPT_VOLUME:
+		o->volume = arg;
+		return 1;
+	case OPT_CODEC:
+		if (!strcmp(arg, "zstd")) {
+			o->writer.codec = CODEC_ZSTD;
+		} else if (!strcmp(arg, "zlib")) {
+			o->writer.codec = CODEC_ZLIB;
+		} else if (!strcmp(arg, "none")) {
+			o->writer.codec = CODEC_NONE;
+		} else {
+			log_err("unknown --codec '%s': use zstd, zlib or none", arg);
+			return -EINVAL;
+		}
+		return 1;
+	case OPT_STATE_DIR:
+		o->state_dir = arg;
+		return 1;
+	case OPT_FAKE_STATE:
+		o->fake_state = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int source_opts_finish(const char *cmd, int argc, char **argv, struct replicate_opts *o)
+{
+	if (optind != argc - 1 || !o->store || !o->key_path) {
+		log_err("%s needs --store, --key and one DEVICE (see cbtship %s --help)", cmd, cmd);
+		return -EINVAL;
+	}
+	o->device = argv[optind];
+	if (o->writer.codec == CODEC_ZSTD && !o->writer.level)
+		o->writer.level = 1;
+	return 0;
+}
+
 static int replicate_run(int argc, char **argv)
 {
-	enum { OPT_STORE = 256, OPT_KEY, OPT_VOLUME, OPT_ONCE, OPT_INTERVAL, OPT_CODEC,
-	       OPT_LEVEL, OPT_FAKE_STATE, OPT_WORKERS };
+	enum { OPT_ONCE = OPT_SOURCE_END, OPT_INTERVAL, OPT_LEVEL, OPT_WORKERS };
 	static const struct option longopts[] = {
-		{ "store", required_argument, NULL, OPT_STORE },
-		{ "key", required_argument, NULL, OPT_KEY },
-		{ "volume", required_argument, NULL, OPT_VOLUME },
+		SOURCE_LONGOPTS,
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
-		{ "codec", required_argument, NULL, OPT_CODEC },
 		{ "level", required_argument, NULL, OPT_LEVEL },
-		{ "fake-state", required_argument, NULL, OPT_FAKE_STATE },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		AZURE_CLI_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop };
+	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop,
+				    .state_dir = STATEDIR_DEFAULT };
 	struct progress_tty bar = { .fd = STDERR_FILENO };
 	struct replicate_hooks hooks = { .arg = &bar, .progress = progress_tty_update };
 	struct replicate_summary sum;
@@ -116,16 +176,12 @@ static int replicate_run(int argc, char **argv)
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		err = source_opt(c, optarg, &o);
+		if (err > 0)
+			continue;
+		if (err < 0)
+			return 2;
 		switch (c) {
-		case OPT_STORE:
-			o.store = optarg;
-			break;
-		case OPT_KEY:
-			o.key_path = optarg;
-			break;
-		case OPT_VOLUME:
-			o.volume = optarg;
-			break;
 		case OPT_ONCE:
 			once = true;
 			break;
@@ -133,25 +189,10 @@ static int replicate_run(int argc, char **argv)
 			if (parse_uint(optarg, "--interval", 7 * 24 * 3600, &interval))
 				return 2;
 			break;
-		case OPT_CODEC:
-			if (!strcmp(optarg, "zstd")) {
-				o.writer.codec = CODEC_ZSTD;
-			} else if (!strcmp(optarg, "zlib")) {
-				o.writer.codec = CODEC_ZLIB;
-			} else if (!strcmp(optarg, "none")) {
-				o.writer.codec = CODEC_NONE;
-			} else {
-				log_err("unknown --codec '%s': use zstd, zlib or none", optarg);
-				return 2;
-			}
-			break;
 		case OPT_LEVEL:
 			if (parse_uint(optarg, "--level", 22, &level))
 				return 2;
 			o.writer.level = (int)level;
-			break;
-		case OPT_FAKE_STATE:
-			o.fake_state = optarg;
 			break;
 		case OPT_WORKERS:
 			if (parse_uint(optarg, "--workers", SEG_PIPELINE_MAX_WORKERS, &workers))
@@ -170,13 +211,8 @@ static int replicate_run(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1 || !o.store || !o.key_path) {
-		log_err("replicate needs --store, --key and one DEVICE (see cbtship replicate --help)");
+	if (source_opts_finish("replicate", argc, argv, &o))
 		return 2;
-	}
-	o.device = argv[optind];
-	if (o.writer.codec == CODEC_ZSTD && !o.writer.level)
-		o.writer.level = 1;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;	/* no SA_RESTART: waits return EINTR */
@@ -200,6 +236,8 @@ static int replicate_run(int argc, char **argv)
 				err = 0;
 			if (!err && sum.result == REPLICATE_SHIPPED)
 				print_summary(&sum);
+			if (!err)
+				err = detach_on_stop(r);
 			break;
 		}
 		if (!err && sum.result == REPLICATE_SHIPPED)
@@ -214,7 +252,8 @@ static int replicate_run(int argc, char **argv)
 			break;
 		pause_between(interval);
 		if (replicate_stop) {
-			err = 0;
+			log_notice("volume %s: stopping on signal", replicator_volume(r));
+			err = detach_on_stop(r);
 			break;
 		}
 	}
@@ -227,4 +266,78 @@ const struct command cmd_replicate = {
 	.run = replicate_run,
 	.usage = replicate_usage,
 	.help = "replicate a dm-cbt volume into a store, cycle after cycle",
+};
+
+/* ---- cbtship detach ---- */
+
+static void detach_usage(void)
+{
+	printf("usage: cbtship detach --store DIR --key KEYFILE [options] DEVICE\n"
+	       "\n"
+	       "Save the unshipped change set of the dm-cbt volume DEVICE in the state\n"
+	       "directory before the device is removed or the machine shuts down, so that\n"
+	       "when it is attached again (new tracking) replicate ships only those blocks\n"
+	       "instead of every block.  Run it after the filesystem is unmounted and\n"
+	       "before dmsetup remove, with no cbtship replicate running for DEVICE\n"
+	       "(replicate saves the set itself when stopped with SIGTERM).\n"
+	       "\n"
+	       "  --store DIR          the store replicate writes to\n"
+	       "  --key KEYFILE        its key\n"
+	       "  --volume NAME        volume name in the store (default: the dm device name)\n"
+	       "  --state-dir DIR      default " STATEDIR_DEFAULT "\n"
+	       "  --force              save even if DEVICE is in use (writes made after the\n"
+	       "                       detach are then not in the saved set)\n"
+	       "  --fake-state FILE    for tests, as in cbtship replicate\n"
+	       "\n"
+	       "Exit status 0 when saved (or nothing to save), 1 on error.\n");
+}
+
+static int detach_run(int argc, char **argv)
+{
+	enum { OPT_FORCE = OPT_SOURCE_END };
+	static const struct option longopts[] = {
+		SOURCE_LONGOPTS,
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct replicate_opts o = { .state_dir = STATEDIR_DEFAULT };
+	struct replicator *r;
+	uint64_t saved;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		err = source_opt(c, optarg, &o);
+		if (err > 0)
+			continue;
+		if (err < 0)
+			return 2;
+		switch (c) {
+		case OPT_FORCE:
+			o.force = true;
+			break;
+		case 'h':
+			detach_usage();
+			return 0;
+		default:
+			detach_usage();
+			return 2;
+		}
+	}
+	if (source_opts_finish("detach", argc, argv, &o))
+		return 2;
+	err = replicator_open(&o, &r);
+	if (err)
+		return 1;
+	err = replicator_detach(r, &saved);
+	if (!err)
+		printf("saved %" PRIu64 " changed blocks\n", saved);
+	replicator_close(r);
+	return err ? 1 : 0;
+}
+
+const struct command cmd_detach = {
+	.name = "detach",
+	.run = detach_run,
+	.usage = detach_usage,
+	.help = "save a volume's unshipped changes before it is removed or rebooted",
 };

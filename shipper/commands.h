@@ -22,5 +22,8 @@ extern const struct command cmd_cbt;
 extern const struct command cmd_bench;
 extern const struct command cmd_daemon;
 extern const struct command cmd_status;
+extern const struct command cmd_detach;
+extern const struct command cmd_verify;
+extern const struct command cmd_resync;
 
 #endif

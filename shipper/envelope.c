@@ -177,6 +177,8 @@ static const char *type_name(unsigned int type)
 	case ENV_SEGMENT: return "segment";
 	case ENV_MANIFEST: return "manifest";
 	case ENV_RECORD: return "record";
+	case ENV_HASH_INDEX: return "hash list index";
+	case ENV_HASH_PART: return "hash list part";
 	default: return "unknown object";
 	}
 }

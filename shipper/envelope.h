@@ -24,6 +24,8 @@ enum env_type {
 	ENV_SEGMENT = 2,
 	ENV_MANIFEST = 3,
 	ENV_RECORD = 4,		/* a small record (vol-state.h); segment = record kind */
+	ENV_HASH_INDEX = 5,	/* blockhash.c */
+	ENV_HASH_PART = 6,
 };
 
 /* The header fields an object is sealed with and opened against. */

@@ -27,6 +27,9 @@ static const struct command *const commands[] = {
 	&cmd_bench,
 	&cmd_daemon,
 	&cmd_status,
+	&cmd_detach,
+	&cmd_verify,
+	&cmd_resync,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -8,6 +8,7 @@
  * cycle, abort otherwise) settles a crash between the two.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blockhash.h"
 #include "cbt-source.h"
 #include "format.h"
 #include "key.h"
 #include "log.h"
 #include "replicate.h"
+#include "statedir.h"
 #include "store.h"
 #include "vol-state.h"
 
@@ -288,14 +291,106 @@ static int settle_frozen(struct replicator *r, const struct cbt_volume_info *inf
 	return r->src->ops->abort(r->src, info->cycle);
 }
 
-int replicator_cycle(struct replicator *r, struct replicate_summary *sum)
+/* The store's volume and newest cycle, creating the volume if absent. */
+static int check_volume(struct replicator *r, const struct cbt_volume_info *info,
+			struct vstore_cycle_info *last, bool *have_last)
 {
-	struct cbt_extent_list ext = { 0 };
+	const struct vstore_volume_info *vi;
+	int err;
+
+	*have_last = false;
+	if (!r->vs) {
+		err = vstore_create(&r->cs.st, r->volume, &r->key, info->block_size,
+				    info->size_bytes, &r->vs);
+		if (err)
+			return err;
+		log_info("volume %s: created in store %s", r->volume, r->opts.store);
+		return 0;
+	}
+	vi = vstore_info(r->vs);
+	if (vi->block_size != info->block_size) {
+		log_err("volume %s: the store has %u-byte blocks, the source tracks %u-byte blocks; use the same block size or another --volume",
+			r->volume, vi->block_size, info->block_size);
+		return -EINVAL;
+	}
+	if (vi->size_bytes != info->size_bytes) {
+		log_err("volume %s: the source is %" PRIu64 " bytes but the store's volume is %" PRIu64 " bytes; resizing a replicated volume is not supported yet: replicate to a new --volume",
+			r->volume, info->size_bytes, vi->size_bytes);
+		return -EINVAL;
+	}
+	err = vstore_last_cycle(r->vs, last);
+	if (err && err != -ENOENT)
+		return err;
+	*have_last = !err;
+	return 0;
+}
+
+/*
+ * Is the saved change set (clean detach) the one for this attach: same
+ * store volume and device, taken from the tracking the store's newest
+ * cycle came from, relative to that cycle?  Then *ok.
+ */
+static int saved_set(struct replicator *r, const struct cbt_volume_info *info,
+		     const struct vstore_cycle_info *last, struct statedir_set *set, bool *ok)
+{
+	const struct vstore_volume_info *vi = vstore_info(r->vs);
+	const char *why = NULL;
+	int err;
+
+	*ok = false;
+	if (!r->opts.state_dir)
+		return 0;
+	err = statedir_load(r->opts.state_dir, r->volume, set);
+	if (err == -ENOENT || err == -EBADMSG)
+		return 0;
+	if (err)
+		return err;
+	if (memcmp(set->volume_id, vi->volume_id, sizeof(set->volume_id)))
+		why = "it belongs to another store volume";
+	else if (strcmp(set->device, info->name) || set->size_bytes != info->size_bytes ||
+		 set->block_size != info->block_size)
+		why = "it was saved for another device, size or block size";
+	else if (memcmp(set->tracking_id, last->tracking_id, sizeof(set->tracking_id)) ||
+		 set->after_cycle != last->cycle)
+		why = "cycles were shipped after it was saved";
+	if (why) {
+		log_warn("volume %s: ignoring the saved change set in %s: %s",
+			 r->volume, r->opts.state_dir, why);
+		statedir_set_free(set);
+		return 0;
+	}
+	*ok = true;
+	return 0;
+}
+
+/*
+ * Nothing to ship, but the tracking was restarted and is trusted now (a
+ * restored change set, or a resync that found the volumes equal): ship
+ * block 0 so a stored cycle records the new tracking id.  Otherwise the
+ * next run would see the restart again and, the saved set being gone,
+ * ship every block.
+ */
+static int adopt_tracking(struct replicator *r, struct cbt_extent_list *ext)
+{
+	log_info("volume %s: nothing changed since the restart; storing a one-block cycle to record the new tracking id",
+		 r->volume);
+	return cbt_extent_list_add(ext, 0, 1);
+}
+
+enum cycle_mode {
+	MODE_AUTO,		/* tracked changes; full (or resync) if tracking restarted */
+	MODE_RESYNC,		/* tracked changes plus blocks whose hashes differ */
+};
+
+static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicate_summary *sum)
+{
+	struct cbt_extent_list ext = { 0 }, tracked = { 0 }, diff = { 0 };
 	struct vstore_cycle_info last;
 	struct cbt_volume_info info;
 	struct ship_ctx ship = { .r = r };
-	const struct vstore_volume_info *vi;
-	bool have_last = false, frozen = false;
+	struct statedir_set set = { 0 };
+	struct blockhash_stats hs = { 0 };
+	bool have_last = false, frozen = false, restored = false, have_set = false, adopt;
 	uint64_t tcycle = 0, seq;
 	double t0 = now();
 	int err, err2;
@@ -319,37 +414,57 @@ int replicator_cycle(struct replicator *r, struct replicate_summary *sum)
 			info.data_path, info.size_bytes, block_reader_size(r->br));
 		return -EIO;
 	}
-
-	if (r->vs) {
-		vi = vstore_info(r->vs);
-		if (vi->block_size != info.block_size) {
-			log_err("volume %s: the store has %u-byte blocks, the source tracks %u-byte blocks; use the same block size or another --volume",
-				r->volume, vi->block_size, info.block_size);
-			return -EINVAL;
-		}
-		if (vi->size_bytes != info.size_bytes) {
-			log_err("volume %s: the source is %" PRIu64 " bytes but the store's volume is %" PRIu64 " bytes; resizing a replicated volume is not supported yet: replicate to a new --volume",
-				r->volume, info.size_bytes, vi->size_bytes);
-			return -EINVAL;
-		}
-		err = vstore_last_cycle(r->vs, &last);
-		if (err && err != -ENOENT)
-			return err;
-		have_last = !err;
-	} else {
-		err = vstore_create(&r->cs.st, r->volume, &r->key, info.block_size,
-				    info.size_bytes, &r->vs);
-		if (err)
-			return err;
-		log_info("volume %s: created in store %s", r->volume, r->opts.store);
+	err = check_volume(r, &info, &last, &have_last);
+	if (err)
+		return err;
+	if (mode == MODE_RESYNC && !have_last) {
+		log_err("volume %s: the store has no complete cycle yet, so there is nothing to resync against; run cbtship replicate for the initial copy",
+			r->volume);
+		return -EINVAL;
 	}
 
 	sum->kind = have_last ? CYCLE_DELTA : CYCLE_INITIAL;
 	sum->full = !have_last;
 	if (have_last && memcmp(last.tracking_id, info.tracking_id, sizeof(last.tracking_id))) {
-		log_warn("volume %s: the source's tracking was restarted since store cycle %" PRIu64 " (tracking id changed), so changes may be missing: shipping every block",
-			 r->volume, last.cycle);
-		sum->full = true;
+		err = saved_set(r, &info, &last, &set, &have_set);
+		if (err)
+			return err;
+		if (have_set) {
+			/* Clean detach: the changes since `last` are the saved ones. */
+			err = set.ext.nr ? r->src->ops->mark_dirty(r->src, set.ext.ext, set.ext.nr) : 0;
+			if (!err && info.resync_required)
+				err = r->src->ops->clear_resync(r->src);
+			if (err)
+				goto out;
+			sum->restored_blocks = cbt_extent_list_blocks(&set.ext);
+			restored = true;
+			log_notice("volume %s: tracking was restarted since store cycle %" PRIu64 "; restored the %" PRIu64 " changed blocks saved at detach, shipping only those",
+				   r->volume, last.cycle, sum->restored_blocks);
+		} else if (mode == MODE_RESYNC) {
+			log_notice("volume %s: tracking was restarted since store cycle %" PRIu64 "; the checksum resync finds the changes",
+				   r->volume, last.cycle);
+		} else {
+			log_warn("volume %s: resync required: tracking was restarted since store cycle %" PRIu64 " (tracking id changed) without a saved change set (unclean shutdown?), so changes may be missing: shipping every block; cbtship resync ships only the blocks that differ instead",
+				 r->volume, last.cycle);
+			sum->full = true;
+		}
+	} else if (have_last) {
+		/*
+		 * Same tracking as the store's newest cycle, which was stored
+		 * only once this tracking was trusted: finish a clear_resync
+		 * that an interrupted run did not get to.  The kernel still
+		 * has everything a saved set has.
+		 */
+		if (info.resync_required) {
+			err = r->src->ops->clear_resync(r->src);
+			if (err)
+				return err;
+		}
+		if (r->opts.state_dir) {
+			err = statedir_remove(r->opts.state_dir, r->volume);
+			if (err)
+				return err;
+		}
 	}
 	/* The target rejected a cycle: only a cycle of every block helps it on. */
 	if (have_last && !sum->full) {
@@ -359,22 +474,41 @@ int replicator_cycle(struct replicator *r, struct replicate_summary *sum)
 		sum->full = err == 1;
 	}
 	seq = have_last ? last.cycle + 1 : 1;
+	/* Trusting a restarted tracking: a stored cycle must record its id. */
+	adopt = have_last && !sum->full &&
+		memcmp(last.tracking_id, info.tracking_id, sizeof(last.tracking_id));
 
 	err = r->src->ops->freeze(r->src, &tcycle);
 	if (err)
-		return err;
+		goto out;
 	frozen = true;
 	if (sum->full) {
 		err = cbt_extent_list_add(&ext, 0, info.nr_blocks);
+	} else if (mode == MODE_RESYNC) {
+		err = r->src->ops->changes(r->src, tcycle, &tracked);
+		if (!err)
+			err = blockhash_compare(r->vs, last.cycle, r->br, &diff, &hs);
+		if (!err)
+			err = blockhash_extents_union(&tracked, &diff, &ext);
+		sum->resync = true;
+		sum->diff_blocks = hs.diff_blocks;
+		sum->diff_bytes = hs.diff_bytes;
+		sum->hashed_bytes = hs.bytes_read;
+		sum->hash_list_bytes = hs.list_bytes;
+		if (!err && !ext.nr && adopt)
+			err = adopt_tracking(r, &ext);
+		if (!err && !ext.nr) {
+			log_info("volume %s: the replica's hashes match the source and nothing changed",
+				 r->volume);
+			goto no_changes;
+		}
 	} else {
 		err = r->src->ops->changes(r->src, tcycle, &ext);
+		if (!err && !ext.nr && adopt)
+			err = adopt_tracking(r, &ext);
 		if (!err && !ext.nr) {
 			log_info("volume %s: no changes in tracking cycle %" PRIu64, r->volume, tcycle);
-			err = r->src->ops->commit(r->src, tcycle);
-			frozen = false;
-			sum->result = REPLICATE_NO_CHANGES;
-			sum->tracking_cycle = tcycle;
-			goto out;
+			goto no_changes;
 		}
 	}
 	if (err)
@@ -404,12 +538,24 @@ int replicator_cycle(struct replicator *r, struct replicate_summary *sum)
 			r->volume, seq, tcycle);
 		goto out;
 	}
+	/* Initial, full, restored or resync cycle: the replica is in line. */
+	if (info.resync_required) {
+		err = r->src->ops->clear_resync(r->src);
+		if (err)
+			goto out;
+	}
 	sum->result = REPLICATE_SHIPPED;
 	sum->cycle = seq;
 	sum->tracking_cycle = tcycle;
 	sum->blocks = ship.blocks;
 	sum->bytes_read = ship.bytes;
+	goto out;
 
+no_changes:
+	err = r->src->ops->commit(r->src, tcycle);
+	frozen = false;
+	sum->result = REPLICATE_NO_CHANGES;
+	sum->tracking_cycle = tcycle;
 out:
 	if (frozen) {
 		err2 = r->src->ops->abort(r->src, tcycle);
@@ -420,8 +566,108 @@ out:
 			log_notice("volume %s: tracking cycle %" PRIu64 " merged back; its blocks go out with the next cycle",
 				   r->volume, tcycle);
 	}
+	/*
+	 * A restored set is dropped only once a cycle of the new tracking is
+	 * stored: until then a restart finds it and marks it dirty again.
+	 */
+	if (restored && !err && sum->result != REPLICATE_NOTHING)
+		err = statedir_remove(r->opts.state_dir, r->volume);
+	if (have_set)
+		statedir_set_free(&set);
+	cbt_extent_list_free(&tracked);
+	cbt_extent_list_free(&diff);
 	cbt_extent_list_free(&ext);
 	sum->bytes_stored = r->cs.bytes_put;
 	sum->seconds = now() - t0;
+	return err;
+}
+
+int replicator_cycle(struct replicator *r, struct replicate_summary *sum)
+{
+	return run_cycle(r, MODE_AUTO, sum);
+}
+
+int replicator_resync(struct replicator *r, struct replicate_summary *sum)
+{
+	return run_cycle(r, MODE_RESYNC, sum);
+}
+
+/* ---- clean detach ---- */
+
+int replicator_detach(struct replicator *r, uint64_t *saved_blocks)
+{
+	struct statedir_set set = { 0 };
+	struct vstore_cycle_info last;
+	struct cbt_volume_info info;
+	bool have_last, frozen = false;
+	uint64_t tcycle = 0;
+	int err, err2, fd = -1;
+
+	*saved_blocks = 0;
+	if (!r->opts.state_dir) {
+		log_err("volume %s: no state directory to save the change set in; give --state-dir",
+			r->volume);
+		return -EINVAL;
+	}
+	err = r->src->ops->info(r->src, &info);
+	if (err)
+		return err;
+	if (!r->opts.fake_state) {
+		/* Held until the set is saved: nobody can mount it meanwhile. */
+		fd = open(info.data_path, O_RDONLY | O_EXCL | O_CLOEXEC);
+		if (fd < 0 && errno == EBUSY && !r->opts.force) {
+			log_err("volume %s: %s is in use (mounted?), so its change set is not saved: writes after this point would be missing at the next attach; unmount it and run cbtship detach (or after a reboot, cbtship resync)",
+				r->volume, info.data_path);
+			return -EBUSY;
+		}
+	}
+	if (info.frozen) {
+		err = settle_frozen(r, &info);
+		if (err)
+			goto out;
+	}
+	if (!r->vs) {
+		log_notice("volume %s: nothing replicated yet, so there is no change set to save; the next attach starts with the initial copy",
+			   r->volume);
+		goto out;
+	}
+	err = check_volume(r, &info, &last, &have_last);
+	if (err)
+		goto out;
+	if (!have_last || memcmp(last.tracking_id, info.tracking_id, sizeof(last.tracking_id))) {
+		log_warn("volume %s: the current tracking has not shipped a cycle yet, so its change set does not cover everything since the store's newest cycle; nothing saved: the next attach needs a checksum resync (cbtship resync)",
+			 r->volume);
+		err = statedir_remove(r->opts.state_dir, r->volume);
+		goto out;
+	}
+	err = r->src->ops->freeze(r->src, &tcycle);
+	if (err)
+		goto out;
+	frozen = true;
+	err = r->src->ops->changes(r->src, tcycle, &set.ext);
+	if (err)
+		goto out;
+	memcpy(set.volume_id, vstore_info(r->vs)->volume_id, sizeof(set.volume_id));
+	snprintf(set.device, sizeof(set.device), "%s", info.name);
+	set.size_bytes = info.size_bytes;
+	set.block_size = info.block_size;
+	memcpy(set.tracking_id, info.tracking_id, sizeof(set.tracking_id));
+	set.after_cycle = last.cycle;
+	err = statedir_save(r->opts.state_dir, r->volume, &set);
+	if (err)
+		goto out;
+	*saved_blocks = cbt_extent_list_blocks(&set.ext);
+	log_notice("volume %s: saved %" PRIu64 " unshipped changed blocks (after store cycle %" PRIu64 ") in %s",
+		   r->volume, *saved_blocks, last.cycle, r->opts.state_dir);
+out:
+	if (frozen) {
+		/* The kernel keeps the set too, in case the volume is not detached after all. */
+		err2 = r->src->ops->abort(r->src, tcycle);
+		if (err2 && !err)
+			err = err2;
+	}
+	statedir_set_free(&set);
+	if (fd >= 0)
+		close(fd);
 	return err;
 }

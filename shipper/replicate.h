@@ -38,6 +38,12 @@ struct replicate_opts {
 	struct block_reader_opts reader;
 	/* Tests: called before each object put; a non-zero -errno fails that put. */
 	int (*put_fault)(const char *name);
+	/*
+	 * Where a cleanly detached volume's change set is kept (statedir.h);
+	 * NULL: none is saved or restored.
+	 */
+	const char *state_dir;
+	bool force;			/* detach: even if the device is in use */
 	/* Set (by a signal handler) to stop: the running cycle is merged back. */
 	const volatile sig_atomic_t *stop;
 	const struct replicate_hooks *hooks;	/* NULL = none */
@@ -59,6 +65,12 @@ struct replicate_summary {
 	uint64_t bytes_read;
 	uint64_t bytes_stored;		/* bytes put to the store for this cycle */
 	double seconds;
+	uint64_t restored_blocks;	/* blocks of a saved change set marked dirty again */
+	bool resync;			/* checksum resync: differing blocks added */
+	uint64_t diff_blocks;		/* resync: blocks whose hashes differ */
+	uint64_t diff_bytes;
+	uint64_t hashed_bytes;		/* resync: source bytes hashed */
+	uint64_t hash_list_bytes;	/* resync: hash-list bytes read from the store */
 };
 
 struct replicator;
@@ -73,6 +85,19 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out);
  * store.  -EINTR if *opts->stop was set while the cycle ran.
  */
 int replicator_cycle(struct replicator *r, struct replicate_summary *sum);
+/*
+ * The same, as a checksum resync: the blocks whose hashes differ from the
+ * list the target published for the store's newest cycle are shipped
+ * along with the tracked changes, whether tracking can be trusted or not.
+ */
+int replicator_resync(struct replicator *r, struct replicate_summary *sum);
+/*
+ * Clean detach: save the volume's unshipped change set (dirty and frozen)
+ * in opts->state_dir so that the next attach (a new tracking id) ships only
+ * those blocks.  A block device must not be in use (mounted): -EBUSY unless
+ * opts->force.  The kernel keeps its set too (merged back).
+ */
+int replicator_detach(struct replicator *r, uint64_t *saved_blocks);
 const char *replicator_volume(const struct replicator *r);
 /* Blocks changed since the last cycle (the source's dirty count), without starting one. */
 int replicator_pending(struct replicator *r, uint64_t *dirty_blocks);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Inside the volume store: object names, reading and checking manifests
- * and segments.  Shared by vstore.c, cycle-writer.c and apply.c only.
+ * and segments.  Shared by vstore.c, cycle-writer.c, apply.c and blockhash.c only.
  */
 #ifndef CBTSHIP_VSTORE_PRIV_H
 #define CBTSHIP_VSTORE_PRIV_H
