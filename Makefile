@@ -76,8 +76,11 @@ demo: deps
 	$(MAKE) all
 	scripts/demo
 
+# The cloud and PREEMPT_RT kernels too: the harness boots each once
+# (selftests/harness/vm-run-flavours); KERNEL_FLAVOURS= skips them.
+KERNEL_FLAVOURS ?= cloud rt
 deps:
-	scripts/install-deps
+	scripts/install-deps --kernel-flavours "$(KERNEL_FLAVOURS)"
 
 # Install cbtship, its systemd unit, man pages, bash completion and an example
 # configuration.  DESTDIR and PREFIX are respected (PREFIX=/usr for packages).
