@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "azure-client.h"
 #include "config.h"
 #include "format.h"
 #include "log.h"
@@ -99,6 +100,42 @@ static int parse_uint(struct cparse *p, const char *value, size_t col, unsigned 
 		return cp_error(p, col, "expected a number from %lu to %lu", min, max);
 	*out = (unsigned int)v;
 	return 0;
+}
+
+static int parse_bool(struct cparse *p, const char *value, size_t col, bool *out)
+{
+	if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0")) {
+		*out = false;
+		return 0;
+	}
+	return cp_error(p, col, "expected yes or no");
+}
+
+/*
+ * A file holding a secret (Azure account key, SAS token): it must exist,
+ * be a regular file and be neither readable nor writable by group or
+ * others, as key files (key.c).  Checked here too so that the mistake is
+ * reported at its place in the configuration, not at the first upload.
+ */
+static int secret_file(struct cparse *p, char **field, const char *value, size_t col)
+{
+	struct stat st;
+
+	if (!*value)
+		return cp_error(p, col, "empty value");
+	if (stat(value, &st) < 0)
+		return cp_error(p, col, "cannot use %s: %s", value, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return cp_error(p, col, "%s is not a regular file", value);
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		return cp_error(p, col, "%s is %s by others (mode %04o); run: chmod 600 %s", value,
+				st.st_mode & (S_IRGRP | S_IROTH) ? "readable" : "writable",
+				(unsigned int)(st.st_mode & 07777), value);
+	return set_string(p, field, value, col);
 }
 
 static int parse_interval(struct cparse *p, const char *value, size_t col, int64_t *out)
@@ -213,6 +250,18 @@ static int volume_key(struct cparse *p, const char *key, const char *value, size
 	}
 	if (!strcmp(key, "workers"))
 		return parse_uint(p, value, col, 0, 256, &v->writer.workers);
+	if (!strcmp(key, "azure_key_file"))
+		return secret_file(p, &v->azure_key_file, value, col);
+	if (!strcmp(key, "azure_sas_file"))
+		return secret_file(p, &v->azure_sas_file, value, col);
+	if (!strcmp(key, "ca_file"))
+		return set_string(p, &v->ca_file, value, col);
+	if (!strcmp(key, "endpoint"))
+		return set_string(p, &v->endpoint, value, col);
+	if (!strcmp(key, "allow_http"))
+		return parse_bool(p, value, col, &v->allow_http);
+	if (!strcmp(key, "streams"))
+		return parse_uint(p, value, col, 1, AZURE_MAX_STREAMS, &v->streams);
 	return cp_error(p, 1, "unknown key '%s' in [volume %s] (see docs/CONFIG.md)", key, v->name);
 }
 
@@ -317,6 +366,9 @@ static int check_volumes(struct cparse *p)
 		p->line = v->line;
 		if (!v->device || !v->store || !v->key)
 			return cp_error(p, 1, "[volume %s] needs device, store and key", v->name);
+		if (v->azure_key_file && v->azure_sas_file)
+			return cp_error(p, 1, "[volume %s] has both azure_key_file and azure_sas_file: keep one",
+					v->name);
 		if (v->writer.codec == CODEC_ZSTD && !v->writer.level)
 			v->writer.level = 1;
 	}
@@ -411,12 +463,57 @@ out_close:
 	return ret;
 }
 
-static void volume_free(struct volume_config *v)
+void config_volume_free(struct volume_config *v)
 {
 	free(v->device);
 	free(v->store);
 	free(v->key);
 	free(v->fake_state);
+	free(v->azure_key_file);
+	free(v->azure_sas_file);
+	free(v->ca_file);
+	free(v->endpoint);
+	memset(v, 0, sizeof(*v));
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	*dst = strdup(src);
+	return *dst ? 0 : -ENOMEM;
+}
+
+int config_volume_copy(struct volume_config *dst, const struct volume_config *src)
+{
+	int err = 0;
+
+	*dst = *src;
+	err |= dup_opt(&dst->device, src->device);
+	err |= dup_opt(&dst->store, src->store);
+	err |= dup_opt(&dst->key, src->key);
+	err |= dup_opt(&dst->fake_state, src->fake_state);
+	err |= dup_opt(&dst->azure_key_file, src->azure_key_file);
+	err |= dup_opt(&dst->azure_sas_file, src->azure_sas_file);
+	err |= dup_opt(&dst->ca_file, src->ca_file);
+	err |= dup_opt(&dst->endpoint, src->endpoint);
+	if (err) {
+		config_volume_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void config_remote_opts(const struct volume_config *v, struct remote_opts *ro)
+{
+	memset(ro, 0, sizeof(*ro));
+	ro->key_file = v->azure_key_file;
+	ro->sas_file = v->azure_sas_file;
+	ro->ca_file = v->ca_file;
+	ro->endpoint = v->endpoint;
+	ro->allow_http = v->allow_http;
+	ro->streams = v->streams;
 }
 
 void config_free(struct cbt_config *cfg)
@@ -424,7 +521,7 @@ void config_free(struct cbt_config *cfg)
 	size_t i;
 
 	for (i = 0; i < cfg->nr_vol; i++)
-		volume_free(&cfg->vol[i]);
+		config_volume_free(&cfg->vol[i]);
 	free(cfg->vol);
 	free(cfg->state_dir);
 	free(cfg->metrics_file);
@@ -451,5 +548,9 @@ bool config_volume_equal(const struct volume_config *a, const struct volume_conf
 	return !strcmp(a->name, b->name) && str_eq(a->device, b->device) &&
 	       str_eq(a->store, b->store) && str_eq(a->key, b->key) &&
 	       str_eq(a->fake_state, b->fake_state) && a->writer.codec == b->writer.codec &&
-	       a->writer.level == b->writer.level && a->writer.workers == b->writer.workers;
+	       a->writer.level == b->writer.level && a->writer.workers == b->writer.workers &&
+	       str_eq(a->azure_key_file, b->azure_key_file) &&
+	       str_eq(a->azure_sas_file, b->azure_sas_file) && str_eq(a->ca_file, b->ca_file) &&
+	       str_eq(a->endpoint, b->endpoint) && a->allow_http == b->allow_http &&
+	       a->streams == b->streams;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "blackout.h"
+#include "remote-opts.h"
 #include "throttle.h"
 #include "vstore.h"
 
@@ -26,6 +27,13 @@ struct volume_config {
 	char *store;
 	char *key;			/* key file path */
 	char *fake_state;		/* tests: fake tracking state (cbt-file.c) */
+	/* Azure stores (remote-opts.h): file names only, never secrets. */
+	char *azure_key_file;		/* account key, mode 0600 */
+	char *azure_sas_file;		/* or a SAS token, mode 0600 */
+	char *ca_file;
+	char *endpoint;
+	bool allow_http;
+	unsigned int streams;		/* 0 = the default */
 	int64_t min_interval;		/* us; 0 = near-continuous; -1 = the global one */
 	bool has_blackout;		/* own windows instead of the global ones */
 	struct blackout blackout;
@@ -59,6 +67,11 @@ void config_free(struct cbt_config *cfg);
 int64_t config_min_interval(const struct cbt_config *cfg, const struct volume_config *v);
 const struct blackout *config_blackout(const struct cbt_config *cfg,
 				       const struct volume_config *v);
+/* The volume's Azure options, pointing into v (valid while v is). */
+void config_remote_opts(const struct volume_config *v, struct remote_opts *ro);
+/* Deep copy of a volume section; -ENOMEM.  Free with config_volume_free(). */
+int config_volume_copy(struct volume_config *dst, const struct volume_config *src);
+void config_volume_free(struct volume_config *v);
 /* Do two volume sections describe the same replication (no restart needed)? */
 bool config_volume_equal(const struct volume_config *a, const struct volume_config *b);
 

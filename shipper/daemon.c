@@ -83,31 +83,6 @@ void daemon_request_reload(struct daemon *d)
 	wake_main(d);
 }
 
-/* ---- volume config copies ---- */
-
-static void vcfg_free(struct volume_config *v)
-{
-	free(v->device);
-	free(v->store);
-	free(v->key);
-	free(v->fake_state);
-	memset(v, 0, sizeof(*v));
-}
-
-static int vcfg_copy(struct volume_config *dst, const struct volume_config *src)
-{
-	*dst = *src;
-	dst->device = strdup(src->device);
-	dst->store = strdup(src->store);
-	dst->key = strdup(src->key);
-	dst->fake_state = src->fake_state ? strdup(src->fake_state) : NULL;
-	if (!dst->device || !dst->store || !dst->key || (src->fake_state && !dst->fake_state)) {
-		vcfg_free(dst);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 /* ---- hooks, called from a cycle's threads ---- */
 
 static void hook_before_put(void *arg, size_t bytes)
@@ -148,11 +123,13 @@ static int open_replicator(struct dvol *v, struct replicator **r)
 		.fake_state = v->cfg.fake_state,
 		.volume = v->cfg.name,
 		.writer = v->cfg.writer,
+		.state_dir = v->d->cfg.state_dir,
 		.stop = &v->d->stop,
 		.hooks = &v->hooks,
 	};
-
 	int err;
+
+	config_remote_opts(&v->cfg, &o.remote);
 
 	pthread_mutex_lock(&v->d->open_lock);
 	err = replicator_open(&o, r);
@@ -165,7 +142,7 @@ static void apply_new_cfg(struct dvol *v, struct replicator **r)
 {
 	if (!v->new_cfg)
 		return;
-	vcfg_free(&v->cfg);
+	config_volume_free(&v->cfg);
 	v->cfg = *v->new_cfg;
 	free(v->new_cfg);
 	v->new_cfg = NULL;
@@ -334,7 +311,7 @@ static int add_volume(struct daemon *d, const struct volume_config *cfg)
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	err = vcfg_copy(&v->cfg, cfg);
+	err = config_volume_copy(&v->cfg, cfg);
 	if (err)
 		goto out_free;
 	v->d = d;
@@ -351,7 +328,7 @@ static int add_volume(struct daemon *d, const struct volume_config *cfg)
 	if (err) {
 		log_err("volume %s: cannot start a thread: %s", cfg->name, strerror(-err));
 		pthread_cond_destroy(&v->cond);
-		vcfg_free(&v->cfg);
+		config_volume_free(&v->cfg);
 		goto out_free;
 	}
 	d->vol[d->nr_vol++] = v;
@@ -386,10 +363,10 @@ static void reap_volumes(struct daemon *d)
 		}
 		pthread_cond_destroy(&v->cond);
 		if (v->new_cfg) {
-			vcfg_free(v->new_cfg);
+			config_volume_free(v->new_cfg);
 			free(v->new_cfg);
 		}
-		vcfg_free(&v->cfg);
+		config_volume_free(&v->cfg);
 		free(v);
 		d->vol[i] = d->vol[--d->nr_vol];
 	}
@@ -472,7 +449,7 @@ static void reload(struct daemon *d)
 		if (config_volume_equal(&v->cfg, &cfg.vol[i]))
 			continue;
 		nc = malloc(sizeof(*nc));
-		if (!nc || vcfg_copy(nc, &cfg.vol[i])) {
+		if (!nc || config_volume_copy(nc, &cfg.vol[i])) {
 			free(nc);
 			log_err("volume %s: out of memory applying the new configuration", v->cfg.name);
 			continue;
@@ -480,7 +457,7 @@ static void reload(struct daemon *d)
 		log_notice("volume %s: configuration changed; reopening it after its running cycle",
 			   v->cfg.name);
 		if (v->new_cfg) {
-			vcfg_free(v->new_cfg);
+			config_volume_free(v->new_cfg);
 			free(v->new_cfg);
 		}
 		v->new_cfg = nc;

@@ -135,6 +135,55 @@ static void test_load(void)
 	tap_eq(config_load("bad.conf", &c), -EINVAL, "bad content is -EINVAL");
 }
 
+/* Azure options per volume: parsed, checked (secret files 0600) and passed as remote_opts. */
+static void test_azure(void)
+{
+	static const char good[] =
+		"[volume a]\ndevice=/d\nstore=azure://acct/cont\nkey=/k\n"
+		"azure_key_file = acct.key\nca_file = /etc/ssl/ca.pem\n"
+		"endpoint = https://127.0.0.1:10000/acct\nallow_http = yes\nstreams = 8\n"
+		"[volume b]\ndevice=/d\nstore=azure://acct/cont\nkey=/k\nazure_sas_file = acct.sas\n";
+	struct volume_config copy;
+	struct remote_opts ro;
+	struct cbt_config c;
+	char err[512];
+	int ret;
+
+	test_dir_setup("config-azure");
+	test_write_file("acct.key", "a2V5\n", 5, 0600);
+	test_write_file("acct.sas", "sv=x\n", 5, 0600);
+	test_write_file("open.key", "a2V5\n", 5, 0644);
+	test_write_file("gw.sas", "sv=x\n", 5, 0620);
+	ret = config_parse(good, "az.conf", &c, err, sizeof(err));
+	tap_ok(ret == 0, "Azure keys parse (%s)", err);
+	if (ret)
+		return;
+	config_remote_opts(&c.vol[0], &ro);
+	tap_ok(ro.key_file && !strcmp(ro.key_file, "acct.key") && !ro.sas_file &&
+	       !strcmp(ro.ca_file, "/etc/ssl/ca.pem") &&
+	       !strcmp(ro.endpoint, "https://127.0.0.1:10000/acct") && ro.allow_http &&
+	       ro.streams == 8, "volume a: key file, CA, endpoint, http, 8 streams in remote_opts");
+	config_remote_opts(&c.vol[1], &ro);
+	tap_ok(!ro.key_file && ro.sas_file && !strcmp(ro.sas_file, "acct.sas") && !ro.ca_file &&
+	       !ro.endpoint && !ro.allow_http && ro.streams == 0,
+	       "volume b: SAS file, defaults for the rest");
+	tap_ok(config_volume_copy(&copy, &c.vol[0]) == 0 && config_volume_equal(&copy, &c.vol[0]) &&
+	       copy.endpoint != c.vol[0].endpoint, "a deep copy equals the original");
+	copy.streams = 9;
+	tap_ok(!config_volume_equal(&copy, &c.vol[0]), "a changed stream count is a change");
+	config_volume_free(&copy);
+	config_free(&c);
+
+	check_bad("[volume a]\nazure_key_file = open.key\n", "t.conf:2:18:", "chmod 600 open.key");
+	check_bad("[volume a]\nazure_sas_file =   gw.sas\n", "t.conf:2:20:", "writable by others");
+	check_bad("[volume a]\nazure_key_file = none.key\n", "t.conf:2:18:", "No such file");
+	check_bad("[volume a]\nazure_sas_file = .\n", "t.conf:2:18:", "not a regular file");
+	check_bad("[volume a]\nstreams = 33\n", "t.conf:2:11:", "1 to 32");
+	check_bad("[volume a]\nallow_http = maybe\n", "t.conf:2:14:", "yes or no");
+	check_bad("[volume a]\ndevice=/d\nstore=/s\nkey=/k\nazure_key_file=acct.key\n"
+		  "azure_sas_file=acct.sas\n", "t.conf:1:1:", "keep one");
+}
+
 static void test_duration(void)
 {
 	int64_t us;
@@ -154,6 +203,7 @@ int main(void)
 	test_good();
 	test_bad();
 	test_load();
+	test_azure();
 	test_duration();
 	return tap_done();
 }
