@@ -60,6 +60,7 @@ struct daemon {
 	volatile sig_atomic_t stop;	/* passed to cycles: they merge back */
 	volatile sig_atomic_t reload;
 	int wake[2];			/* self-pipe: workers and signal handlers wake the loop */
+	struct daemon_test_hooks test;	/* set before daemon_run() */
 };
 
 static void wake_main(struct daemon *d)
@@ -237,11 +238,15 @@ static void *worker(void *arg)
 		min_interval = config_min_interval(&d->cfg, &v->cfg);
 		pthread_mutex_unlock(&d->lock);
 
+		if (d->test.cycle_begin)
+			d->test.cycle_begin(d->test.arg, v->cfg.name);
 		err = r ? 0 : open_replicator(v, &r);
 		memset(&sum, 0, sizeof(sum));
 		if (!err)
 			err = replicator_cycle(r, &sum);
 		end = clock_now_us(d->clock);
+		if (d->test.cycle_end)
+			d->test.cycle_end(d->test.arg, v->cfg.name);
 		if (err && err != -EINTR) {
 			log_err("volume %s: cycle failed (%s); retrying later (see the messages above)",
 				v->cfg.name, strerror(-err));
@@ -629,6 +634,11 @@ int daemon_run(struct daemon *d)
 	}
 	pthread_mutex_unlock(&d->lock);
 	return err;
+}
+
+void daemon_set_test_hooks(struct daemon *d, const struct daemon_test_hooks *h)
+{
+	d->test = *h;
 }
 
 const char *daemon_status_dir(const struct daemon *d)

@@ -28,6 +28,18 @@ void daemon_destroy(struct daemon *d);
 /* STATE_DIR/service: status files, daemon.pid, on-demand triggers. */
 const char *daemon_status_dir(const struct daemon *d);
 
+/*
+ * Tests: called by a volume's worker thread right before a cycle starts
+ * and right after it ended, with no lock held (cycle_begin may block to
+ * hold the cycle).  Set before daemon_run(); NULL hooks = none.
+ */
+struct daemon_test_hooks {
+	void *arg;
+	void (*cycle_begin)(void *arg, const char *volume);
+	void (*cycle_end)(void *arg, const char *volume);
+};
+void daemon_set_test_hooks(struct daemon *d, const struct daemon_test_hooks *h);
+
 /* Async-signal-safe requests. */
 void daemon_request_stop(struct daemon *d);
 void daemon_request_reload(struct daemon *d);

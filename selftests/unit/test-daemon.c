@@ -7,6 +7,9 @@
  * delta, an untracked one must not (negative control); a reload adds a
  * volume and drops another; a stop leaves no frozen cycle behind; a
  * restart resumes from the state directory instead of starting over.
+ * With parallel = 2 and four volumes, at most two cycles run at once
+ * (counted by a hook that holds the cycles) and the others show as
+ * queued; the same count reaches four with parallel = 4 (control).
  * Waits poll the status files with a generous deadline: no timing asserts.
  */
 #include <errno.h>
@@ -196,14 +199,21 @@ static void *run_thread(void *arg)
 	return NULL;
 }
 
-static int start_daemon(struct runner *r)
+static int start_daemon_hooked(struct runner *r, const struct daemon_test_hooks *h)
 {
 	char p[512];
 
 	snprintf(p, sizeof(p), "%s/cbtship.conf", top);
 	if (daemon_create(p, clock_real(), &r->d))
 		return -1;
+	if (h)
+		daemon_set_test_hooks(r->d, h);
 	return pthread_create(&r->thread, NULL, run_thread, r) ? -1 : 0;
+}
+
+static int start_daemon(struct runner *r)
+{
+	return start_daemon_hooked(r, NULL);
 }
 
 static int stop_daemon(struct runner *r)
@@ -212,6 +222,146 @@ static int stop_daemon(struct runner *r)
 	pthread_join(r->thread, NULL);
 	daemon_destroy(r->d);
 	return r->ret;
+}
+
+/*
+ * The parallel limit.  Every cycle passes a gate in the cycle_begin hook:
+ * while the gate is closed the cycles that began stay running, so the
+ * count of cycles inside (and its maximum) shows what the scheduler
+ * allowed, without timing.
+ */
+struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool open;
+	unsigned int inside, max_inside, begun;
+};
+
+static void gate_begin(void *arg, const char *volume)
+{
+	struct gate *g = arg;
+
+	(void)volume;
+	pthread_mutex_lock(&g->lock);
+	g->begun++;
+	if (++g->inside > g->max_inside)
+		g->max_inside = g->inside;
+	pthread_cond_broadcast(&g->cond);
+	while (!g->open)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void gate_end(void *arg, const char *volume)
+{
+	struct gate *g = arg;
+
+	(void)volume;
+	pthread_mutex_lock(&g->lock);
+	g->inside--;
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* Wait (generous deadline) until n cycles are held at the gate; 0 on success. */
+static int gate_wait_inside(struct gate *g, unsigned int n)
+{
+	struct timespec ts;
+	int err = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += DEADLINE_S;
+	pthread_mutex_lock(&g->lock);
+	while (g->inside < n && !err)
+		err = pthread_cond_timedwait(&g->cond, &g->lock, &ts);
+	err = g->inside >= n ? 0 : -ETIMEDOUT;
+	pthread_mutex_unlock(&g->lock);
+	return err;
+}
+
+static void gate_open(struct gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->open = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* Count the volumes whose status is running and queued (waits until both reach the goal). */
+static void count_states(const char *const *vols, size_t n, unsigned int want_run,
+			 unsigned int want_queued, unsigned int *run, unsigned int *queued)
+{
+	struct vol_status st;
+	size_t i;
+	int t;
+
+	for (t = 0; t < DEADLINE_S * 10; t++) {
+		*run = *queued = 0;
+		for (i = 0; i < n; i++) {
+			if (read_status(vols[i], &st))
+				continue;
+			*run += !strcmp(st.state, "running");
+			*queued += !strcmp(st.state, "queued");
+		}
+		if (*run == want_run && *queued == want_queued)
+			return;
+		usleep(100000);
+	}
+}
+
+static void test_parallel_one(const char *dir, unsigned int parallel)
+{
+	static const char *const vols[] = { "pa", "pb", "pc", "pd" };
+	struct gate g = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct daemon_test_hooks h = { .arg = &g, .cycle_begin = gate_begin, .cycle_end = gate_end };
+	unsigned int run, queued, i, all_done = 1;
+	struct runner r;
+	char p[512];
+
+	top = dir;
+	mkdir(top, 0700);
+	snprintf(p, sizeof(p), "%s/key", top);
+	if (key_generate(p)) {
+		tap_ok(0, "parallel %u: key", parallel);
+		return;
+	}
+	for (i = 0; i < 4; i++)
+		make_volume(vols[i], 10 + i);
+	write_config("pa pb pc pd", parallel);
+	if (start_daemon_hooked(&r, &h)) {
+		tap_ok(0, "parallel %u: daemon starts", parallel);
+		return;
+	}
+	tap_ok(!gate_wait_inside(&g, parallel),
+	       "parallel %u: %u initial replications begin", parallel, parallel);
+	count_states(vols, 4, parallel, 4 - parallel, &run, &queued);
+	tap_ok(run == parallel && queued == 4 - parallel,
+	       "parallel %u: status shows %u running and %u queued (want %u and %u)", parallel,
+	       run, queued, parallel, 4 - parallel);
+	pthread_mutex_lock(&g.lock);
+	tap_ok(g.inside == parallel && g.begun == parallel,
+	       "parallel %u: no more cycles began while the slots were full (%u)", parallel,
+	       g.begun);
+	pthread_mutex_unlock(&g.lock);
+	gate_open(&g);
+	for (i = 0; i < 4; i++)
+		all_done &= !wait_cycles(vols[i], 1, 1) && replica_equal(vols[i]);
+	tap_ok(all_done, "parallel %u: every volume replicated, replicas equal the sources",
+	       parallel);
+	tap_ok(stop_daemon(&r) == 0, "parallel %u: daemon stops", parallel);
+	tap_ok(g.max_inside == parallel && g.begun >= 4,
+	       "parallel %u: at most %u cycles ran at once over %u cycles", parallel,
+	       g.max_inside, g.begun);
+}
+
+static void test_parallel(void)
+{
+	static char dir[sizeof(test_dir) + 16];
+
+	snprintf(dir, sizeof(dir), "%s/par2", test_dir);
+	test_parallel_one(dir, 2);
+	/* Control: the same count reaches 4 when 4 are allowed. */
+	snprintf(dir, sizeof(dir), "%s/par4", test_dir);
+	test_parallel_one(dir, 4);
 }
 
 /* Progress arithmetic and the status renderings, on a made-up status. */
@@ -414,5 +564,7 @@ int main(void)
 	daemon_request_reload(r.d);
 	tap_ok(!wait_cycles("vf", 1, 1) && replica_equal("vf"), "blackout lifted: vf is replicated");
 	tap_eq(stop_daemon(&r), 0, "daemon stops again");
+
+	test_parallel();
 	return tap_done();
 }
