@@ -56,7 +56,8 @@ static void replicate_usage(void)
 	       "Prints one line per cycle. SIGINT/SIGTERM stop after merging back an\n"
 	       "unfinished cycle, so no change is lost, and save the unshipped change set\n"
 	       "in the state directory (as cbtship detach does) when the device is not in\n"
-	       "use: after a reboot only those blocks are shipped.\n");
+	       "use: after a reboot only those blocks are shipped. An interrupted initial\n"
+	       "replication continues where its stored segments end (state directory).\n");
 }
 
 static int parse_uint(const char *s, const char *what, unsigned long max, unsigned long *out)

@@ -87,6 +87,12 @@ static int remove_residue(struct vstore *vs, uint64_t cycle)
 	return ret == -ENOENT ? 0 : ret;
 }
 
+static uint32_t checkpoint_segments(const struct cycle_writer_opts *opts)
+{
+	return opts && opts->checkpoint_segments ? opts->checkpoint_segments :
+	       CYCLE_CHECKPOINT_SEGMENTS;
+}
+
 int cycle_writer_begin(struct vstore *vs, uint64_t cycle, enum cycle_kind kind,
 		       const struct cycle_writer_opts *opts, struct cycle_writer **out)
 {
@@ -134,11 +140,172 @@ int cycle_writer_begin(struct vstore *vs, uint64_t cycle, enum cycle_kind kind,
 				 opts ? opts->workers : 0, w->segment_bytes, &w->pipe);
 	if (ret)
 		goto out_free;
+	if (kind == CYCLE_INITIAL)
+		seg_pipeline_flush_every(w->pipe, checkpoint_segments(opts));
 	*out = w;
 	return 0;
 
 out_free:
 	writer_free(w);
+	return ret;
+}
+
+/*
+ * Segment `index` of an unfinished initial cycle: authenticate it and check
+ * that it holds blocks *next, *next + 1, ... in order.  1 and *seg, *next
+ * updated if so; 0 if it is missing or does not fit (not kept); -errno.
+ */
+static int keep_segment(struct vstore *vs, uint32_t index, uint64_t *next,
+			struct fmt_manifest_seg *seg)
+{
+	char path[VSTORE_PATH_MAX], what[VSTORE_PATH_MAX + 64];
+	struct fmt_seg_reader rd;
+	struct fmt_record rec;
+	uint8_t *obj = NULL, *payload = NULL;
+	unsigned int codec;
+	uint64_t b = *next;
+	size_t len;
+	int ret;
+
+	vstore_path_segment(vs, 1, index, path);
+	ret = store_get(vs->st, path, (void **)&obj, &len);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	seg->index = index;
+	seg->object_bytes = len;
+	ret = vstore_sha256(obj, len, seg->sha256);
+	free(obj);
+	if (ret)
+		return ret;
+	/* Authenticates it (key, volume id, cycle 1, this index). */
+	ret = vstore_read_segment(vs, 1, seg, &payload, &len, &codec);
+	if (ret == -EBADMSG || ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	snprintf(what, sizeof(what), "interrupted cycle 1 segment %u", index);
+	ret = fmt_segment_begin(&rd, what, payload, len, vs->info.block_size, vs->info.size_bytes);
+	while (!ret && (ret = fmt_segment_next(&rd, &rec)) == 1)
+		ret = rec.block == b++ ? 0 : -EBADMSG;
+	free(payload);
+	if (ret == -EBADMSG)
+		return 0;
+	if (ret)
+		return ret;
+	seg->records = rd.count;
+	*next = b;
+	return 1;
+}
+
+struct resume_ctx {
+	struct vstore *vs;
+	const char *dir;
+	uint32_t kept;
+	int ret;
+};
+
+/* Remove every object of the cycle directory but the kept segments. */
+static int remove_unkept(void *arg, const char *child)
+{
+	struct resume_ctx *ctx = arg;
+	char path[VSTORE_PATH_MAX];
+	unsigned int idx;
+	int n = 0, ret;
+
+	if (sscanf(child, "seg-%8u%n", &idx, &n) == 1 && n == 12 && !child[n] && idx < ctx->kept)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", ctx->dir, child);
+	ret = ctx->vs->st->ops->remove(ctx->vs->st, path);
+	if (ret && ret != -ENOENT)
+		ctx->ret = ret;
+	return 0;
+}
+
+int cycle_writer_resume(struct vstore *vs, const struct cycle_writer_opts *opts,
+			struct cycle_writer **out, uint64_t *next_block)
+{
+	struct fmt_manifest_seg *segs = NULL, *ns;
+	struct resume_ctx ctx = { .vs = vs };
+	char dir[VSTORE_PATH_MAX];
+	uint32_t nr = 0, alloc = 0;
+	uint64_t next = 0;
+	struct cycle_writer *w;
+	int ret;
+
+	*out = NULL;
+	*next_block = 0;
+	ret = vstore_last_cycle(vs, &(struct vstore_cycle_info){ 0 });
+	if (ret != -ENOENT)
+		return ret ? ret : -EEXIST;	/* only before the first complete cycle */
+	for (;;) {
+		if (nr == alloc) {
+			alloc = alloc ? 2 * alloc : 64;
+			ns = realloc(segs, alloc * sizeof(*segs));
+			if (!ns) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			segs = ns;
+		}
+		ret = keep_segment(vs, nr, &next, &segs[nr]);
+		if (ret <= 0)
+			break;
+		nr++;
+	}
+	if (ret < 0)
+		goto out;
+	if (!nr) {
+		ret = cycle_writer_begin(vs, 1, CYCLE_INITIAL, opts, out);
+		goto out;
+	}
+	vstore_path_cycle(vs, 1, dir);
+	ctx.dir = dir;
+	ctx.kept = nr;
+	ret = vs->st->ops->list(vs->st, dir, remove_unkept, &ctx);
+	if (!ret)
+		ret = ctx.ret;
+	if (ret)
+		goto out;
+
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	w->vs = vs;
+	w->cycle = 1;
+	w->kind = CYCLE_INITIAL;
+	w->segment_bytes = opts && opts->segment_bytes ? opts->segment_bytes :
+			   SEGMENT_BYTES_DEFAULT;
+	w->nr_blocks = fmt_nr_blocks(vs->info.size_bytes, vs->info.block_size);
+	w->codec = codec_by_id(opts ? opts->codec : CODEC_NONE);
+	w->added = malloc(64 * sizeof(*w->added));
+	ret = w->codec && w->added ? 0 : (w->codec ? -ENOMEM : -EINVAL);
+	if (!ret) {
+		w->added_alloc = 64;
+		w->added[0].start = 0;
+		w->added[0].count = next;
+		w->nr_added = 1;
+		w->blocks_added = next;
+		ret = seg_pipeline_start(vs, 1, w->codec, opts ? opts->level : 0,
+					 opts ? opts->workers : 0, w->segment_bytes, &w->pipe);
+	}
+	if (!ret) {
+		seg_pipeline_flush_every(w->pipe, checkpoint_segments(opts));
+		ret = seg_pipeline_keep(w->pipe, segs, nr);
+	}
+	if (ret) {
+		writer_free(w);
+		goto out;
+	}
+	log_info("volume %s: resuming the initial cycle after %u stored segments (%" PRIu64 " blocks)",
+		 vs->info.name, nr, next);
+	*out = w;
+	*next_block = next;
+out:
+	free(segs);
 	return ret;
 }
 

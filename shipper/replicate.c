@@ -377,6 +377,59 @@ static int adopt_tracking(struct replicator *r, struct cbt_extent_list *ext)
 	return cbt_extent_list_add(ext, 0, 1);
 }
 
+/*
+ * Begin the initial cycle: continued from what an interrupted attempt under
+ * the same tracking stored (the statedir.h checkpoint says which), else
+ * afresh with a new checkpoint.  The kept blocks may have been written
+ * since they were read; those writes are in the frozen set, which this
+ * cycle's commit drops, so they are marked dirty again first and the next
+ * delta ships them.  *from: the first block still to read.
+ */
+static int begin_initial(struct replicator *r, const struct cbt_volume_info *info,
+			 uint64_t tcycle, struct cycle_writer **w, uint64_t *from)
+{
+	const char *dir = r->opts.state_dir;
+	const uint8_t *vid = vstore_info(r->vs)->volume_id;
+	struct cbt_extent_list changed = { 0 }, again = { 0 };
+	uint64_t end;
+	size_t i;
+	int err;
+
+	*from = 0;
+	if (!dir || statedir_initial_match(dir, r->volume, vid, info->tracking_id) != 1) {
+		/* The residue of other tracking goes first, then the new checkpoint. */
+		err = cycle_writer_begin(r->vs, 1, CYCLE_INITIAL, &r->opts.writer, w);
+		if (err || !dir)
+			return err;
+		err = statedir_initial_save(dir, r->volume, vid, info->tracking_id);
+		if (err)
+			log_warn("volume %s: cannot record the initial replication's checkpoint in %s (%s): if it is interrupted it starts over; check the state directory (--state-dir, state_dir)",
+				 r->volume, dir, strerror(-err));
+		return 0;
+	}
+	err = cycle_writer_resume(r->vs, &r->opts.writer, w, from);
+	if (err || !*from)
+		return err;
+	err = r->src->ops->changes(r->src, tcycle, &changed);
+	for (i = 0; !err && i < changed.nr && changed.ext[i].start < *from; i++) {
+		end = changed.ext[i].start + changed.ext[i].count;
+		err = cbt_extent_list_add(&again, changed.ext[i].start,
+					  (end < *from ? end : *from) - changed.ext[i].start);
+	}
+	if (!err && again.nr)
+		err = r->src->ops->mark_dirty(r->src, again.ext, again.nr);
+	if (!err)
+		log_notice("volume %s: continuing the interrupted initial replication at block %" PRIu64 " of %" PRIu64 "; the %" PRIu64 " blocks written since they were stored go out with the next delta",
+			   r->volume, *from, info->nr_blocks, cbt_extent_list_blocks(&again));
+	if (err) {
+		cycle_writer_abort(*w);
+		*w = NULL;
+	}
+	cbt_extent_list_free(&changed);
+	cbt_extent_list_free(&again);
+	return err;
+}
+
 enum cycle_mode {
 	MODE_AUTO,		/* tracked changes; full (or resync) if tracking restarted */
 	MODE_RESYNC,		/* tracked changes plus blocks whose hashes differ */
@@ -384,14 +437,15 @@ enum cycle_mode {
 
 static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicate_summary *sum)
 {
-	struct cbt_extent_list ext = { 0 }, tracked = { 0 }, diff = { 0 };
+	struct cbt_extent_list ext = { 0 }, tracked = { 0 }, diff = { 0 }, rest = { 0 };
+	struct cbt_extent_list *read = &ext;
 	struct vstore_cycle_info last;
 	struct cbt_volume_info info;
 	struct ship_ctx ship = { .r = r };
 	struct statedir_set set = { 0 };
 	struct blockhash_stats hs = { 0 };
 	bool have_last = false, frozen = false, restored = false, have_set = false, adopt;
-	uint64_t tcycle = 0, seq;
+	uint64_t tcycle = 0, seq, from = 0;
 	double t0 = now();
 	int err, err2;
 
@@ -514,12 +568,26 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	if (err)
 		goto out;
 
-	err = cycle_writer_begin(r->vs, seq, sum->kind, &r->opts.writer, &ship.w);
+	if (sum->kind == CYCLE_INITIAL)
+		err = begin_initial(r, &info, tcycle, &ship.w, &from);
+	else
+		err = cycle_writer_begin(r->vs, seq, sum->kind, &r->opts.writer, &ship.w);
 	if (err)
 		goto out;
+	if (from) {
+		/* Read only the rest; the commit names every block. */
+		err = from < info.nr_blocks ?
+		      cbt_extent_list_add(&rest, from, info.nr_blocks - from) : 0;
+		if (err) {
+			cycle_writer_abort(ship.w);
+			goto out;
+		}
+		read = &rest;
+	}
 	ship.block_size = info.block_size;
-	ship.total = cbt_extent_list_blocks(&ext);
-	err = block_reader_read(r->br, info.block_size, ext.ext, ext.nr, ship_run, &ship);
+	ship.total = cbt_extent_list_blocks(read);
+	err = read->nr ? block_reader_read(r->br, info.block_size, read->ext, read->nr, ship_run,
+					  &ship) : 0;
 	if (err) {
 		if (err == -EINTR)
 			log_notice("volume %s: interrupted while reading cycle %" PRIu64,
@@ -538,6 +606,8 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 			r->volume, seq, tcycle);
 		goto out;
 	}
+	if (sum->kind == CYCLE_INITIAL && r->opts.state_dir)
+		statedir_initial_remove(r->opts.state_dir, r->volume);	/* logged; stale is harmless */
 	/* Initial, full, restored or resync cycle: the replica is in line. */
 	if (info.resync_required) {
 		err = r->src->ops->clear_resync(r->src);
@@ -576,6 +646,7 @@ out:
 		statedir_set_free(&set);
 	cbt_extent_list_free(&tracked);
 	cbt_extent_list_free(&diff);
+	cbt_extent_list_free(&rest);
 	cbt_extent_list_free(&ext);
 	sum->bytes_stored = r->cs.bytes_put;
 	sum->seconds = now() - t0;

@@ -50,6 +50,7 @@ struct seg_pipeline {
 	uint64_t cycle;
 	const struct codec_ops *codec;
 	size_t segment_bytes;		/* raw bytes per segment */
+	uint32_t flush_every;		/* make stored segments durable every N; 0 = at finish */
 	size_t raw_cap;			/* per batch: max(segment_bytes, block size) */
 	uint32_t rec_cap;
 	size_t obj_cap;
@@ -276,6 +277,9 @@ static void *store_main(void *arg)
 		ret = store_put_async(p->vs->st, path, b->obj, b->obj_len);
 		if (!ret)
 			ret = note_segment(p, &b->seg);
+		/* A checkpoint: these segments survive a crash (initial cycles). */
+		if (!ret && p->flush_every && (b->index + 1) % p->flush_every == 0)
+			ret = store_flush(p->vs->st);
 		t0 = now_ns() - t0;
 		pthread_mutex_lock(&p->lock);
 		p->store_ns += t0;
@@ -430,6 +434,33 @@ out_stop:
 	stop_threads(p);
 out_free:
 	pipeline_free(p);
+	return ret;
+}
+
+void seg_pipeline_flush_every(struct seg_pipeline *p, uint32_t n)
+{
+	pthread_mutex_lock(&p->lock);
+	p->flush_every = n;
+	pthread_mutex_unlock(&p->lock);
+}
+
+int seg_pipeline_keep(struct seg_pipeline *p, const struct fmt_manifest_seg *prior, uint32_t nr)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->cut || p->cur) {
+		ret = -EINVAL;
+		goto out;
+	}
+	for (uint32_t i = 0; i < nr && !ret; i++) {
+		ret = note_segment(p, &prior[i]);
+		if (!ret)
+			p->stored++;
+	}
+	p->cut = p->stored;
+out:
+	pthread_mutex_unlock(&p->lock);
 	return ret;
 }
 

@@ -37,6 +37,17 @@ unsigned int seg_pipeline_default_workers(void);
 int seg_pipeline_start(struct vstore *vs, uint64_t cycle, const struct codec_ops *codec,
 		       int level, unsigned int workers, size_t segment_bytes,
 		       struct seg_pipeline **out);
+/*
+ * Right after start: make the stored segments durable (store_flush) after
+ * every n of them, so that they survive a crash; 0 = only at finish.
+ */
+void seg_pipeline_flush_every(struct seg_pipeline *p, uint32_t n);
+/*
+ * Right after start, before any block: segments 0..nr-1 are already stored
+ * (an interrupted attempt's, checked by the caller); new segments are
+ * numbered from nr and finish() lists prior first.
+ */
+int seg_pipeline_keep(struct seg_pipeline *p, const struct fmt_manifest_seg *prior, uint32_t nr);
 /* Queue one block (copied); may wait for a free batch.  Ascending order. */
 int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, size_t len);
 /*

@@ -19,9 +19,16 @@
 
 #define STATEDIR_MAGIC	"cbtship-changes 1"
 
+#define STATEDIR_INITIAL_MAGIC	"cbtship-initial 1"
+
 static void set_path(const char *dir, const char *volume, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s.changes", dir, volume);
+}
+
+static void initial_path(const char *dir, const char *volume, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s.initial", dir, volume);
 }
 
 static void hex(const uint8_t *b, size_t n, char *out)
@@ -174,12 +181,10 @@ int statedir_load(const char *dir, const char *volume, struct statedir_set *s)
 	return err;
 }
 
-int statedir_remove(const char *dir, const char *volume)
+static int remove_file(const char *dir, const char *path)
 {
-	char path[4096];
 	int err;
 
-	set_path(dir, volume, path, sizeof(path));
 	if (unlink(path)) {
 		if (errno == ENOENT)
 			return 0;
@@ -189,4 +194,75 @@ int statedir_remove(const char *dir, const char *volume)
 		return err;
 	}
 	return sync_dir(dir);
+}
+
+int statedir_remove(const char *dir, const char *volume)
+{
+	char path[4096];
+
+	set_path(dir, volume, path, sizeof(path));
+	return remove_file(dir, path);
+}
+
+int statedir_initial_save(const char *dir, const char *volume, const uint8_t volume_id[16],
+			  const uint8_t tracking_id[16])
+{
+	char path[4096], tmp[4200], vid[33], tid[33];
+	FILE *f = NULL;
+	int fd, err = 0;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	initial_path(dir, volume, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s.initial", dir, volume);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	hex(volume_id, 16, vid);
+	hex(tracking_id, 16, tid);
+	fprintf(f, STATEDIR_INITIAL_MAGIC "\nvolume_id %s\ntracking_id %s\nend\n", vid, tid);
+	if (fflush(f) || fsync(fileno(f)))
+		err = -errno;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (!err)
+		err = sync_dir(dir);
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+int statedir_initial_match(const char *dir, const char *volume, const uint8_t volume_id[16],
+			   const uint8_t tracking_id[16])
+{
+	char path[4096], buf[256], want[256], vid[33], tid[33];
+	size_t n;
+	FILE *f;
+
+	initial_path(dir, volume, path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	hex(volume_id, 16, vid);
+	hex(tracking_id, 16, tid);
+	snprintf(want, sizeof(want), STATEDIR_INITIAL_MAGIC "\nvolume_id %s\ntracking_id %s\nend\n",
+		 vid, tid);
+	return !strcmp(buf, want);
+}
+
+int statedir_initial_remove(const char *dir, const char *volume)
+{
+	char path[4096];
+
+	initial_path(dir, volume, path, sizeof(path));
+	return remove_file(dir, path);
 }

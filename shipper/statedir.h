@@ -33,4 +33,18 @@ int statedir_load(const char *dir, const char *volume, struct statedir_set *s);
 int statedir_remove(const char *dir, const char *volume);
 void statedir_set_free(struct statedir_set *s);
 
+/*
+ * The initial replication checkpoint (DESIGN.md "Interrupted initial
+ * replication"): STATE_DIR/VOLUME.initial names the store volume and the
+ * tracking an unfinished initial cycle's stored segments came from, so
+ * that a later run continues it only under the same tracking (the kernel
+ * then holds every write since those segments were read).
+ */
+int statedir_initial_save(const char *dir, const char *volume, const uint8_t volume_id[16],
+			  const uint8_t tracking_id[16]);
+/* 1 if the checkpoint exists and names these ids; 0 if not (absent, other, damaged). */
+int statedir_initial_match(const char *dir, const char *volume, const uint8_t volume_id[16],
+			   const uint8_t tracking_id[16]);
+int statedir_initial_remove(const char *dir, const char *volume);
+
 #endif

@@ -71,7 +71,15 @@ struct cycle_writer_opts {
 	int level;			/* codec level; 0 = codec default */
 	size_t segment_bytes;		/* raw bytes per segment; 0 = default (8 MiB) */
 	unsigned int workers;		/* sealing threads; 0 = one per online CPU */
+	/*
+	 * Initial cycles: stored segments are made durable every this many
+	 * (0 = CYCLE_CHECKPOINT_SEGMENTS), so that an interrupted initial
+	 * replication continues from them (cycle_writer_resume).
+	 */
+	unsigned int checkpoint_segments;
 };
+
+#define CYCLE_CHECKPOINT_SEGMENTS	32
 
 struct cycle_writer;
 
@@ -81,6 +89,15 @@ struct cycle_writer;
  */
 int cycle_writer_begin(struct vstore *vs, uint64_t cycle, enum cycle_kind kind,
 		       const struct cycle_writer_opts *opts, struct cycle_writer **out);
+/*
+ * Start writing initial cycle 1 keeping what an interrupted attempt stored:
+ * its segments 0, 1, ... are read and authenticated in turn as long as they
+ * hold blocks 0, 1, ... without a gap; the first missing or bad one and all
+ * objects after it are removed.  *next_block is the first block still to
+ * add (0: nothing kept, as cycle_writer_begin).
+ */
+int cycle_writer_resume(struct vstore *vs, const struct cycle_writer_opts *opts,
+			struct cycle_writer **out, uint64_t *next_block);
 /*
  * Add one block's raw bytes (len = block size, or less for the volume's last
  * block).  Blocks must be added in ascending block order, each once.
