@@ -66,38 +66,29 @@ static int sync_dir(const char *dir)
 	return err;
 }
 
-int statedir_save(const char *dir, const char *volume, const struct statedir_set *s)
+/*
+ * Write DIR/VOLUME.SUFFIX durably: fill() writes the text to a temporary
+ * file, which is synced, renamed and the directory synced.  Not logged.
+ */
+static int write_durable(const char *dir, const char *volume, const char *suffix,
+			 void (*fill)(FILE *f, const void *arg), const void *arg)
 {
-	char path[4096], tmp[4200], vid[33], tid[33];
+	char path[4096], tmp[4200];
 	FILE *f = NULL;
-	size_t i;
 	int fd, err = 0;
 
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		err = -errno;
-		log_err("cannot create state directory %s: %s; create it or give another --state-dir",
-			dir, strerror(errno));
-		return err;
-	}
-	set_path(dir, volume, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s.changes", dir, volume);
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, volume, suffix);
+	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s.%s", dir, volume, suffix);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		err = -errno;
 		if (fd >= 0)
 			close(fd);
-		log_err("cannot write %s: %s; check the state directory's permissions and space",
-			tmp, strerror(-err));
 		return err;
 	}
-	hex(s->volume_id, sizeof(s->volume_id), vid);
-	hex(s->tracking_id, sizeof(s->tracking_id), tid);
-	fprintf(f, STATEDIR_MAGIC "\nvolume_id %s\ndevice %s\nsize %" PRIu64 "\nblock_size %u\ntracking_id %s\nafter_cycle %" PRIu64 "\n",
-		vid, s->device, s->size_bytes, s->block_size, tid, s->after_cycle);
-	for (i = 0; i < s->ext.nr; i++)
-		fprintf(f, "extent %" PRIu64 " %" PRIu64 "\n", (uint64_t)s->ext.ext[i].start,
-			(uint64_t)s->ext.ext[i].count);
-	fprintf(f, "end\n");
+	fill(f, arg);
 	if (fflush(f) || fsync(fileno(f)))
 		err = -errno;
 	if (fclose(f) && !err)
@@ -106,11 +97,34 @@ int statedir_save(const char *dir, const char *volume, const struct statedir_set
 		err = -errno;
 	if (!err)
 		err = sync_dir(dir);
-	if (err) {
-		log_err("cannot save the change set of volume %s in %s: %s; check the state directory's space and permissions",
-			volume, path, strerror(-err));
+	if (err)
 		unlink(tmp);
-	}
+	return err;
+}
+
+static void fill_set(FILE *f, const void *arg)
+{
+	const struct statedir_set *s = arg;
+	char vid[33], tid[33];
+	size_t i;
+
+	hex(s->volume_id, sizeof(s->volume_id), vid);
+	hex(s->tracking_id, sizeof(s->tracking_id), tid);
+	fprintf(f, STATEDIR_MAGIC "\nvolume_id %s\ndevice %s\nsize %" PRIu64 "\nblock_size %u\ntracking_id %s\nafter_cycle %" PRIu64 "\n",
+		vid, s->device, s->size_bytes, s->block_size, tid, s->after_cycle);
+	for (i = 0; i < s->ext.nr; i++)
+		fprintf(f, "extent %" PRIu64 " %" PRIu64 "\n", (uint64_t)s->ext.ext[i].start,
+			(uint64_t)s->ext.ext[i].count);
+	fprintf(f, "end\n");
+}
+
+int statedir_save(const char *dir, const char *volume, const struct statedir_set *s)
+{
+	int err = write_durable(dir, volume, "changes", fill_set, s);
+
+	if (err)
+		log_err("cannot save the change set of volume %s in %s: %s; check the state directory's space and permissions, or give another --state-dir",
+			volume, dir, strerror(-err));
 	return err;
 }
 
@@ -204,44 +218,34 @@ int statedir_remove(const char *dir, const char *volume)
 	return remove_file(dir, path);
 }
 
+static void initial_text(char *buf, size_t len, const uint8_t volume_id[16],
+			 const uint8_t tracking_id[16])
+{
+	char vid[33], tid[33];
+
+	hex(volume_id, 16, vid);
+	hex(tracking_id, 16, tid);
+	snprintf(buf, len, STATEDIR_INITIAL_MAGIC "\nvolume_id %s\ntracking_id %s\nend\n", vid, tid);
+}
+
+static void fill_text(FILE *f, const void *arg)
+{
+	fputs(arg, f);
+}
+
 int statedir_initial_save(const char *dir, const char *volume, const uint8_t volume_id[16],
 			  const uint8_t tracking_id[16])
 {
-	char path[4096], tmp[4200], vid[33], tid[33];
-	FILE *f = NULL;
-	int fd, err = 0;
+	char text[256];
 
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
-	initial_path(dir, volume, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s.initial", dir, volume);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		err = -errno;
-		if (fd >= 0)
-			close(fd);
-		return err;
-	}
-	hex(volume_id, 16, vid);
-	hex(tracking_id, 16, tid);
-	fprintf(f, STATEDIR_INITIAL_MAGIC "\nvolume_id %s\ntracking_id %s\nend\n", vid, tid);
-	if (fflush(f) || fsync(fileno(f)))
-		err = -errno;
-	if (fclose(f) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (!err)
-		err = sync_dir(dir);
-	if (err)
-		unlink(tmp);
-	return err;
+	initial_text(text, sizeof(text), volume_id, tracking_id);
+	return write_durable(dir, volume, "initial", fill_text, text);
 }
 
 int statedir_initial_match(const char *dir, const char *volume, const uint8_t volume_id[16],
 			   const uint8_t tracking_id[16])
 {
-	char path[4096], buf[256], want[256], vid[33], tid[33];
+	char path[4096], buf[256], want[256];
 	size_t n;
 	FILE *f;
 
@@ -252,10 +256,7 @@ int statedir_initial_match(const char *dir, const char *volume, const uint8_t vo
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	hex(volume_id, 16, vid);
-	hex(tracking_id, 16, tid);
-	snprintf(want, sizeof(want), STATEDIR_INITIAL_MAGIC "\nvolume_id %s\ntracking_id %s\nend\n",
-		 vid, tid);
+	initial_text(want, sizeof(want), volume_id, tracking_id);
 	return !strcmp(buf, want);
 }
 
