@@ -391,3 +391,214 @@ out_free:
 	free(ra);
 	return ret;
 }
+
+#define COPY_POLL_NS	(1000 * 1000000ull)
+
+/* Delete Blob: the blob itself (snap NULL) or one snapshot of it; missing is fine. */
+static int delete_blob(struct azure_client *c, struct azure_op *op, const char *snap)
+{
+	char q[24 + HTTP_SNAPSHOT_MAX];
+	int ret;
+
+	azure_op_init(op, "DELETE", c->url.path);
+	if (snap) {
+		snprintf(q, sizeof(q), "snapshot=%s", snap);
+		op->query[op->nr_query++] = q;
+	} else {
+		op->xms[op->nr_xms++] = (struct azure_hdr){ "x-ms-delete-snapshots", "include" };
+	}
+	op->quiet_err = -ENOENT;
+	ret = azure_op_run(c, op);
+	azure_op_release(op);
+	if (ret == -ENOENT)
+		ret = 0;
+	if (ret)
+		log_err("cannot delete %s%s%s; delete it by hand (Delete Blob)", c->what,
+			snap ? " snapshot " : "", snap ? snap : "");
+	return ret;
+}
+
+/* Snapshot Blob without a lease: consistent at once, whoever writes the blob. */
+static int take_snapshot(struct azure_client *c, struct azure_op *op, char **snap)
+{
+	int ret;
+
+	azure_op_init(op, "PUT", c->url.path);
+	op->query[op->nr_query++] = "comp=snapshot";
+	ret = azure_op_run(c, op);
+	if (!ret && !op->x.snapshot[0]) {
+		log_err("replica %s: Snapshot Blob answered without a snapshot time", c->what);
+		ret = -EPROTO;
+	}
+	if (!ret) {
+		*snap = strdup(op->x.snapshot);
+		if (!*snap)
+			ret = -ENOMEM;
+	}
+	azure_op_release(op);
+	return ret;
+}
+
+/* The URL of snapshot snap of the blob src names, for x-ms-copy-source. */
+static int snapshot_url(const struct azure_client *src, const char *snap, char *out, size_t cap)
+{
+	size_t len;
+	int n;
+
+	n = snprintf(out, cap, "%s/%s/%s?snapshot=", src->url.base, src->url.container,
+		     src->url.path);
+	if (n < 0 || (size_t)n >= cap)
+		return -ENAMETOOLONG;
+	len = (size_t)n;
+	/* A snapshot time is digits, '-', 'T', ':', '.' and 'Z': only ':' needs escaping. */
+	for (const char *s = snap; *s; s++) {
+		if (len + 4 >= cap)
+			return -ENAMETOOLONG;
+		if (*s == ':') {
+			memcpy(out + len, "%3A", 3);
+			len += 3;
+		} else {
+			out[len++] = *s;
+		}
+	}
+	out[len] = '\0';
+	/* With a SAS token the source is authorized by the same token. */
+	if (!src->cred.shared_key) {
+		n = snprintf(out + len, cap - len, "&%s", src->cred.sas);
+		if (n < 0 || (size_t)n >= cap - len)
+			return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* Copy Blob from src_url to the blob of c, and wait until the copy is done. */
+static int copy_blob(struct azure_client *c, struct azure_op *op, const char *src_url)
+{
+	int ret;
+
+	azure_op_init(op, "PUT", c->url.path);
+	op->xms[op->nr_xms++] = (struct azure_hdr){ "x-ms-copy-source", src_url };
+	ret = azure_op_run(c, op);
+	for (;;) {
+		char status[sizeof(op->x.copy_status)];
+
+		memcpy(status, op->x.copy_status, sizeof(status));
+		azure_op_release(op);
+		if (ret)
+			return ret;
+		if (!strcmp(status, "success"))
+			return 0;
+		if (strcmp(status, "pending")) {
+			log_err("Copy Blob to %s ended with status '%s'; run test-failover again",
+				c->what, status);
+			return -EIO;
+		}
+		/* A service that copies in the background: ask until it is done. */
+		nanosleep(&(struct timespec){ .tv_sec = COPY_POLL_NS / 1000000000ull }, NULL);
+		azure_op_init(op, "HEAD", c->url.path);
+		ret = azure_op_run(c, op);
+	}
+}
+
+int replica_azure_snapshot_copy(const char *url, const char *out_url, const struct remote_opts *ro,
+				char **snap)
+{
+	struct azure_client *src, *dst;
+	struct azure_op *op;
+	char *src_url;
+	int ret;
+
+	*snap = NULL;
+	src = calloc(1, sizeof(*src));
+	dst = calloc(1, sizeof(*dst));
+	op = calloc(1, sizeof(*op));
+	src_url = malloc(AZURE_PATH_MAX / 4);
+	if (!src || !dst || !op || !src_url) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	ret = azure_client_init(src, url, ro);
+	if (ret)
+		goto out_free;
+	ret = azure_client_init(dst, out_url, ro);
+	if (ret)
+		goto out_src;
+	if (!dst->url.path[0] || strcmp(src->url.base, dst->url.base) ||
+	    strcmp(src->url.account, dst->url.account)) {
+		log_err("test failover copy %s: give a blob URL in the replica's storage account", out_url);
+		ret = -EINVAL;
+		goto out_dst;
+	}
+	azure_op_init(op, "HEAD", dst->url.path);
+	op->quiet_err = -ENOENT;
+	ret = azure_op_run(dst, op);
+	azure_op_release(op);
+	if (!ret) {
+		log_err("%s exists; give a new name, or clean the old test failover up", dst->what);
+		ret = -EEXIST;
+		goto out_dst;
+	}
+	if (ret != -ENOENT)
+		goto out_dst;
+	ret = take_snapshot(src, op, snap);
+	if (ret)
+		goto out_dst;
+	ret = snapshot_url(src, *snap, src_url, AZURE_PATH_MAX / 4);
+	if (ret) {
+		log_err("the snapshot URL of %s is too long for a Copy Blob header; use a shorter name or Shared Key",
+			src->what);
+		goto out_snap;
+	}
+	ret = copy_blob(dst, op, src_url);
+	if (ret) {
+		delete_blob(dst, op, NULL);
+		goto out_snap;
+	}
+	goto out_dst;
+
+out_snap:
+	delete_blob(src, op, *snap);
+	free(*snap);
+	*snap = NULL;
+out_dst:
+	azure_client_destroy(dst);
+out_src:
+	azure_client_destroy(src);
+out_free:
+	free(src_url);
+	free(op);
+	free(dst);
+	free(src);
+	return ret;
+}
+
+int replica_azure_drop_copy(const char *url, const char *snap, const char *out_url,
+			    const struct remote_opts *ro)
+{
+	struct azure_client *c;
+	struct azure_op *op;
+	int ret;
+
+	c = calloc(1, sizeof(*c));
+	op = calloc(1, sizeof(*op));
+	if (!c || !op) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	ret = azure_client_init(c, out_url, ro);
+	if (ret)
+		goto out_free;
+	ret = delete_blob(c, op, NULL);
+	azure_client_destroy(c);
+	if (ret)
+		goto out_free;
+	ret = azure_client_init(c, url, ro);
+	if (ret)
+		goto out_free;
+	ret = delete_blob(c, op, snap);
+	azure_client_destroy(c);
+out_free:
+	free(op);
+	free(c);
+	return ret;
+}

@@ -1,0 +1,76 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Test failover of a page-blob replica: three cycles of a (fake-kernel)
+# volume replicated to Azurite over HTTPS and applied to a page blob with a
+# state directory; test-failover at point 1 makes a new page blob from a
+# Snapshot Blob of the replica, rolled back with the undo data: downloaded
+# here (a request signed by openssl), it hashes equal to the source as it
+# was at cycle 1 and differs from the newest.  A fourth cycle applied while
+# the copy exists leaves the copy unchanged; --cleanup deletes the copy and
+# the snapshot (listed with include=snapshots).
+source "$(dirname "$0")/azure-lib.bash"
+azurite_setup
+
+d=$AZ_DIR
+store=azure://$AZ_ACCOUNT/cbt/site-a
+replica=azure://$AZ_ACCOUNT/cbt/disks/vol0
+"$CBTSHIP" keygen "$d/enc.key" >/dev/null
+fake_volume "$d/vol.img" 16
+
+cycle() {
+	must "$CBTSHIP" replicate --store "$store" "${AZ_OPTS[@]}" --key "$d/enc.key" \
+		--once --fake-state "$d/vol.state" "$d/vol.img" >/dev/null
+	must "$CBTSHIP" apply --store "$store" "${AZ_OPTS[@]}" --key "$d/enc.key" --volume vol.img \
+		--replica "$replica" --state "$d/replica-state" >/dev/null
+}
+snapshots() {
+	az_get cbt "comp=list&include=snapshots&restype=container" |
+		grep -o '<Snapshot>[^<]*</Snapshot>' | wc -l
+}
+
+cycle
+cp "$d/vol.img" "$d/vol-1.img"
+change_blocks "$d/vol.img" "$d/vol.state" 10 40
+change_blocks "$d/vol.img" "$d/vol.state" 3000 5
+cycle
+change_blocks "$d/vol.img" "$d/vol.state" 20 10
+change_blocks "$d/vol.img" "$d/vol.state" 4000 2
+cycle
+az_get cbt/disks/vol0 >"$d/replica.img" || fail "cannot download the replica"
+[ "$(sha "$d/replica.img")" = "$(sha "$d/vol.img")" ] || fail "replica differs from the source after cycle 3"
+[ "$(sha "$d/vol-1.img")" != "$(sha "$d/vol.img")" ] || fail "negative control: cycle 1 equals cycle 3"
+[ "$(snapshots)" -eq 0 ] || fail "snapshots exist before the test failover"
+
+out=$(must "$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --point 1 \
+	"${AZ_OPTS[@]}") || exit 1
+info "$out"
+az_get cbt/disks/vol0.test-failover-1 >"$d/copy.img" || fail "cannot download the copy"
+[ "$(sha "$d/copy.img")" = "$(sha "$d/vol-1.img")" ] || fail "the copy is not the source at cycle 1"
+[ "$(sha "$d/copy.img")" != "$(sha "$d/vol.img")" ] || fail "the copy equals the newest cycle"
+[ "$(snapshots)" -eq 1 ] || fail "expected one snapshot of the replica"
+# A second copy under the same name is refused, and leaves no snapshot behind.
+"$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --point 2 \
+	--output "$replica.test-failover-1" "${AZ_OPTS[@]}" 2>/dev/null &&
+	fail "test-failover over an existing copy succeeded"
+[ "$(snapshots)" -eq 1 ] || fail "a refused test failover left a snapshot"
+
+# Replication goes on; the copy stays as it was.
+change_blocks "$d/vol.img" "$d/vol.state" 30 8
+cycle
+az_get cbt/disks/vol0 >"$d/replica.img" || fail "cannot download the replica"
+[ "$(sha "$d/replica.img")" = "$(sha "$d/vol.img")" ] || fail "replica differs from the source after cycle 4"
+az_get cbt/disks/vol0.test-failover-1 >"$d/copy.img" || fail "cannot download the copy"
+[ "$(sha "$d/copy.img")" = "$(sha "$d/vol-1.img")" ] || fail "cycle 4 changed the copy"
+
+out=$(must "$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --cleanup \
+	"${AZ_OPTS[@]}") || exit 1
+info "$out"
+grep -q "removed 1 test failover copy" <<<"$out" || fail "cleanup removed no copy: $out"
+list=$(az_get cbt "comp=list&include=snapshots&restype=container") || fail "cannot list the container"
+! grep -q 'test-failover' <<<"$list" || fail "the copy is still there: $list"
+! grep -q '<Snapshot>' <<<"$list" || fail "a snapshot is still there: $list"
+grep -q '<Name>disks/vol0</Name>' <<<"$list" || fail "cleanup removed the replica: $list"
+az_get cbt/disks/vol0 >"$d/replica.img" || fail "cannot download the replica"
+[ "$(sha "$d/replica.img")" = "$(sha "$d/vol.img")" ] || fail "cleanup changed the replica"
+info "page-blob test failover at point 1 = source at cycle 1; cleanup left no trace"
