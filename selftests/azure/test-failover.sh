@@ -8,9 +8,31 @@
 # here (a request signed by openssl), it hashes equal to the source as it
 # was at cycle 1 and differs from the newest.  A fourth cycle applied while
 # the copy exists leaves the copy unchanged; --cleanup deletes the copy and
-# the snapshot (listed with include=snapshots).
+# the snapshot (listed with include=snapshots).  The replica is leased by
+# someone else meanwhile, as by an apply that keeps it open: snapshot and
+# cleanup work without its lease.
 source "$(dirname "$0")/azure-lib.bash"
 azurite_setup
+
+# az_lease BLOB ACTION LEASE_ID: Lease Blob (acquire 60 s, or release), signed here with openssl.
+az_lease() {
+	local path=$1 action=$2 id=$3 key_hex date canon sts sig hdrs
+	key_hex=$(base64 -d <"$AZ_DIR/account.key" | od -An -tx1 | tr -d ' \n')
+	date=$(LC_ALL=C TZ=GMT date '+%a, %d %b %Y %H:%M:%S GMT')
+	canon=/$AZ_ACCOUNT/$AZ_ACCOUNT/$path$'\n'comp:lease
+	if [ "$action" = acquire ]; then
+		hdrs=$(printf 'x-ms-date:%s\nx-ms-lease-action:acquire\nx-ms-lease-duration:60\nx-ms-proposed-lease-id:%s\nx-ms-version:2021-08-06' "$date" "$id")
+	else
+		hdrs=$(printf 'x-ms-date:%s\nx-ms-lease-action:%s\nx-ms-lease-id:%s\nx-ms-version:2021-08-06' "$date" "$action" "$id")
+	fi
+	sts=$(printf 'PUT\n\n\n\n\n\n\n\n\n\n\n\n%s\n%s' "$hdrs" "$canon")
+	sig=$(printf '%s' "$sts" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key_hex" -binary |
+		base64 -w0)
+	local args=()
+	while IFS= read -r h; do args+=(-H "${h%%:*}: ${h#*:}"); done <<<"$hdrs"
+	curl -sS --fail --cacert "$AZ_DIR/ca.pem" -X PUT -H "Content-Length: 0" "${args[@]}" \
+		-H "Authorization: SharedKey $AZ_ACCOUNT:$sig" "$AZ_ENDPOINT/$path?comp=lease"
+}
 
 d=$AZ_DIR
 store=azure://$AZ_ACCOUNT/cbt/site-a
@@ -42,6 +64,10 @@ az_get cbt/disks/vol0 >"$d/replica.img" || fail "cannot download the replica"
 [ "$(sha "$d/vol-1.img")" != "$(sha "$d/vol.img")" ] || fail "negative control: cycle 1 equals cycle 3"
 [ "$(snapshots)" -eq 0 ] || fail "snapshots exist before the test failover"
 
+lease=6f0e8c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b
+az_lease cbt/disks/vol0 acquire $lease || fail "cannot lease the replica"
+az_lease cbt/disks/vol0 acquire 11111111-2222-4333-8444-555555555555 2>/dev/null &&
+	fail "negative control: a second lease was granted"
 out=$(must "$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --point 1 \
 	"${AZ_OPTS[@]}") || exit 1
 info "$out"
@@ -54,6 +80,7 @@ az_get cbt/disks/vol0.test-failover-1 >"$d/copy.img" || fail "cannot download th
 	--output "$replica.test-failover-1" "${AZ_OPTS[@]}" 2>/dev/null &&
 	fail "test-failover over an existing copy succeeded"
 [ "$(snapshots)" -eq 1 ] || fail "a refused test failover left a snapshot"
+az_lease cbt/disks/vol0 release $lease || fail "cannot release the lease"
 
 # Replication goes on; the copy stays as it was.
 change_blocks "$d/vol.img" "$d/vol.state" 30 8
@@ -63,8 +90,10 @@ az_get cbt/disks/vol0 >"$d/replica.img" || fail "cannot download the replica"
 az_get cbt/disks/vol0.test-failover-1 >"$d/copy.img" || fail "cannot download the copy"
 [ "$(sha "$d/copy.img")" = "$(sha "$d/vol-1.img")" ] || fail "cycle 4 changed the copy"
 
+az_lease cbt/disks/vol0 acquire $lease || fail "cannot lease the replica"
 out=$(must "$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --cleanup \
 	"${AZ_OPTS[@]}") || exit 1
+az_lease cbt/disks/vol0 release $lease || fail "cannot release the lease"
 info "$out"
 grep -q "removed 1 test failover copy" <<<"$out" || fail "cleanup removed no copy: $out"
 list=$(az_get cbt "comp=list&include=snapshots&restype=container") || fail "cannot list the container"
