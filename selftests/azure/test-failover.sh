@@ -8,7 +8,8 @@
 # here (a request signed by openssl), it hashes equal to the source as it
 # was at cycle 1 and differs from the newest.  A fourth cycle applied while
 # the copy exists leaves the copy unchanged; --cleanup deletes the copy and
-# the snapshot (listed with include=snapshots).  The replica is leased by
+# the snapshot (listed with include=snapshots).  Then once more at point 2
+# with a SAS token instead of the account key.  The replica is leased by
 # someone else meanwhile, as by an apply that keeps it open: snapshot and
 # cleanup work without its lease.
 source "$(dirname "$0")/azure-lib.bash"
@@ -56,6 +57,7 @@ cp "$d/vol.img" "$d/vol-1.img"
 change_blocks "$d/vol.img" "$d/vol.state" 10 40
 change_blocks "$d/vol.img" "$d/vol.state" 3000 5
 cycle
+cp "$d/vol.img" "$d/vol-2.img"
 change_blocks "$d/vol.img" "$d/vol.state" 20 10
 change_blocks "$d/vol.img" "$d/vol.state" 4000 2
 cycle
@@ -102,4 +104,29 @@ list=$(az_get cbt "comp=list&include=snapshots&restype=container") || fail "cann
 grep -q '<Name>disks/vol0</Name>' <<<"$list" || fail "cleanup removed the replica: $list"
 az_get cbt/disks/vol0 >"$d/replica.img" || fail "cannot download the replica"
 [ "$(sha "$d/replica.img")" = "$(sha "$d/vol.img")" ] || fail "cleanup changed the replica"
-info "page-blob test failover at point 1 = source at cycle 1; cleanup left no trace"
+
+# The same with a SAS token (an account SAS made with openssl, as in
+# auth-tls): the Copy Blob source carries the token too, and Azurite checks
+# it by a request of its own to that URL, so it must trust the test CA.
+NODE_EXTRA_CA_CERTS=$AZ_DIR/ca.pem azurite_restart
+az_get cbt/disks/vol0 >"$d/replica.img" || fail "cannot download the replica"
+[ "$(sha "$d/replica.img")" = "$(sha "$d/vol.img")" ] || fail "replica differs after the restart"
+key_hex=$(base64 -d <"$d/account.key" | od -An -tx1 | tr -d " \n")
+se=2099-01-01T00:00:00Z
+sts=$(printf '%s\nrwdlac\nb\nco\n\n%s\n\nhttps\n2021-08-06\n\n' "$AZ_ACCOUNT" "$se")
+sig=$(printf '%s\n\n' "$sts" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key_hex" -binary |
+	base64 -w0)
+enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+(umask 077; printf '?sv=2021-08-06&ss=b&srt=co&sp=rwdlac&se=%s&spr=https&sig=%s\n' \
+	"$(enc "$se")" "$(enc "$sig")" >"$d/sas")
+sas_opts=(--endpoint "$AZ_ENDPOINT" --ca-file "$d/ca.pem" --azure-sas-file "$d/sas")
+out=$(must "$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --point 2 \
+	--output "$replica-tf2" "${sas_opts[@]}") || exit 1
+! grep -q "sig=" <<<"$out" || fail "the SAS shows in the output: $out"
+az_get cbt/disks/vol0-tf2 >"$d/copy.img" || fail "cannot download the SAS copy"
+[ "$(sha "$d/copy.img")" = "$(sha "$d/vol-2.img")" ] || fail "the SAS copy is not the source at cycle 2"
+must "$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --cleanup \
+	--output "$replica-tf2" "${sas_opts[@]}" >/dev/null || exit 1
+list=$(az_get cbt "comp=list&include=snapshots&restype=container") || fail "cannot list the container"
+! grep -q 'tf2\|<Snapshot>' <<<"$list" || fail "the SAS copy or its snapshot is still there: $list"
+info "page-blob test failover at points 1 (Shared Key) and 2 (SAS) = source then; cleanup left no trace"
