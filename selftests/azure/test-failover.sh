@@ -9,7 +9,8 @@
 # was at cycle 1 and differs from the newest.  A fourth cycle applied while
 # the copy exists leaves the copy unchanged; --cleanup deletes the copy and
 # the snapshot (listed with include=snapshots).  Then once more at point 2
-# with a SAS token instead of the account key.  The replica is leased by
+# with a copy the service reports pending for a while, and with a SAS
+# token instead of the account key.  The replica is leased by
 # someone else meanwhile, as by an apply that keeps it open: snapshot and
 # cleanup work without its lease.
 source "$(dirname "$0")/azure-lib.bash"
@@ -104,6 +105,29 @@ list=$(az_get cbt "comp=list&include=snapshots&restype=container") || fail "cann
 grep -q '<Name>disks/vol0</Name>' <<<"$list" || fail "cleanup removed the replica: $list"
 az_get cbt/disks/vol0 >"$d/replica.img" || fail "cannot download the replica"
 [ "$(sha "$d/replica.img")" = "$(sha "$d/vol.img")" ] || fail "cleanup changed the replica"
+
+# A service that copies in the background: through a proxy that answers
+# the Copy Blob and the next two Get Blob Properties "pending", test-failover
+# waits for the copy before it rolls it back.
+python3 "$CBT_ROOT/selftests/azure/throttle-proxy.py" "$d/proxy.port" "$AZ_PORT" "$d/ca.pem" \
+	"$d/proxy.counts" copy-pending 2>"$d/proxy.err" &
+ppid=$!
+at_exit "kill $ppid"
+for ((i = 0; i < 300; i++)); do
+	[ -s "$d/proxy.port" ] && break
+	kill -0 $ppid 2>/dev/null || fail "the proxy exited: $(cat "$d/proxy.err")"
+	sleep 0.1
+done
+pport=$(cat "$d/proxy.port") || fail "the proxy did not start"
+via=(--endpoint "http://127.0.0.1:$pport/$AZ_ACCOUNT" --allow-http --azure-key-file "$d/account.key")
+must "$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --point 2 \
+	--output "$replica-tfp" "${via[@]}" >/dev/null || exit 1
+info "proxy: $(cat "$d/proxy.counts")"
+grep -q "pending=3" "$d/proxy.counts" || fail "the copy was not seen pending three times"
+az_get cbt/disks/vol0-tfp >"$d/copy.img" || fail "cannot download the copy"
+[ "$(sha "$d/copy.img")" = "$(sha "$d/vol-2.img")" ] || fail "the waited-for copy is not the source at cycle 2"
+must "$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --cleanup \
+	"${via[@]}" >/dev/null || exit 1
 
 # The same with a SAS token (an account SAS made with openssl, as in
 # auth-tls): the Copy Blob source carries the token too, and Azurite checks
