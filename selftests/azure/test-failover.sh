@@ -109,21 +109,13 @@ az_get cbt/disks/vol0 >"$d/replica.img" || fail "cannot download the replica"
 # A service that copies in the background: through a proxy that answers
 # the Copy Blob and the next two Get Blob Properties "pending", test-failover
 # waits for the copy before it rolls it back.
-python3 "$CBT_ROOT/selftests/azure/throttle-proxy.py" "$d/proxy.port" "$AZ_PORT" "$d/ca.pem" \
-	"$d/proxy.counts" copy-pending 2>"$d/proxy.err" &
-ppid=$!
-at_exit "kill $ppid"
-for ((i = 0; i < 300; i++)); do
-	[ -s "$d/proxy.port" ] && break
-	kill -0 $ppid 2>/dev/null || fail "the proxy exited: $(cat "$d/proxy.err")"
-	sleep 0.1
-done
-pport=$(cat "$d/proxy.port") || fail "the proxy did not start"
+proxy_start copy-pending
+pport=$PROXY_PORT
 via=(--endpoint "http://127.0.0.1:$pport/$AZ_ACCOUNT" --allow-http --azure-key-file "$d/account.key")
 must "$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --point 2 \
 	--output "$replica-tfp" "${via[@]}" >/dev/null || exit 1
-info "proxy: $(cat "$d/proxy.counts")"
-grep -q "pending=3" "$d/proxy.counts" || fail "the copy was not seen pending three times"
+info "proxy: $(cat "$PROXY_COUNTS")"
+grep -q "pending=3" "$PROXY_COUNTS" || fail "the copy was not seen pending three times"
 az_get cbt/disks/vol0-tfp >"$d/copy.img" || fail "cannot download the copy"
 [ "$(sha "$d/copy.img")" = "$(sha "$d/vol-2.img")" ] || fail "the waited-for copy is not the source at cycle 2"
 must "$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --cleanup \
@@ -135,14 +127,7 @@ must "$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --
 NODE_EXTRA_CA_CERTS=$AZ_DIR/ca.pem azurite_restart
 az_get cbt/disks/vol0 >"$d/replica.img" || fail "cannot download the replica"
 [ "$(sha "$d/replica.img")" = "$(sha "$d/vol.img")" ] || fail "replica differs after the restart"
-key_hex=$(base64 -d <"$d/account.key" | od -An -tx1 | tr -d " \n")
-se=2099-01-01T00:00:00Z
-sts=$(printf '%s\nrwdlac\nb\nco\n\n%s\n\nhttps\n2021-08-06\n\n' "$AZ_ACCOUNT" "$se")
-sig=$(printf '%s\n\n' "$sts" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key_hex" -binary |
-	base64 -w0)
-enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
-(umask 077; printf '?sv=2021-08-06&ss=b&srt=co&sp=rwdlac&se=%s&spr=https&sig=%s\n' \
-	"$(enc "$se")" "$(enc "$sig")" >"$d/sas")
+az_account_sas "$d/sas"
 sas_opts=(--endpoint "$AZ_ENDPOINT" --ca-file "$d/ca.pem" --azure-sas-file "$d/sas")
 out=$(must "$CBTSHIP" test-failover --replica "$replica" --state "$d/replica-state" --point 2 \
 	--output "$replica-tf2" "${sas_opts[@]}") || exit 1
