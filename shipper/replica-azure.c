@@ -500,105 +500,112 @@ static int copy_blob(struct azure_client *c, struct azure_op *op, const char *sr
 	}
 }
 
+/* A client for the blob url and one request on it, for one-off operations. */
+struct blob_req {
+	struct azure_client c;
+	struct azure_op op;
+};
+
+static int blob_req_new(const char *url, const struct remote_opts *ro, struct blob_req **out)
+{
+	struct blob_req *q = calloc(1, sizeof(*q));
+	int ret;
+
+	*out = NULL;
+	if (!q)
+		return -ENOMEM;
+	ret = azure_client_init(&q->c, url, ro);
+	if (ret) {
+		free(q);
+		return ret;
+	}
+	if (!q->c.url.path[0]) {
+		log_err("%s: no blob name; use azure://ACCOUNT/CONTAINER/BLOB", url);
+		azure_client_destroy(&q->c);
+		free(q);
+		return -EINVAL;
+	}
+	*out = q;
+	return 0;
+}
+
+static void blob_req_free(struct blob_req *q)
+{
+	if (!q)
+		return;
+	azure_client_destroy(&q->c);
+	free(q);
+}
+
 int replica_azure_snapshot_copy(const char *url, const char *out_url, const struct remote_opts *ro,
 				char **snap)
 {
-	struct azure_client *src, *dst;
-	struct azure_op *op;
-	char *src_url;
+	struct blob_req *src = NULL, *dst = NULL;
+	char src_url[AZURE_PATH_MAX / 4];
 	int ret;
 
 	*snap = NULL;
-	src = calloc(1, sizeof(*src));
-	dst = calloc(1, sizeof(*dst));
-	op = calloc(1, sizeof(*op));
-	src_url = malloc(AZURE_PATH_MAX / 4);
-	if (!src || !dst || !op || !src_url) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
-	ret = azure_client_init(src, url, ro);
+	ret = blob_req_new(url, ro, &src);
+	if (!ret)
+		ret = blob_req_new(out_url, ro, &dst);
 	if (ret)
-		goto out_free;
-	ret = azure_client_init(dst, out_url, ro);
-	if (ret)
-		goto out_src;
-	if (!dst->url.path[0] || strcmp(src->url.base, dst->url.base) ||
-	    strcmp(src->url.account, dst->url.account)) {
+		goto out;
+	if (strcmp(src->c.url.base, dst->c.url.base) || strcmp(src->c.url.account, dst->c.url.account)) {
 		log_err("test failover copy %s: give a blob URL in the replica's storage account", out_url);
 		ret = -EINVAL;
-		goto out_dst;
+		goto out;
 	}
-	azure_op_init(op, "HEAD", dst->url.path);
-	op->quiet_err = -ENOENT;
-	ret = azure_op_run(dst, op);
-	azure_op_release(op);
+	azure_op_init(&dst->op, "HEAD", dst->c.url.path);
+	dst->op.quiet_err = -ENOENT;
+	ret = azure_op_run(&dst->c, &dst->op);
+	azure_op_release(&dst->op);
 	if (!ret) {
-		log_err("%s exists; give a new name, or clean the old test failover up", dst->what);
+		log_err("%s exists; give a new name, or clean the old test failover up", dst->c.what);
 		ret = -EEXIST;
-		goto out_dst;
+		goto out;
 	}
 	if (ret != -ENOENT)
-		goto out_dst;
-	ret = take_snapshot(src, op, snap);
+		goto out;
+	ret = take_snapshot(&src->c, &src->op, snap);
 	if (ret)
-		goto out_dst;
-	ret = snapshot_url(src, *snap, src_url, AZURE_PATH_MAX / 4);
+		goto out;
+	ret = snapshot_url(&src->c, *snap, src_url, sizeof(src_url));
 	if (ret) {
 		log_err("the snapshot URL of %s is too long for a Copy Blob header; use a shorter name or Shared Key",
-			src->what);
+			src->c.what);
 		goto out_snap;
 	}
-	ret = copy_blob(dst, op, src_url);
-	if (ret) {
-		delete_blob(dst, op, NULL);
-		goto out_snap;
-	}
-	goto out_dst;
-
+	ret = copy_blob(&dst->c, &dst->op, src_url);
+	if (!ret)
+		goto out;
+	delete_blob(&dst->c, &dst->op, NULL);
 out_snap:
-	delete_blob(src, op, *snap);
+	delete_blob(&src->c, &src->op, *snap);
 	free(*snap);
 	*snap = NULL;
-out_dst:
-	azure_client_destroy(dst);
-out_src:
-	azure_client_destroy(src);
-out_free:
-	free(src_url);
-	free(op);
-	free(dst);
-	free(src);
+out:
+	blob_req_free(dst);
+	blob_req_free(src);
 	return ret;
 }
 
 int replica_azure_drop_copy(const char *url, const char *snap, const char *out_url,
 			    const struct remote_opts *ro)
 {
-	struct azure_client *c;
-	struct azure_op *op;
+	struct blob_req *q;
 	int ret;
 
-	c = calloc(1, sizeof(*c));
-	op = calloc(1, sizeof(*op));
-	if (!c || !op) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
-	ret = azure_client_init(c, out_url, ro);
+	ret = blob_req_new(out_url, ro, &q);
 	if (ret)
-		goto out_free;
-	ret = delete_blob(c, op, NULL);
-	azure_client_destroy(c);
+		return ret;
+	ret = delete_blob(&q->c, &q->op, NULL);
+	blob_req_free(q);
 	if (ret)
-		goto out_free;
-	ret = azure_client_init(c, url, ro);
+		return ret;
+	ret = blob_req_new(url, ro, &q);
 	if (ret)
-		goto out_free;
-	ret = delete_blob(c, op, snap);
-	azure_client_destroy(c);
-out_free:
-	free(op);
-	free(c);
+		return ret;
+	ret = delete_blob(&q->c, &q->op, snap);
+	blob_req_free(q);
 	return ret;
 }
