@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "apply.h"
+#include "azure-cli.h"
 #include "commands.h"
 #include "log.h"
 #include "points.h"
@@ -40,6 +41,8 @@ static void tf_usage(void)
 {
 	printf("usage: cbtship test-failover --replica PATH [--state DIR] [--point P] --output FILE\n"
 	       "       cbtship test-failover --replica PATH [--state DIR] --cleanup [--output FILE]\n"
+	       "       cbtship test-failover --replica URL --state DIR [--point P] [--output URL]\n"
+	       "                             [--cleanup] [Azure options]\n"
 	       "\n"
 	       "Write FILE, a writable copy of the replica at recovery point P (default the\n"
 	       "newest; see 'cbtship points'), for a failover drill: boot or mount it, write\n"
@@ -48,13 +51,17 @@ static void tf_usage(void)
 	       "file system can (instant, shares blocks), else a sparse copy.\n"
 	       "--cleanup removes every copy made for this replica (or only FILE) and the\n"
 	       "record of it, leaving nothing behind.\n"
+	       "For a page-blob replica the copy is a new page blob in the same account\n"
+	       "(default URL.test-failover-P), made with Snapshot Blob and Copy Blob;\n"
+	       "--cleanup deletes it and the snapshot.\n"
 	       "\n"
 	       "  -r, --replica PATH   the replica cbtship apply writes\n"
 	       "  -S, --state DIR      its state directory (default PATH.cbtship)\n"
 	       "  -p, --point P        the recovery point (a cycle number)\n"
 	       "  -o, --output FILE    the copy to create (must not exist)\n"
 	       "  -c, --cleanup        remove test failover copies instead\n"
-	       "  -h, --help           this help\n");
+	       "  -h, --help           this help\n"
+	       "\n" AZURE_CLI_USAGE);
 }
 
 static int tf_run(int argc, char **argv)
@@ -66,9 +73,12 @@ static int tf_run(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "cleanup", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		AZURE_CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *replica = NULL, *state = NULL, *output = NULL;
+	struct remote_opts ro = { 0 };
+	char *def_output = NULL;
 	uint64_t point = 0;
 	bool cleanup = false;
 	unsigned int removed;
@@ -97,13 +107,18 @@ static int tf_run(int argc, char **argv)
 			tf_usage();
 			return 0;
 		default:
-			fprintf(stderr, "Run 'cbtship test-failover --help' for usage.\n");
+			ret = azure_cli_opt(c, optarg, &ro);
+			if (ret == 1)
+				break;
+			if (ret == 0)
+				fprintf(stderr, "Run 'cbtship test-failover --help' for usage.\n");
 			return 2;
 		}
 	}
 	if (optind != argc || !replica)
 		return usage_error("test-failover", "--replica is required; every input is given by an option");
-	if (!cleanup && !output)
+	/* A page blob's copy has a default name (below, once the point is known). */
+	if (!cleanup && !output && !replica_spec_is_remote(replica))
 		return usage_error("test-failover", "--output FILE is required (or --cleanup)");
 	if (cleanup && point)
 		return usage_error("test-failover", "--cleanup takes no --point");
@@ -111,18 +126,28 @@ static int tf_run(int argc, char **argv)
 	if (points_open(replica, state, cleanup, &j))
 		return 1;
 	if (cleanup) {
-		ret = points_cleanup(j, output, &removed);
+		ret = points_cleanup(j, replica, output, &ro, &removed);
 		if (!ret)
 			printf("removed %u test failover cop%s of %s\n", removed,
 			       removed == 1 ? "y" : "ies", replica);
 	} else {
 		if (!point && j->nr_points)
 			point = j->points[j->nr_points - 1].cycle;
-		ret = points_test_failover(j, replica, point, output);
+		if (!output && asprintf(&def_output, "%s.test-failover-%" PRIu64, replica, point) < 0) {
+			def_output = NULL;
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (!output)
+			output = def_output;
+		ret = points_test_failover(j, replica, point, output, &ro);
 		if (!ret)
-			printf("%s is a writable copy of %s at point %" PRIu64 "; remove it with 'cbtship test-failover --replica %s --cleanup'\n",
-			       output, replica, point, replica);
+			printf("%s is a writable copy of %s at point %" PRIu64 "; remove it with 'cbtship test-failover --replica %s --cleanup'%s\n",
+			       output, replica, point, replica,
+			       replica_spec_is_remote(replica) ? " (with --state and the Azure options)" : "");
 	}
+out:
+	free(def_output);
 	journal_close(j);
 	return ret ? 1 : 0;
 }

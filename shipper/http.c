@@ -126,6 +126,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 		copy_value(x->snapshot, sizeof(x->snapshot), colon + 1, n - nlen - 1);
 	} else if (nlen == 14 && !strncasecmp(data, "x-ms-blob-type", 14)) {
 		copy_value(x->blob_type, sizeof(x->blob_type), colon + 1, n - nlen - 1);
+	} else if (nlen == 16 && !strncasecmp(data, "x-ms-copy-status", 16)) {
+		copy_value(x->copy_status, sizeof(x->copy_status), colon + 1, n - nlen - 1);
 	} else if (nlen == 14 && !strncasecmp(data, "content-length", 14)) {
 		char v[32], *end;
 		unsigned long long len;
@@ -182,6 +184,7 @@ int http_start(struct http *h, struct http_xfer *x)
 	x->what[0] = '\0';
 	x->content_length = UINT64_MAX;
 	x->blob_type[0] = '\0';
+	x->copy_status[0] = '\0';
 	e = curl_easy_init();
 	if (!e)
 		return -ENOMEM;

@@ -47,6 +47,7 @@ struct http_xfer {
 	char snapshot[HTTP_SNAPSHOT_MAX];	/* x-ms-snapshot */
 	uint64_t content_length;	/* Content-Length (of HEAD too), or UINT64_MAX */
 	char blob_type[16];		/* x-ms-blob-type */
+	char copy_status[16];		/* x-ms-copy-status (Copy Blob, HEAD) */
 	char what[256];			/* transport error text, for messages */
 
 	size_t resp_cap;		/* internal */

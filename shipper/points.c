@@ -21,6 +21,7 @@
 #include "le.h"
 #include "log.h"
 #include "points.h"
+#include "replica-azure.h"
 
 #define COPY_BYTES	(1u << 20)
 #define TF_RECORD	"test-failovers"
@@ -112,7 +113,17 @@ int points_open(const char *replica, const char *state_dir, bool exclusive, stru
 	return ret;
 }
 
-/* The record of test-failover copies: one absolute path per line. */
+static int replica_sink_write(void *ctx, const void *buf, size_t len, uint64_t off)
+{
+	struct replica *r = ctx;
+
+	return r->ops->pwrite(r, buf, len, off);
+}
+
+/*
+ * The record of test-failover copies, one per line: an absolute path, or
+ * for a page blob "URL<TAB>SNAPSHOT" (the copy and the snapshot it came from).
+ */
 static int record_get(struct journal *j, char **text)
 {
 	int ret = journal_get_file(j, TF_RECORD, text);
@@ -124,14 +135,17 @@ static int record_get(struct journal *j, char **text)
 	return ret;
 }
 
-static int record_add(struct journal *j, const char *path)
+static int record_add(struct journal *j, const char *path, const char *snap)
 {
 	char *text, *abs, *next = NULL;
 	int ret;
 
-	abs = realpath(path, NULL);
-	if (!abs)
-		return -errno;
+	if (snap)
+		ret = asprintf(&abs, "%s\t%s", path, snap) < 0 ? -ENOMEM : 0;
+	else
+		ret = (abs = realpath(path, NULL)) ? 0 : -errno;
+	if (ret)
+		return ret;
 	ret = record_get(j, &text);
 	if (ret)
 		goto out;
@@ -145,12 +159,70 @@ out:
 	return ret;
 }
 
+/*
+ * A new page blob out_url from a snapshot of remote replica url, opened as
+ * a replica in *cr to roll back; *snap names the snapshot.
+ */
+static int remote_copy(struct journal *j, const char *url, const char *out_url,
+		       const struct remote_opts *ro, char **snap, struct replica **cr)
+{
+	int ret;
+
+	ret = replica_azure_snapshot_copy(url, out_url, ro, snap);
+	if (ret)
+		return ret;
+	ret = replica_open(out_url, j->st.size_bytes, ro, cr);
+	if (ret) {
+		replica_azure_drop_copy(url, *snap, out_url, ro);
+		free(*snap);
+		*snap = NULL;
+	}
+	return ret;
+}
+
+/* A new file out_path with the contents of local replica replica_path. */
+static int file_copy(struct journal *j, const char *replica_path, const char *out_path, int *out_fd)
+{
+	int in, fd, ret = 0;
+
+	in = open(replica_path, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		ret = -errno;
+		log_err("cannot open replica %s: %s", replica_path, strerror(-ret));
+		return ret;
+	}
+	fd = open(out_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		log_err("cannot create %s: %s%s", out_path, strerror(-ret),
+			ret == -EEXIST ? " (give a new file name, or clean the old test failover up)" : "");
+		goto out_in;
+	}
+	/* A reflink shares the replica's extents: instant, and costs nothing. */
+	if (ioctl(fd, FICLONE, in) < 0)
+		ret = sparse_copy(in, replica_path, fd, out_path, j->st.size_bytes);
+	else if (ftruncate(fd, (off_t)j->st.size_bytes) < 0)
+		ret = -errno;
+	if (ret) {
+		close(fd);
+		unlink(out_path);
+	} else {
+		*out_fd = fd;
+	}
+out_in:
+	close(in);
+	return ret;
+}
+
 int points_test_failover(struct journal *j, const char *replica_path, uint64_t point,
-			 const char *out_path)
+			 const char *out_path, const struct remote_opts *ro)
 {
 	const struct journal_state *st = &j->st;
 	struct fd_sink sink = { .fd = -1, .path = out_path };
-	int in, ret;
+	bool remote = replica_spec_is_remote(replica_path);
+	struct replica *cr = NULL;
+	char *snap = NULL;
+	int ret;
 
 	if (st->failed_over) {
 		log_err("replica %s was failed over at cycle %" PRIu64 "; it has no recovery points any more",
@@ -165,39 +237,22 @@ int points_test_failover(struct journal *j, const char *replica_path, uint64_t p
 	ret = journal_find_point(j, point);
 	if (ret < 0)
 		return ret;
-	if (replica_spec_is_remote(replica_path)) {
-		log_err("test failover of remote replica %s is not supported yet; use the storage service's snapshots",
-			replica_path);
-		return -EPROTONOSUPPORT;
-	}
-	in = open(replica_path, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		ret = -errno;
-		log_err("cannot open replica %s: %s", replica_path, strerror(-ret));
+	if (remote)
+		ret = remote_copy(j, replica_path, out_path, ro, &snap, &cr);
+	else
+		ret = file_copy(j, replica_path, out_path, &sink.fd);
+	if (ret)
 		return ret;
-	}
-	sink.fd = open(out_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (sink.fd < 0) {
-		ret = -errno;
-		log_err("cannot create %s: %s%s", out_path, strerror(-ret),
-			ret == -EEXIST ? " (give a new file name, or clean the old test failover up)" : "");
-		goto out_in;
-	}
-	/* A reflink shares the replica's extents: instant, and costs nothing. */
-	if (ioctl(sink.fd, FICLONE, in) < 0) {
-		ret = sparse_copy(in, replica_path, sink.fd, out_path, st->size_bytes);
-		if (ret)
-			goto out_rm;
-	} else if (ftruncate(sink.fd, (off_t)st->size_bytes) < 0) {
-		ret = -errno;
-		goto out_rm;
-	}
+	/* Newest first: the copy goes back one cycle at a time to point. */
 	for (uint64_t c = st->at; c > point; c--) {
-		ret = undo_replay(j, c, fd_sink_write, &sink);
+		if (remote)
+			ret = undo_replay(j, c, replica_sink_write, cr);
+		else
+			ret = undo_replay(j, c, fd_sink_write, &sink);
 		if (ret)
 			goto out_rm;
 	}
-	if (fsync(sink.fd) < 0) {
+	if (!remote && fsync(sink.fd) < 0) {
 		ret = -errno;
 		log_err("cannot sync %s: %s", out_path, strerror(-ret));
 		goto out_rm;
@@ -205,29 +260,66 @@ int points_test_failover(struct journal *j, const char *replica_path, uint64_t p
 	/* The copy is whole; editing the record needs the lock to itself. */
 	ret = journal_relock(j, true);
 	if (!ret)
-		ret = record_add(j, out_path);
+		ret = record_add(j, out_path, snap);
 	if (ret)
 		goto out_rm;
-	close(sink.fd);
-	close(in);
+	if (remote)
+		replica_close(cr);
+	else
+		close(sink.fd);
+	free(snap);
 	return 0;
 
 out_rm:
-	close(sink.fd);
-	unlink(out_path);
-out_in:
-	close(in);
+	if (remote) {
+		replica_close(cr);
+		replica_azure_drop_copy(replica_path, snap, out_path, ro);
+	} else {
+		close(sink.fd);
+		unlink(out_path);
+	}
+	free(snap);
 	return ret;
 }
 
-int points_cleanup(struct journal *j, const char *out_path, unsigned int *removed)
+/* Remove one recorded copy: a file, or a page blob and its snapshot. */
+static int remove_copy(char *line, const char *replica, const struct remote_opts *ro)
+{
+	char *tab = strchr(line, '\t');
+	int ret = 0;
+
+	if (tab) {
+		*tab = '\0';
+		ret = replica_azure_drop_copy(replica, tab + 1, line, ro);
+		*tab = '\t';
+	} else if (unlink(line) < 0 && errno != ENOENT) {
+		ret = -errno;
+		log_err("cannot remove test failover copy %s: %s", line, strerror(-ret));
+	}
+	return ret;
+}
+
+/* Does record line name out (an absolute path, or a URL as given)? */
+static bool line_is(const char *line, const char *out)
+{
+	size_t n = strlen(out);
+
+	return !strncmp(line, out, n) && (!line[n] || line[n] == '\t');
+}
+
+int points_cleanup(struct journal *j, const char *replica, const char *out_path,
+		   const struct remote_opts *ro, unsigned int *removed)
 {
 	char *text, *line, *save = NULL, *abs = NULL, *keep = NULL;
 	size_t keep_len = 0;
 	int ret;
 
 	*removed = 0;
-	if (out_path) {
+	if (out_path && replica_spec_is_remote(out_path)) {
+		abs = strdup(out_path);
+		if (!abs)
+			return -ENOMEM;
+	} else if (out_path) {
 		abs = realpath(out_path, NULL);
 		if (!abs) {
 			ret = -errno;
@@ -245,13 +337,15 @@ int points_cleanup(struct journal *j, const char *out_path, unsigned int *remove
 		goto out_text;
 	}
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (abs && strcmp(line, abs)) {
+		int r2;
+
+		if (abs && !line_is(line, abs)) {
 			keep_len += (size_t)sprintf(keep + keep_len, "%s\n", line);
 			continue;
 		}
-		if (unlink(line) < 0 && errno != ENOENT) {
-			ret = -errno;
-			log_err("cannot remove test failover copy %s: %s", line, strerror(-ret));
+		r2 = remove_copy(line, replica, ro);
+		if (r2) {
+			ret = r2;
 			keep_len += (size_t)sprintf(keep + keep_len, "%s\n", line);
 			continue;
 		}

@@ -19,18 +19,22 @@ int points_open(const char *replica, const char *state_dir, bool exclusive, stru
 /*
  * Write a copy of local replica replica_path at point `point` to out_path
  * (a new file; a reflink where the file system can, else a sparse copy),
- * then roll the copy back with the undo files.  The caller holds j locked
+ * then roll the copy back with the undo files.  A page-blob replica (a URL;
+ * ro gives its options) is copied with Snapshot Blob and Copy Blob to the
+ * new page blob out_path, which is rolled back the same way.  The caller holds j locked
  * (shared is enough: apply waits, and continues after).  The copy is
  * recorded in the state directory so points_cleanup() can remove it.
  */
 int points_test_failover(struct journal *j, const char *replica_path, uint64_t point,
-			 const char *out_path);
+			 const char *out_path, const struct remote_opts *ro);
 
 /*
  * Remove the test-failover copies recorded in j (only out_path if not
- * NULL) and their record.  *removed counts the files removed.
+ * NULL) and their record; for a page-blob replica (ro: its options) the
+ * copy blobs and their snapshots of it.  *removed counts the copies removed.
  */
-int points_cleanup(struct journal *j, const char *out_path, unsigned int *removed);
+int points_cleanup(struct journal *j, const char *replica, const char *out_path,
+		   const struct remote_opts *ro, unsigned int *removed);
 
 /*
  * Roll replica r back to point `point` (journaled: an interruption is

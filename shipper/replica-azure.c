@@ -391,3 +391,221 @@ out_free:
 	free(ra);
 	return ret;
 }
+
+#define COPY_POLL_NS	(1000 * 1000000ull)
+
+/* Delete Blob: the blob itself (snap NULL) or one snapshot of it; missing is fine. */
+static int delete_blob(struct azure_client *c, struct azure_op *op, const char *snap)
+{
+	char q[24 + HTTP_SNAPSHOT_MAX];
+	int ret;
+
+	azure_op_init(op, "DELETE", c->url.path);
+	if (snap) {
+		snprintf(q, sizeof(q), "snapshot=%s", snap);
+		op->query[op->nr_query++] = q;
+	} else {
+		op->xms[op->nr_xms++] = (struct azure_hdr){ "x-ms-delete-snapshots", "include" };
+	}
+	op->quiet_err = -ENOENT;
+	ret = azure_op_run(c, op);
+	azure_op_release(op);
+	if (ret == -ENOENT)
+		ret = 0;
+	if (ret)
+		log_err("cannot delete %s%s%s; delete it by hand (Delete Blob)", c->what,
+			snap ? " snapshot " : "", snap ? snap : "");
+	return ret;
+}
+
+/* Snapshot Blob without a lease: consistent at once, whoever writes the blob. */
+static int take_snapshot(struct azure_client *c, struct azure_op *op, char **snap)
+{
+	int ret;
+
+	azure_op_init(op, "PUT", c->url.path);
+	op->query[op->nr_query++] = "comp=snapshot";
+	ret = azure_op_run(c, op);
+	if (!ret && !op->x.snapshot[0]) {
+		log_err("replica %s: Snapshot Blob answered without a snapshot time", c->what);
+		ret = -EPROTO;
+	}
+	if (!ret) {
+		*snap = strdup(op->x.snapshot);
+		if (!*snap)
+			ret = -ENOMEM;
+	}
+	azure_op_release(op);
+	return ret;
+}
+
+/* The URL of snapshot snap of the blob src names, for x-ms-copy-source. */
+static int snapshot_url(const struct azure_client *src, const char *snap, char *out, size_t cap)
+{
+	size_t len;
+	int n;
+
+	n = snprintf(out, cap, "%s/%s/%s?snapshot=", src->url.base, src->url.container,
+		     src->url.path);
+	if (n < 0 || (size_t)n >= cap)
+		return -ENAMETOOLONG;
+	len = (size_t)n;
+	/* A snapshot time is digits, '-', 'T', ':', '.' and 'Z': only ':' needs escaping. */
+	for (const char *s = snap; *s; s++) {
+		if (len + 4 >= cap)
+			return -ENAMETOOLONG;
+		if (*s == ':') {
+			memcpy(out + len, "%3A", 3);
+			len += 3;
+		} else {
+			out[len++] = *s;
+		}
+	}
+	out[len] = '\0';
+	/* With a SAS token the source is authorized by the same token. */
+	if (!src->cred.shared_key) {
+		n = snprintf(out + len, cap - len, "&%s", src->cred.sas);
+		if (n < 0 || (size_t)n >= cap - len)
+			return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* Copy Blob from src_url to the blob of c, and wait until the copy is done. */
+static int copy_blob(struct azure_client *c, struct azure_op *op, const char *src_url)
+{
+	int ret;
+
+	azure_op_init(op, "PUT", c->url.path);
+	op->xms[op->nr_xms++] = (struct azure_hdr){ "x-ms-copy-source", src_url };
+	ret = azure_op_run(c, op);
+	for (;;) {
+		char status[sizeof(op->x.copy_status)];
+
+		memcpy(status, op->x.copy_status, sizeof(status));
+		azure_op_release(op);
+		if (ret)
+			return ret;
+		if (!strcmp(status, "success"))
+			return 0;
+		if (strcmp(status, "pending")) {
+			log_err("Copy Blob to %s ended with status '%s'; run test-failover again",
+				c->what, status);
+			return -EIO;
+		}
+		/* A service that copies in the background: ask until it is done. */
+		nanosleep(&(struct timespec){ .tv_sec = COPY_POLL_NS / 1000000000ull }, NULL);
+		azure_op_init(op, "HEAD", c->url.path);
+		ret = azure_op_run(c, op);
+	}
+}
+
+/* A client for the blob url and one request on it, for one-off operations. */
+struct blob_req {
+	struct azure_client c;
+	struct azure_op op;
+};
+
+static int blob_req_new(const char *url, const struct remote_opts *ro, struct blob_req **out)
+{
+	struct blob_req *q = calloc(1, sizeof(*q));
+	int ret;
+
+	*out = NULL;
+	if (!q)
+		return -ENOMEM;
+	ret = azure_client_init(&q->c, url, ro);
+	if (ret) {
+		free(q);
+		return ret;
+	}
+	if (!q->c.url.path[0]) {
+		log_err("%s: no blob name; use azure://ACCOUNT/CONTAINER/BLOB", url);
+		azure_client_destroy(&q->c);
+		free(q);
+		return -EINVAL;
+	}
+	*out = q;
+	return 0;
+}
+
+static void blob_req_free(struct blob_req *q)
+{
+	if (!q)
+		return;
+	azure_client_destroy(&q->c);
+	free(q);
+}
+
+int replica_azure_snapshot_copy(const char *url, const char *out_url, const struct remote_opts *ro,
+				char **snap)
+{
+	struct blob_req *src = NULL, *dst = NULL;
+	char src_url[AZURE_PATH_MAX / 4];
+	int ret;
+
+	*snap = NULL;
+	ret = blob_req_new(url, ro, &src);
+	if (!ret)
+		ret = blob_req_new(out_url, ro, &dst);
+	if (ret)
+		goto out;
+	if (strcmp(src->c.url.base, dst->c.url.base) || strcmp(src->c.url.account, dst->c.url.account)) {
+		log_err("test failover copy %s: give a blob URL in the replica's storage account", out_url);
+		ret = -EINVAL;
+		goto out;
+	}
+	azure_op_init(&dst->op, "HEAD", dst->c.url.path);
+	dst->op.quiet_err = -ENOENT;
+	ret = azure_op_run(&dst->c, &dst->op);
+	azure_op_release(&dst->op);
+	if (!ret) {
+		log_err("%s exists; give a new name, or clean the old test failover up", dst->c.what);
+		ret = -EEXIST;
+		goto out;
+	}
+	if (ret != -ENOENT)
+		goto out;
+	ret = take_snapshot(&src->c, &src->op, snap);
+	if (ret)
+		goto out;
+	ret = snapshot_url(&src->c, *snap, src_url, sizeof(src_url));
+	if (ret) {
+		log_err("the snapshot URL of %s is too long for a Copy Blob header; use a shorter name or Shared Key",
+			src->c.what);
+		goto out_snap;
+	}
+	ret = copy_blob(&dst->c, &dst->op, src_url);
+	if (!ret)
+		goto out;
+	delete_blob(&dst->c, &dst->op, NULL);
+out_snap:
+	delete_blob(&src->c, &src->op, *snap);
+	free(*snap);
+	*snap = NULL;
+out:
+	blob_req_free(dst);
+	blob_req_free(src);
+	return ret;
+}
+
+int replica_azure_drop_copy(const char *url, const char *snap, const char *out_url,
+			    const struct remote_opts *ro)
+{
+	struct blob_req *q;
+	int ret;
+
+	ret = blob_req_new(out_url, ro, &q);
+	if (ret)
+		return ret;
+	ret = delete_blob(&q->c, &q->op, NULL);
+	blob_req_free(q);
+	if (ret)
+		return ret;
+	ret = blob_req_new(url, ro, &q);
+	if (ret)
+		return ret;
+	ret = delete_blob(&q->c, &q->op, snap);
+	blob_req_free(q);
+	return ret;
+}

@@ -25,4 +25,19 @@
 int replica_azure_open(const char *url, uint64_t size, const struct remote_opts *ro,
 		       struct replica **out);
 
+/*
+ * Test failover: take a Snapshot Blob of the page blob url (no lease needed:
+ * an apply may hold it) and make out_url, a new page blob in the same
+ * account, from it with Copy Blob (waiting until the copy is done).
+ * *snap (malloc'd) names the snapshot; the caller records it for
+ * replica_azure_drop_copy().  -EEXIST if out_url exists.  On error nothing
+ * is left behind.
+ */
+int replica_azure_snapshot_copy(const char *url, const char *out_url, const struct remote_opts *ro,
+				char **snap);
+
+/* Delete the copy out_url and the snapshot snap of url; either missing is fine. */
+int replica_azure_drop_copy(const char *url, const char *snap, const char *out_url,
+			    const struct remote_opts *ro);
+
 #endif

@@ -71,3 +71,40 @@ az_get() {
 sha() {
 	sha256sum "$1" | cut -d' ' -f1
 }
+
+# az_account_sas FILE: write an account SAS token (blob service; container and
+# object; read, write, delete, list, add, create), signed here with openssl as
+# the SAS docs describe, to FILE (mode 0600); AZ_SAS_SIG is its signature as
+# it appears in the token.  (Command substitution drops the trailing empty
+# encryption-scope line and the final newline; they are added back when signing.)
+az_account_sas() {
+	local key_hex se=2099-01-01T00:00:00Z sts sig
+	key_hex=$(base64 -d <"$AZ_DIR/account.key" | od -An -tx1 | tr -d " \n")
+	sts=$(printf '%s\nrwdlac\nb\nco\n\n%s\n\nhttps\n2021-08-06\n\n' "$AZ_ACCOUNT" "$se")
+	sig=$(printf '%s\n\n' "$sts" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key_hex" -binary |
+		base64 -w0)
+	AZ_SAS_SIG=$(url_enc "$sig")
+	(umask 077; printf '?sv=2021-08-06&ss=b&srt=co&sp=rwdlac&se=%s&spr=https&sig=%s\n' \
+		"$(url_enc "$se")" "$AZ_SAS_SIG" >"$1")
+}
+
+url_enc() {
+	python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"
+}
+
+# proxy_start [copy-pending]: start throttle-proxy.py in front of Azurite
+# (stopped at exit); sets PROXY_PORT, and PROXY_COUNTS to its counts file.
+proxy_start() {
+	local ppid i
+	PROXY_COUNTS=$AZ_DIR/proxy.counts
+	python3 "$CBT_ROOT/selftests/azure/throttle-proxy.py" "$AZ_DIR/proxy.port" "$AZ_PORT" \
+		"$AZ_DIR/ca.pem" "$PROXY_COUNTS" "$@" 2>"$AZ_DIR/proxy.err" &
+	ppid=$!
+	at_exit "kill $ppid"
+	for ((i = 0; i < 300; i++)); do
+		[ -s "$AZ_DIR/proxy.port" ] && break
+		kill -0 $ppid 2>/dev/null || fail "the proxy exited: $(cat "$AZ_DIR/proxy.err")"
+		sleep 0.1
+	done
+	PROXY_PORT=$(cat "$AZ_DIR/proxy.port") || fail "the proxy did not start"
+}

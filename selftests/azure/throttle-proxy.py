@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """A plain-http proxy in front of Azurite that misbehaves on purpose.
 
-    throttle-proxy.py PORTFILE UPSTREAM_PORT CA_FILE COUNTS_FILE
+    throttle-proxy.py PORTFILE UPSTREAM_PORT CA_FILE COUNTS_FILE [copy-pending]
 
 Forwards each request unchanged (method, path and query, headers, body) to
 https://127.0.0.1:UPSTREAM_PORT, except that the first tries of many
@@ -12,6 +12,10 @@ then has its connection dropped without an answer, or (every 5th) gets a
 500 InternalError, on the second try.  The third try always goes through,
 so a client that retries a few times always succeeds.  Writes the port it
 listens on to PORTFILE and the counts to COUNTS_FILE as it goes.
+
+With copy-pending, nothing fails; instead a Copy Blob that Azurite finished
+at once is answered x-ms-copy-status: pending, and so are the next two
+HEADs of its destination, as a service copying in the background would.
 """
 import http.client
 import http.server
@@ -21,9 +25,11 @@ import sys
 import threading
 
 portfile, upstream_port, ca_file, counts_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+copy_pending = len(sys.argv) > 5 and sys.argv[5] == "copy-pending"
 ctx = ssl.create_default_context(cafile=ca_file)
 lock = threading.Lock()
-counts = {"requests": 0, "503": 0, "500": 0, "dropped": 0, "forwarded": 0}
+counts = {"requests": 0, "503": 0, "500": 0, "dropped": 0, "forwarded": 0, "pending": 0}
+pending_heads = {}   # copy destination path -> HEADs still to answer "pending"
 tries = {}      # (method, path) -> requests seen
 distinct = [0]
 
@@ -59,7 +65,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if k == 1:
                 tries[("n",) + key] = n
             action = "forward"
-            if n % 2 == 0 and k == 1:
+            if copy_pending:
+                pass
+            elif n % 2 == 0 and k == 1:
                 action = "503"
             elif n % 6 == 0 and k == 2:
                 action = "drop"
@@ -80,8 +88,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                      headers=headers)
         resp = conn.getresponse()
         data = resp.read()
+        pending = False
+        if copy_pending and resp.getheader("x-ms-copy-status") == "success":
+            with lock:
+                if self.command == "PUT" and self.headers.get("x-ms-copy-source"):
+                    pending_heads[self.path] = 2
+                    pending = True
+                elif self.command == "HEAD" and pending_heads.get(self.path):
+                    pending_heads[self.path] -= 1
+                    pending = True
+                if pending:
+                    note("pending")
         self.send_response(resp.status)
         for k, v in resp.getheaders():
+            if pending and k.lower() == "x-ms-copy-status":
+                v = "pending"
             if k.lower() not in ("connection", "transfer-encoding", "content-length"):
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))

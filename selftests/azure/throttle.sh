@@ -12,16 +12,8 @@ requires_cmd python3
 azurite_setup
 
 d=$AZ_DIR
-python3 "$CBT_ROOT/selftests/azure/throttle-proxy.py" "$d/proxy.port" "$AZ_PORT" "$d/ca.pem" \
-	"$d/proxy.counts" 2>"$d/proxy.err" &
-ppid=$!
-at_exit "kill $ppid"
-for ((i = 0; i < 300; i++)); do
-	[ -s "$d/proxy.port" ] && break
-	kill -0 $ppid 2>/dev/null || fail "the proxy exited: $(cat "$d/proxy.err")"
-	sleep 0.1
-done
-pport=$(cat "$d/proxy.port") || fail "the proxy did not start"
+proxy_start
+pport=$PROXY_PORT
 via=(--endpoint "http://127.0.0.1:$pport/$AZ_ACCOUNT" --allow-http
      --azure-key-file "$d/account.key")
 

@@ -81,12 +81,12 @@ int main(void)
 		char out[32];
 
 		snprintf(out, sizeof(out), "tf-%llu", (unsigned long long)p);
-		ok &= points_test_failover(j, "rep", p, out) == 0 && file_is(out, p);
+		ok &= points_test_failover(j, "rep", p, out, NULL) == 0 && file_is(out, p);
 	}
 	tap_ok(ok, "a test failover copy at each point 1..4 equals the source at that cycle");
 	tap_ok(!file_is("tf-1", 4) && !file_is("tf-3", 4), "control: the copies differ from cycle 4");
-	tap_eq(points_test_failover(j, "rep", 5, "tf-5"), -ENOENT, "point 5 does not exist");
-	tap_eq(points_test_failover(j, "rep", 2, "tf-2"), -EEXIST, "an existing output is refused");
+	tap_eq(points_test_failover(j, "rep", 5, "tf-5", NULL), -ENOENT, "point 5 does not exist");
+	tap_eq(points_test_failover(j, "rep", 2, "tf-2", NULL), -EEXIST, "an existing output is refused");
 	tap_ok(file_is("tf-2", 2), "and left as it was");
 	journal_close(j);
 
@@ -107,12 +107,12 @@ int main(void)
 	/* Cleanup: one, then the rest; nothing left. */
 	ret = points_open("rep", NULL, true, &j);
 	tap_eq(ret, 0, "open exclusively for cleanup");
-	ret = points_cleanup(j, "tf-1", &removed);
+	ret = points_cleanup(j, "rep", "tf-1", NULL, &removed);
 	tap_ok(ret == 0 && removed == 1 && access("tf-1", F_OK) && !access("tf-2", F_OK),
 	       "cleanup of one copy removes only it");
-	tap_eq(points_cleanup(j, "key", &removed), -ENOENT, "a file that is no copy is refused");
+	tap_eq(points_cleanup(j, "rep", "key", NULL, &removed), -ENOENT, "a file that is no copy is refused");
 	tap_ok(!access("key", F_OK), "and not removed");
-	ret = points_cleanup(j, NULL, &removed);
+	ret = points_cleanup(j, "rep", NULL, NULL, &removed);
 	tap_ok(ret == 0 && removed == 3 && access("tf-2", F_OK) && access("tf-3", F_OK) &&
 	       access("tf-4", F_OK), "cleanup removes the other three");
 	tap_ok(access("rep.cbtship/test-failovers", F_OK) != 0, "and its record: no trace left");
@@ -127,10 +127,10 @@ int main(void)
 	tap_ok(!undo_exists("rep.cbtship", 4) && !undo_exists("rep.cbtship", 5) &&
 	       undo_exists("rep.cbtship", 6) && undo_exists("rep.cbtship", 7),
 	       "undo files only for cycles 6 and 7");
-	tap_eq(points_test_failover(j, "rep", 4, "tf-x"), -ENOENT, "point 4 is gone");
-	ret = points_test_failover(j, "rep", 5, "tf-5");
+	tap_eq(points_test_failover(j, "rep", 4, "tf-x", NULL), -ENOENT, "point 4 is gone");
+	ret = points_test_failover(j, "rep", 5, "tf-5", NULL);
 	tap_ok(ret == 0 && file_is("tf-5", 5), "point 5 still gives cycle 5");
-	tap_ok(points_cleanup(j, NULL, &removed) == 0 && removed == 1 && access("tf-5", F_OK),
+	tap_ok(points_cleanup(j, "rep", NULL, NULL, &removed) == 0 && removed == 1 && access("tf-5", F_OK),
 	       "clean it up");
 	journal_close(j);
 
@@ -200,7 +200,7 @@ int main(void)
 	ret = points_open("rep", NULL, false, &j);
 	if (!ret) {
 		tap_ok(j->nr_points == 0, "no points after failover");
-		tap_eq(points_test_failover(j, "rep", 7, "tf-7"), -EROFS,
+		tap_eq(points_test_failover(j, "rep", 7, "tf-7", NULL), -EROFS,
 		       "test failover of a failed-over replica is refused");
 		journal_close(j);
 	}
