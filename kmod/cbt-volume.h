@@ -150,9 +150,11 @@ void cbt_volume_log_failed(struct cbt_volume *v, int err);
 bool cbt_volume_blocks_clean(struct cbt_volume *v, u64 first, u64 last);
 typedef void (*cbt_change_fn_t)(void *data, u64 start, u64 count);
 /* Call @fn for every extent of the live and frozen sets.  May sleep. */
-void cbt_volume_walk_changes(struct cbt_volume *v, cbt_change_fn_t fn,
-				void *data);
-/* The log told after each COMMIT (NULL: none). */
+void cbt_volume_walk_changes(struct cbt_volume *v, cbt_change_fn_t fn, void *data);
+/*
+ * The log told after each COMMIT (NULL: none).  Once set to NULL, no
+ * COMMIT tells the old one any more.
+ */
 void cbt_volume_set_wil(struct cbt_volume *v, struct cbt_wil *wil);
 
 #endif /* DM_CBT_VOLUME_H */

@@ -70,8 +70,7 @@ struct cbt_wil {
 	struct bio_list queued;		/* writes waiting for their regions */
 	struct cbt_volume *vol;		/* set while resumed */
 	bool failed;			/* the metadata device failed */
-	bool clear_pending;		/* a COMMIT asked for a clearing pass */
-	atomic64_t writes;
+	unsigned long clear_pending;	/* bit 0: a COMMIT asked for a pass */
 };
 
 static unsigned long *disk_bits(struct cbt_wil *wil)
@@ -128,7 +127,6 @@ static int log_write(struct cbt_wil *wil, const u8 *id, bool clean)
 	sb->nr_blocks = cpu_to_le64(wil->nr_blocks);
 	sb->nr_regions = cpu_to_le64(wil->nr_regions);
 	sb->crc = cpu_to_le32(sb_crc(sb));
-	atomic64_inc(&wil->writes);
 	return log_io(wil, REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA | REQ_SYNC,
 		      wil->io_bytes);
 }
@@ -185,17 +183,8 @@ bool cbt_wil_map(struct cbt_wil *wil, struct bio *bio)
 
 void cbt_wil_committed(struct cbt_wil *wil)
 {
-	unsigned long flags;
-
-	spin_lock_irqsave(&wil->lock, flags);
-	wil->clear_pending = true;
+	set_bit(0, &wil->clear_pending);
 	queue_work(wil->wq, &wil->work);
-	spin_unlock_irqrestore(&wil->lock, flags);
-}
-
-u64 cbt_wil_writes(struct cbt_wil *wil)
-{
-	return atomic64_read(&wil->writes);
 }
 
 /* Clear, in memory, the durable regions without dirty or frozen blocks. */
@@ -238,9 +227,8 @@ static void wil_work(struct work_struct *work)
 	u64 first, last, r;
 	int err;
 
+	clear = test_and_clear_bit(0, &wil->clear_pending);
 	spin_lock_irq(&wil->lock);
-	clear = wil->clear_pending;
-	wil->clear_pending = false;
 	v = wil->vol;
 	spin_unlock_irq(&wil->lock);
 
@@ -363,7 +351,6 @@ int cbt_wil_create(struct block_device *bdev, u32 block_size, sector_t len,
 	spin_lock_init(&wil->lock);
 	bio_list_init(&wil->queued);
 	INIT_WORK(&wil->work, wil_work);
-	atomic64_set(&wil->writes, 0);
 
 	if (wil->nr_regions > CBT_WIL_MAX_REGIONS) {
 		*error = "Invalid region_size: more than 1048576 regions for this length";
@@ -430,9 +417,17 @@ static int log_load(struct cbt_wil *wil, struct cbt_volume *v,
 
 	/* Read again: the table replaced may have written it since ctr. */
 	ret = log_read(wil, &error);
-	if (ret < 0) {
-		DMERR("%s: %s", name, error);
+	if (ret == -EINVAL) {
+		DMERR("%s: %s: not resuming", name, error);
 		return ret;
+	}
+	if (ret < 0) {
+		/* Unreadable: go on without the log, as when a write fails. */
+		DMERR("%s: metadata device %pg: cannot read the log (%d)", name,
+		      wil->bdev, ret);
+		wil->failed = true;
+		cbt_volume_log_failed(v, ret);
+		return 0;
 	}
 	if (!ret) {
 		memset(wil->buf, 0, wil->io_bytes);
@@ -506,6 +501,12 @@ int cbt_wil_resume(struct cbt_wil *wil, struct cbt_volume *v,
 		if (r)
 			return r;
 		wil->loaded = true;
+	}
+	if (wil->failed) {
+		spin_lock_irq(&wil->lock);
+		wil->vol = v;
+		spin_unlock_irq(&wil->lock);
+		return 0;
 	}
 	/* Nothing runs now: mark the regions of the unshipped changes. */
 	memset(disk_bits(wil), 0, wil->io_bytes - CBT_WIL_SB_BYTES);

@@ -55,10 +55,10 @@ void cbt_wil_suspend(struct cbt_wil *wil);
  */
 bool cbt_wil_map(struct cbt_wil *wil, struct bio *bio);
 
-/* A cycle was committed: clear regions with nothing left, later. */
+/*
+ * A cycle was committed: clear regions with nothing left, later.  Takes
+ * no lock (called under the volume lock), never sleeps.
+ */
 void cbt_wil_committed(struct cbt_wil *wil);
-
-/* Metadata writes issued (for status). */
-u64 cbt_wil_writes(struct cbt_wil *wil);
 
 #endif /* DM_CBT_WIL_H */
