@@ -729,6 +729,16 @@ int cbt_volume_adopt_log(struct cbt_volume *v, const u8 *id)
 	return r;
 }
 
+bool cbt_volume_sole_table(struct cbt_volume *v)
+{
+	bool sole;
+
+	mutex_lock(&cbt_registry_lock);
+	sole = v->nr_tables == 1;
+	mutex_unlock(&cbt_registry_lock);
+	return sole;
+}
+
 void cbt_volume_log_failed(struct cbt_volume *v, int err)
 {
 	char name[DM_NAME_LEN];

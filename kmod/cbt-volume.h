@@ -144,6 +144,8 @@ void cbt_volume_get_id(struct cbt_volume *v, u8 *id);
  * changed); an announced one must already be @id, else -EINVAL.
  */
 int cbt_volume_adopt_log(struct cbt_volume *v, const u8 *id);
+/* Whether @v has exactly one table (the caller's). */
+bool cbt_volume_sole_table(struct cbt_volume *v);
 /* The log failed with @err: resync_required, event, log line. */
 void cbt_volume_log_failed(struct cbt_volume *v, int err);
 /* No block of [@first, @last] dirty or frozen; takes v->lock, no sleep. */

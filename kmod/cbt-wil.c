@@ -488,6 +488,25 @@ static void mark_extent(void *data, u64 start, u64 count)
 	}
 }
 
+void cbt_wil_keep_changes(struct cbt_wil *wil, struct cbt_volume *v)
+{
+	struct mark_ctx m = { .wil = wil };
+	u8 id[CBT_VOLUME_ID_LEN];
+	int r;
+
+	if (!wil->loaded || wil->failed)
+		return;
+	memset(disk_bits(wil), 0, wil->io_bytes - CBT_WIL_SB_BYTES);
+	cbt_volume_walk_changes(v, mark_extent, &m);
+	if (!m.any)
+		return;
+	cbt_volume_get_id(v, id);
+	r = log_write(wil, id, false);
+	if (r)
+		DMERR("metadata device %pg: cannot mark the unshipped changes in the log (%d)",
+		      wil->bdev, r);
+}
+
 int cbt_wil_resume(struct cbt_wil *wil, struct cbt_volume *v,
 		   const char *name)
 {

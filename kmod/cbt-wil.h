@@ -47,6 +47,12 @@ int cbt_wil_resume(struct cbt_wil *wil, struct cbt_volume *v,
 		   const char *name);
 /* All I/O done (postsuspend): write the log clean.  May sleep. */
 void cbt_wil_suspend(struct cbt_wil *wil);
+/*
+ * The last table of @v goes away (dtr, after postsuspend): if @v has
+ * unshipped changes, mark their regions and write the log dirty, so the
+ * next load reports them.  May sleep.
+ */
+void cbt_wil_keep_changes(struct cbt_wil *wil, struct cbt_volume *v);
 
 /*
  * Map path, never sleeps: true if the write of @bio may go on now (the

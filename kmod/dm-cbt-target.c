@@ -331,6 +331,9 @@ static void cbt_dtr(struct dm_target *ti)
 	if (cbt->wil) {
 		/* dm suspends a live table first: the log is clean now. */
 		cbt_wil_suspend(cbt->wil);
+		/* Unshipped changes of a volume that ends stay in the log. */
+		if (cbt_volume_sole_table(cbt->vol))
+			cbt_wil_keep_changes(cbt->wil, cbt->vol);
 		cbt_wil_destroy(cbt->wil);
 		dm_put_device(ti, cbt->meta_dev);
 	}

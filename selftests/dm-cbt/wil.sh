@@ -10,8 +10,10 @@
 #   device holding the log); the log's bits are those regions; data passes
 #   through unchanged;
 # - a COMMIT clears the regions lazily; a write after that marks again;
-# - a clean remove writes the log clean; created again: no changes, not
-#   resync_required, the same volume id;
+# - a remove with a change unshipped leaves its region in the log and it
+#   is reported when created again; a clean remove (nothing unshipped)
+#   writes the log clean; created again: no changes, not resync_required,
+#   the same volume id;
 # - a log as left by an unclean shutdown (a copy taken while dirty,
 #   written back): the regions it names are reported as changes, exactly,
 #   and resync_required = 0;
@@ -103,7 +105,19 @@ wblocks $((3 * BPR)) 1
 [ $(($(sb_seq) - s2)) = 1 ] || fail "a write into a cleared region was not marked again"
 [ "$(log_bits)" = 08 ] || fail "log bits $(log_bits) after marking region 3 again"
 
-# Clean remove, create again: nothing reported, no resync.
+# Removed with a change unshipped (block 768): the log keeps its region.
+must dmsetup remove wil
+[ "$(sb_u32 8)" = 0 ] || fail "removed with a change unshipped, the log is clean"
+[ "$(log_bits)" = 08 ] || fail "removed with a change unshipped, log bits $(log_bits)"
+create
+[ "$(vol_field "$dev" resync_required)" = 0 ] || fail "kept change: resync_required is set"
+[ "$(vol_field "$dev" id)" = "$id" ] || fail "volume id $(vol_field "$dev" id) differs from $id"
+cycle=$(probe freeze "$dev") || fail "freeze failed"
+[ "$(probe changes "$dev" "$cycle")" = "$((3 * BPR)) $BPR" ] ||
+	fail "kept change: reported $(probe changes "$dev" "$cycle")"
+must probe commit "$dev" "$cycle"
+
+# Clean remove (nothing unshipped), create again: nothing reported, no resync.
 must dmsetup remove wil
 [ "$(sb_u32 8)" = 1 ] || fail "remove did not write the log clean, flags $(sb_u32 8)"
 kmsg=$(dmesg | wc -l)
