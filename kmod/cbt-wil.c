@@ -131,6 +131,15 @@ static int log_write(struct cbt_wil *wil, const u8 *id, bool clean)
 		      wil->io_bytes);
 }
 
+/* Write the log of volume @v; may sleep. */
+static int log_write_vol(struct cbt_wil *wil, struct cbt_volume *v, bool clean)
+{
+	u8 id[CBT_VOLUME_ID_LEN];
+
+	cbt_volume_get_id(v, id);
+	return log_write(wil, id, clean);
+}
+
 /* The log cannot be written: never fail user I/O, ask for a resync. */
 static void log_failed(struct cbt_wil *wil, int r)
 {
@@ -219,7 +228,6 @@ static bool clear_idle_regions(struct cbt_wil *wil, struct cbt_volume *v)
 static void wil_work(struct work_struct *work)
 {
 	struct cbt_wil *wil = container_of(work, struct cbt_wil, work);
-	u8 id[CBT_VOLUME_ID_LEN];
 	bool need_write = false, clear;
 	struct cbt_volume *v;
 	struct bio_list list;
@@ -253,8 +261,7 @@ static void wil_work(struct work_struct *work)
 	spin_unlock_irq(&wil->lock);
 
 	if (need_write && v) {
-		cbt_volume_get_id(v, id);
-		err = log_write(wil, id, false);
+		err = log_write_vol(wil, v, false);
 		if (err) {
 			DMERR("metadata device %pg: log write failed (%d): going on without it",
 			      wil->bdev, err);
@@ -488,20 +495,23 @@ static void mark_extent(void *data, u64 start, u64 count)
 	}
 }
 
-void cbt_wil_keep_changes(struct cbt_wil *wil, struct cbt_volume *v)
+/* Nothing runs: set the bits of the regions of @v's unshipped changes. */
+static bool mark_changes(struct cbt_wil *wil, struct cbt_volume *v)
 {
 	struct mark_ctx m = { .wil = wil };
-	u8 id[CBT_VOLUME_ID_LEN];
-	int r;
 
-	if (!wil->loaded || wil->failed)
-		return;
 	memset(disk_bits(wil), 0, wil->io_bytes - CBT_WIL_SB_BYTES);
 	cbt_volume_walk_changes(v, mark_extent, &m);
-	if (!m.any)
+	return m.any;
+}
+
+void cbt_wil_keep_changes(struct cbt_wil *wil, struct cbt_volume *v)
+{
+	int r;
+
+	if (!wil->loaded || wil->failed || !mark_changes(wil, v))
 		return;
-	cbt_volume_get_id(v, id);
-	r = log_write(wil, id, false);
+	r = log_write_vol(wil, v, false);
 	if (r)
 		DMERR("metadata device %pg: cannot mark the unshipped changes in the log (%d)",
 		      wil->bdev, r);
@@ -510,8 +520,7 @@ void cbt_wil_keep_changes(struct cbt_wil *wil, struct cbt_volume *v)
 int cbt_wil_resume(struct cbt_wil *wil, struct cbt_volume *v,
 		   const char *name)
 {
-	struct mark_ctx m = { .wil = wil };
-	u8 id[CBT_VOLUME_ID_LEN];
+	bool any;
 	u64 i;
 	int r;
 
@@ -527,12 +536,9 @@ int cbt_wil_resume(struct cbt_wil *wil, struct cbt_volume *v,
 		spin_unlock_irq(&wil->lock);
 		return 0;
 	}
-	/* Nothing runs now: mark the regions of the unshipped changes. */
-	memset(disk_bits(wil), 0, wil->io_bytes - CBT_WIL_SB_BYTES);
-	cbt_volume_walk_changes(v, mark_extent, &m);
-	cbt_volume_get_id(v, id);
+	any = mark_changes(wil, v);
 	/* A clean log covers no write: without marks, nothing is durable. */
-	r = log_write(wil, id, !m.any);
+	r = log_write_vol(wil, v, !any);
 	spin_lock_irq(&wil->lock);
 	bitmap_zero(wil->durable, wil->nr_regions);
 	if (r) {
@@ -555,7 +561,6 @@ int cbt_wil_resume(struct cbt_wil *wil, struct cbt_volume *v,
 
 void cbt_wil_suspend(struct cbt_wil *wil)
 {
-	u8 id[CBT_VOLUME_ID_LEN];
 	struct cbt_volume *v = wil->vol;
 	int r;
 
@@ -569,8 +574,7 @@ void cbt_wil_suspend(struct cbt_wil *wil)
 	spin_unlock_irq(&wil->lock);
 	if (wil->failed)
 		return;
-	cbt_volume_get_id(v, id);
-	r = log_write(wil, id, true);
+	r = log_write_vol(wil, v, true);
 	if (r)
 		DMERR("metadata device %pg: cannot write the log clean (%d): its regions come back",
 		      wil->bdev, r);

@@ -77,22 +77,25 @@ dmsetup create wc --table "$TABLE" || exit 16
 dmsetup remove wc
 EOF
 
-"$VMRUN" --expect-crash --timeout 900 --disk "$tmp/data.img" --disk "$tmp/meta.img" \
-	--share "$tmp/share" --env "SHARE=$tmp/share" -- bash "$tmp/share/crash.sh" \
-	>"$tmp/out1" 2>"$tmp/err1"
-rc=$?
-echo "# boot 1: vm-run exit $rc; output:"
-sed 's/^/#   /' "$tmp/out1" "$tmp/err1"
+# boot N SCRIPT [VM-RUN OPTION]...: run SCRIPT in a guest with both disks;
+# its output in out$N/err$N, printed; vm-run's status in rc.
+boot() {
+	local nr=$1 script=$2
+	shift 2
+	"$VMRUN" "$@" --timeout 900 --disk "$tmp/data.img" --disk "$tmp/meta.img" \
+		--share "$tmp/share" --env "SHARE=$tmp/share" -- bash "$tmp/share/$script" \
+		>"$tmp/out$nr" 2>"$tmp/err$nr"
+	rc=$?
+	echo "# boot $nr: vm-run exit $rc; output:"
+	sed 's/^/#   /' "$tmp/out$nr" "$tmp/err$nr"
+}
+
+boot 1 crash.sh --expect-crash
 check "boot 1: crashed through sysrq as expected" test $rc = 0
 check "boot 1: the pattern was written and synced (new log: resync_required=1)" \
 	grep -qx "boot1: dirty=9 resync_required=1 " "$tmp/out1"
 
-"$VMRUN" --timeout 900 --disk "$tmp/data.img" --disk "$tmp/meta.img" \
-	--share "$tmp/share" --env "SHARE=$tmp/share" -- bash "$tmp/share/check.sh" \
-	>"$tmp/out2" 2>"$tmp/err2"
-rc=$?
-echo "# boot 2: vm-run exit $rc; output:"
-sed 's/^/#   /' "$tmp/out2" "$tmp/err2"
+boot 2 check.sh
 check "boot 2: ran clean (no WARNING/BUG)" test $rc = 0
 
 # Regions of the reported extents.
