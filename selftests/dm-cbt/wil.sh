@@ -13,7 +13,7 @@
 # - a remove with a change unshipped leaves its region in the log and it
 #   is reported when created again; a clean remove (nothing unshipped)
 #   writes the log clean; created again: no changes, not resync_required,
-#   the same volume id;
+#   the same volume id; a reload keeps the marks of unshipped changes;
 # - a log as left by an unclean shutdown (a copy taken while dirty,
 #   written back): the regions it names are reported as changes, exactly,
 #   and resync_required = 0;
@@ -104,6 +104,16 @@ s2=$(sb_seq)
 wblocks $((3 * BPR)) 1
 [ $(($(sb_seq) - s2)) = 1 ] || fail "a write into a cleared region was not marked again"
 [ "$(log_bits)" = 08 ] || fail "log bits $(log_bits) after marking region 3 again"
+
+# A reload shares the volume: the new table's log marks its change again.
+must dmsetup reload wil --table "$TABLE"
+must dmsetup resume wil
+[ "$(sb_u32 8)" = 0 ] || fail "after a reload with a change unshipped, the log is clean"
+[ "$(log_bits)" = 08 ] || fail "after a reload, log bits $(log_bits), expected 08"
+[ "$(vol_field "$dev" dirty)" = 1 ] || fail "after a reload, $(vol_field "$dev" dirty) dirty blocks"
+s3=$(sb_seq)
+wblocks $((3 * BPR + 1)) 1
+[ "$(sb_seq)" = "$s3" ] || fail "a write into a region marked by the reload wrote the log"
 
 # Removed with a change unshipped (block 768): the log keeps its region.
 must dmsetup remove wil
