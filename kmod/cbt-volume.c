@@ -29,6 +29,7 @@
 #include "cbt-genl.h"
 #include "cbt-ring.h"
 #include "cbt-volume.h"
+#include "cbt-wil.h"
 
 #define DM_MSG_PREFIX "cbt"
 
@@ -78,6 +79,8 @@ struct cbt_volume {
 	struct cbt_ring ring;
 	u64 freeze_seq;			/* ring sequence at the last freeze */
 	u32 epoch;			/* completed flushes */
+
+	struct cbt_wil *wil;		/* told of commits; NULL: none */
 
 	atomic_t inflight[2];		/* writes mapped, not completed */
 	wait_queue_head_t drain_wait;
@@ -606,6 +609,8 @@ int cbt_volume_commit(struct cbt_volume *v, u64 cycle, u64 *frozen_cycle)
 		v->is_frozen = false;
 		/* Records mapped before the freeze went out with the cycle. */
 		cbt_ring_release(&v->ring, v->freeze_seq);
+		if (v->wil)
+			cbt_wil_committed(v->wil);
 		spin_unlock_irq(&v->lock);
 		/* Only cycle_lock holders touch the frozen set. */
 		cbt_bitmap_reset(v->frozen);
@@ -696,4 +701,109 @@ int cbt_volume_get_changes(struct cbt_volume *v, u64 cycle, u64 *pos,
 out:
 	mutex_unlock(&v->cycle_lock);
 	return r;
+}
+
+/* ---- Write-intent log ---- */
+
+void cbt_volume_get_id(struct cbt_volume *v, u8 *id)
+{
+	spin_lock_irq(&v->lock);
+	memcpy(id, v->id, CBT_VOLUME_ID_LEN);
+	spin_unlock_irq(&v->lock);
+}
+
+int cbt_volume_adopt_log(struct cbt_volume *v, const u8 *id)
+{
+	int r = 0;
+
+	mutex_lock(&cbt_registry_lock);
+	spin_lock_irq(&v->lock);
+	if (!v->announced) {
+		memcpy(v->id, id, CBT_VOLUME_ID_LEN);
+		v->resync_required = false;
+	} else if (memcmp(v->id, id, CBT_VOLUME_ID_LEN)) {
+		r = -EINVAL;
+	}
+	spin_unlock_irq(&v->lock);
+	mutex_unlock(&cbt_registry_lock);
+	return r;
+}
+
+bool cbt_volume_sole_table(struct cbt_volume *v)
+{
+	bool sole;
+
+	mutex_lock(&cbt_registry_lock);
+	sole = v->nr_tables == 1;
+	mutex_unlock(&cbt_registry_lock);
+	return sole;
+}
+
+void cbt_volume_log_failed(struct cbt_volume *v, int err)
+{
+	char name[DM_NAME_LEN];
+	bool was;
+
+	spin_lock_irq(&v->lock);
+	was = v->resync_required;
+	v->resync_required = true;
+	strscpy(name, v->name, sizeof(name));
+	spin_unlock_irq(&v->lock);
+	if (was)
+		return;
+	DMWARN("%s: write-intent log lost (%d): a crash now would lose changes: resync required",
+	       name, err);
+	cbt_genl_notify(v, CBT_CMD_RESYNC_REQUIRED);
+}
+
+/* Called with v->lock held. */
+static bool set_clean(struct cbt_bitmap *bm, u64 first, u64 last)
+{
+	u64 pos = first, start, len;
+
+	return !cbt_bitmap_next_extent(bm, &pos, &start, &len) || start > last;
+}
+
+bool cbt_volume_blocks_clean(struct cbt_volume *v, u64 first, u64 last)
+{
+	unsigned long flags;
+	bool clean;
+
+	spin_lock_irqsave(&v->lock, flags);
+	clean = set_clean(v->live, first, last) &&
+		(!v->is_frozen || set_clean(v->frozen, first, last));
+	spin_unlock_irqrestore(&v->lock, flags);
+	return clean;
+}
+
+void cbt_volume_walk_changes(struct cbt_volume *v, cbt_change_fn_t fn, void *data)
+{
+	u64 pos, start, len;
+	bool found;
+	int i;
+
+	mutex_lock(&v->cycle_lock);
+	for (i = 0; i < 2; i++) {
+		struct cbt_bitmap *bm = i ? v->frozen : v->live;
+
+		if (i && !v->is_frozen)
+			break;
+		pos = 0;
+		do {
+			spin_lock_irq(&v->lock);
+			found = cbt_bitmap_next_extent(bm, &pos, &start, &len);
+			spin_unlock_irq(&v->lock);
+			if (found)
+				fn(data, start, len);
+			cond_resched();
+		} while (found);
+	}
+	mutex_unlock(&v->cycle_lock);
+}
+
+void cbt_volume_set_wil(struct cbt_volume *v, struct cbt_wil *wil)
+{
+	spin_lock_irq(&v->lock);
+	v->wil = wil;
+	spin_unlock_irq(&v->lock);
 }

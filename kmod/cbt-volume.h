@@ -134,4 +134,29 @@ bool cbt_volume_clear_resync(struct cbt_volume *v);
 int cbt_volume_get_changes(struct cbt_volume *v, u64 cycle, u64 *pos,
 			   struct cbt_extent *ext, unsigned int max);
 
+/* ---- Write-intent log (cbt-wil.c) ---- */
+struct cbt_wil;
+
+void cbt_volume_get_id(struct cbt_volume *v, u8 *id);
+/*
+ * A log written for volume @id was found.  A volume not yet announced
+ * takes @id and is not resync_required (the log vouches for what
+ * changed); an announced one must already be @id, else -EINVAL.
+ */
+int cbt_volume_adopt_log(struct cbt_volume *v, const u8 *id);
+/* Whether @v has exactly one table (the caller's). */
+bool cbt_volume_sole_table(struct cbt_volume *v);
+/* The log failed with @err: resync_required, event, log line. */
+void cbt_volume_log_failed(struct cbt_volume *v, int err);
+/* No block of [@first, @last] dirty or frozen; takes v->lock, no sleep. */
+bool cbt_volume_blocks_clean(struct cbt_volume *v, u64 first, u64 last);
+typedef void (*cbt_change_fn_t)(void *data, u64 start, u64 count);
+/* Call @fn for every extent of the live and frozen sets.  May sleep. */
+void cbt_volume_walk_changes(struct cbt_volume *v, cbt_change_fn_t fn, void *data);
+/*
+ * The log told after each COMMIT (NULL: none).  Once set to NULL, no
+ * COMMIT tells the old one any more.
+ */
+void cbt_volume_set_wil(struct cbt_volume *v, struct cbt_wil *wil);
+
 #endif /* DM_CBT_VOLUME_H */

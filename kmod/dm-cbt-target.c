@@ -21,14 +21,16 @@
 #include "cbt-bitmap.h"
 #include "cbt-genl.h"
 #include "cbt-volume.h"
+#include "cbt-wil.h"
 
 #define DM_MSG_PREFIX "cbt"
 
 #define CBT_MIN_BLOCK_SIZE	512U
 #define CBT_MAX_BLOCK_SIZE	SZ_1M
-#define CBT_MAX_OPT_ARGS	5U
+#define CBT_MAX_OPT_ARGS	9U
 #define CBT_MAX_RING_SIZE	BIT(24)		/* records; 640 MiB */
 #define CBT_MAX_MEMORY_CAP	BIT(30)		/* MiB */
+#define CBT_MAX_REGION_SIZE	BIT_ULL(40)
 
 struct cbt_target {
 	struct dm_target *ti;
@@ -44,6 +46,12 @@ struct cbt_target {
 	bool has_memory_cap;
 	unsigned long memory_cap;	/* MiB */
 	bool no_discard_passdown;
+	char *metadata_path;		/* kstrdup'd; NULL: no log */
+	bool has_region_size;
+	u64 region_size;		/* bytes */
+
+	struct dm_dev *meta_dev;
+	struct cbt_wil *wil;
 };
 
 /* Per-bio data: which in-flight generation counted the bio, if any. */
@@ -54,6 +62,8 @@ struct cbt_io {
 };
 
 /* ---- Constructor and destructor ---- */
+
+static void cbt_wil_start(void *ctx, struct bio *bio);
 
 static int parse_block_size(struct cbt_target *cbt, const char *arg,
 			    char **error)
@@ -125,6 +135,34 @@ static int parse_one_opt(struct cbt_target *cbt, struct dm_arg_set *as,
 		cbt->memory_cap = val;
 		return 0;
 	}
+	if (!strcasecmp(name, "metadata")) {
+		if (cbt->metadata_path)
+			goto duplicate;
+		if (!*argc) {
+			*error = "Invalid metadata: need a device";
+			return -EINVAL;
+		}
+		(*argc)--;
+		cbt->metadata_path = kstrdup(dm_shift_arg(as), GFP_KERNEL);
+		if (!cbt->metadata_path) {
+			*error = "Cannot allocate the metadata device name";
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	if (!strcasecmp(name, "region_size")) {
+		if (cbt->has_region_size)
+			goto duplicate;
+		if (!*argc || parse_decimal(dm_shift_arg(as), ULONG_MAX, &val) ||
+		    val > CBT_MAX_REGION_SIZE || !is_power_of_2(val)) {
+			*error = "Invalid region_size: need a power of two of bytes, at most 2^40";
+			return -EINVAL;
+		}
+		(*argc)--;
+		cbt->has_region_size = true;
+		cbt->region_size = val;
+		return 0;
+	}
 	*error = "Unknown optional argument";
 	return -EINVAL;
 
@@ -133,7 +171,10 @@ duplicate:
 	return -EINVAL;
 }
 
-/* [<#opt_args> [ring_size N] [memory_cap MiB] [no_discard_passdown]] */
+/*
+ * [<#opt_args> [ring_size N] [memory_cap MiB] [no_discard_passdown]
+ *  [metadata <dev> [region_size <bytes>]]]
+ */
 static int parse_optional_args(struct cbt_target *cbt, struct dm_arg_set *as,
 			       char **error)
 {
@@ -157,6 +198,14 @@ static int parse_optional_args(struct cbt_target *cbt, struct dm_arg_set *as,
 	}
 	if (as->argc) {
 		*error = "Too many arguments after the optional arguments";
+		return -EINVAL;
+	}
+	if (cbt->has_region_size && !cbt->metadata_path) {
+		*error = "Invalid region_size: only with metadata <dev>";
+		return -EINVAL;
+	}
+	if (cbt->has_region_size && cbt->region_size < cbt->block_size) {
+		*error = "Invalid region_size: smaller than the block size";
 		return -EINVAL;
 	}
 	return 0;
@@ -214,6 +263,26 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad_dev;
 	}
 
+	if (cbt->metadata_path) {
+		r = dm_get_device(ti, cbt->metadata_path,
+				  dm_table_get_mode(ti->table), &cbt->meta_dev);
+		if (r) {
+			ti->error = "Error opening metadata device";
+			goto bad_dev;
+		}
+		if (cbt->meta_dev->bdev == cbt->dev->bdev) {
+			ti->error = "Metadata device is the data device";
+			r = -EINVAL;
+			goto bad_meta;
+		}
+		r = cbt_wil_create(cbt->meta_dev->bdev, cbt->block_size, ti->len,
+				   cbt->has_region_size ? cbt->region_size :
+				   CBT_WIL_DEFAULT_REGION_SIZE,
+				   cbt_wil_start, cbt, &cbt->wil, &ti->error);
+		if (r)
+			goto bad_meta;
+	}
+
 	params.devt = disk_devt(dm_disk(md));
 	get_md_name(md, name);
 	params.name = name;
@@ -225,7 +294,7 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = cbt_volume_attach(&params, &cbt->vol, &cbt->upd);
 	if (r) {
 		ti->error = "Cannot allocate tracking state";
-		goto bad_dev;
+		goto bad_wil;
 	}
 	if (cbt->upd)
 		DMINFO("%s: new table keeps the tracking state of the old one",
@@ -241,9 +310,16 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->private = cbt;
 	return 0;
 
+bad_wil:
+	if (cbt->wil)
+		cbt_wil_destroy(cbt->wil);
+bad_meta:
+	if (cbt->meta_dev)
+		dm_put_device(ti, cbt->meta_dev);
 bad_dev:
 	dm_put_device(ti, cbt->dev);
 bad:
+	kfree(cbt->metadata_path);
 	kfree(cbt);
 	return r;
 }
@@ -252,8 +328,18 @@ static void cbt_dtr(struct dm_target *ti)
 {
 	struct cbt_target *cbt = ti->private;
 
+	if (cbt->wil) {
+		/* dm suspends a live table first: the log is clean now. */
+		cbt_wil_suspend(cbt->wil);
+		/* Unshipped changes of a volume that ends stay in the log. */
+		if (cbt_volume_sole_table(cbt->vol))
+			cbt_wil_keep_changes(cbt->wil, cbt->vol);
+		cbt_wil_destroy(cbt->wil);
+		dm_put_device(ti, cbt->meta_dev);
+	}
 	cbt_volume_detach(cbt->vol, &cbt->upd);
 	dm_put_device(ti, cbt->dev);
+	kfree(cbt->metadata_path);
 	kfree(cbt);
 }
 
@@ -278,6 +364,17 @@ static u8 bio_record_op(struct bio *bio)
 	}
 }
 
+/* A write allowed through the write-intent log; under its lock. */
+static void cbt_wil_start(void *ctx, struct bio *bio)
+{
+	struct cbt_target *cbt = ctx;
+	struct cbt_io *io = dm_per_bio_data(bio, sizeof(*io));
+
+	io->gen = cbt_volume_start_write(cbt->vol, bio->bi_iter.bi_sector,
+					 bio_sectors(bio), bio_record_op(bio));
+	io->tracked = true;
+}
+
 /*
  * Bios are recorded when mapped, in the same volume lock hold that marks
  * the bitmap, so the ring's order is the order in which changes entered
@@ -296,7 +393,12 @@ static int cbt_map(struct dm_target *ti, struct bio *bio)
 	io->tracked = false;
 	io->flush = false;
 	op = bio_record_op(bio);
-	if (op) {
+	if (op && cbt->wil &&
+	    !(op == CBT_REC_DISCARD && cbt->no_discard_passdown)) {
+		/* Queued until its regions are durable in the log. */
+		if (!cbt_wil_map(cbt->wil, bio))
+			return DM_MAPIO_SUBMITTED;
+	} else if (op) {
 		io->gen = cbt_volume_start_write(cbt->vol, bio->bi_iter.bi_sector,
 						 bio_sectors(bio), op);
 		if (op == CBT_REC_DISCARD && cbt->no_discard_passdown) {
@@ -360,22 +462,28 @@ static void cbt_status(struct dm_target *ti, status_type_t type,
 		DMEMIT("%s %u", cbt->dev->name, cbt->block_size);
 		if (cbt->opt_group)
 			DMEMIT(" %u", 2 * cbt->has_ring_size +
-			       2 * cbt->has_memory_cap + cbt->no_discard_passdown);
+			       2 * cbt->has_memory_cap + cbt->no_discard_passdown +
+			       2 * !!cbt->metadata_path + 2 * cbt->has_region_size);
 		if (cbt->has_ring_size)
 			DMEMIT(" ring_size %u", cbt->ring_size);
 		if (cbt->has_memory_cap)
 			DMEMIT(" memory_cap %lu", cbt->memory_cap);
 		if (cbt->no_discard_passdown)
 			DMEMIT(" no_discard_passdown");
+		if (cbt->metadata_path)
+			DMEMIT(" metadata %s", cbt->meta_dev->name);
+		if (cbt->has_region_size)
+			DMEMIT(" region_size %llu", cbt->region_size);
 		break;
 
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
 		DMEMIT(",device_name=%s,block_size=%u,ring_size=%u",
 		       cbt->dev->name, cbt->block_size, cbt->ring_size);
-		DMEMIT(",memory_cap=%ld,no_discard_passdown=%c;",
+		DMEMIT(",memory_cap=%ld,no_discard_passdown=%c",
 		       cbt->has_memory_cap ? (long)cbt->memory_cap : -1L,
 		       cbt->no_discard_passdown ? 'y' : 'n');
+		DMEMIT(",metadata=%s;", cbt->meta_dev ? cbt->meta_dev->name : "-");
 		break;
 	}
 }
@@ -390,6 +498,8 @@ static void cbt_postsuspend(struct dm_target *ti)
 	struct cbt_target *cbt = ti->private;
 
 	cbt_volume_suspended(cbt->vol);
+	if (cbt->wil)
+		cbt_wil_suspend(cbt->wil);
 }
 
 /*
@@ -409,6 +519,10 @@ static int cbt_preresume(struct dm_target *ti)
 		      name, cbt->dev->name, (unsigned long long)dev_len,
 		      (unsigned long long)ti->len);
 		return -EINVAL;
+	}
+	if (cbt->wil) {
+		get_md_name(dm_table_get_md(ti->table), name);
+		return cbt_wil_resume(cbt->wil, cbt->vol, name);
 	}
 	return 0;
 }
@@ -473,7 +587,7 @@ static int cbt_iterate_devices(struct dm_target *ti,
  */
 static struct target_type cbt_target = {
 	.name = "cbt",
-	.version = {1, 2, 0},
+	.version = {1, 3, 0},
 	.features = DM_TARGET_SINGLETON | DM_TARGET_NOWAIT,
 	.module = THIS_MODULE,
 	.ctr = cbt_ctr,

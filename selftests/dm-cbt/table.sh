@@ -14,6 +14,8 @@ disk=$(make_ramdisk 8)
 sectors=$(blockdev --getsz "$disk")
 devno=$(lsblk -dno MAJ:MIN "$disk" | tr -d ' ')
 [ -n "$devno" ] || fail "cannot find the device number of $disk"
+M=$(make_ramdisk 8)	# a metadata device
+mdevno=$(lsblk -dno MAJ:MIN "$M" | tr -d ' ')
 module_refs() {
 	awk '$1 == "dm_cbt" { print $3 }' /proc/modules
 }
@@ -54,10 +56,10 @@ expect_bad "0 $S cbt /dev/cbt-no-such-device 4096" "cbt: Error opening device"
 expect_bad "0 $((S + 8)) cbt $D 4096" "cbt: Device is smaller than the target"
 expect_bad "0 $S cbt $D 4096 1" "cbt: Invalid number of optional arguments"
 expect_bad "0 $S cbt $D 4096 x" "cbt: Invalid number of optional arguments"
-expect_bad "0 $S cbt $D 4096 9 a b c d e f g h i" "cbt: Invalid number of optional arguments"
+expect_bad "0 $S cbt $D 4096 10 a b c d e f g h i j" "cbt: Invalid number of optional arguments"
 expect_bad "0 $S cbt $D 4096 1 no_such_option" "cbt: Unknown optional argument"
 expect_bad "0 $S cbt $D 4096 0 extra" "cbt: Too many arguments after the optional arguments"
-expect_bad "0 $S cbt $D 4096 6 ring_size 1 memory_cap 1 no_discard_passdown x" "cbt: Invalid number of optional arguments"
+expect_bad "0 $S cbt $D 4096 6 ring_size 1 memory_cap 1 no_discard_passdown x" "cbt: Unknown optional argument"
 expect_bad "0 $S cbt $D 4096 1 ring_size" "cbt: Invalid ring_size: need a number of records from 0 to 16777216"
 expect_bad "0 $S cbt $D 4096 2 ring_size x" "cbt: Invalid ring_size: need a number of records from 0 to 16777216"
 expect_bad "0 $S cbt $D 4096 2 ring_size 016" "cbt: Invalid ring_size: need a number of records from 0 to 16777216"
@@ -70,6 +72,24 @@ expect_bad "0 $S cbt $D 4096 2 no_discard_passdown 1" "cbt: Unknown optional arg
 expect_bad "0 $S cbt $D 4096 2 ring_size 8 extra" "cbt: Too many arguments after the optional arguments"
 expect_bad "0 8 linear $D 0
 8 $((S - 8)) cbt $D 4096" "singleton target type must appear alone in table"
+expect_bad "0 $S cbt $D 4096 1 metadata" "cbt: Invalid metadata: need a device"
+expect_bad "0 $S cbt $D 4096 4 metadata $M metadata $M" "cbt: Optional argument given twice"
+expect_bad "0 $S cbt $D 4096 2 region_size 1048576" "cbt: Invalid region_size: only with metadata <dev>"
+expect_bad "0 $S cbt $D 4096 4 metadata $M region_size 1000" "cbt: Invalid region_size: need a power of two of bytes, at most 2^40"
+expect_bad "0 $S cbt $D 4096 4 metadata $M region_size 01024" "cbt: Invalid region_size: need a power of two of bytes, at most 2^40"
+expect_bad "0 $S cbt $D 4096 4 metadata $M region_size 2199023255552" "cbt: Invalid region_size: need a power of two of bytes, at most 2^40"
+expect_bad "0 $S cbt $D 4096 3 metadata $M region_size" "cbt: Invalid region_size: need a power of two of bytes, at most 2^40"
+expect_bad "0 $S cbt $D 4096 4 metadata $M region_size 2048" "cbt: Invalid region_size: smaller than the block size"
+expect_bad "0 $S cbt $D 4096 2 metadata /dev/cbt-no-such-device" "cbt: Error opening metadata device"
+expect_bad "0 $S cbt $D 4096 2 metadata $D" "cbt: Metadata device is the data device"
+must dmsetup create cbt-tiny --table "0 8 linear $M 0"
+at_exit "dmsetup remove --retry cbt-tiny"
+expect_bad "0 $S cbt $D 4096 2 metadata /dev/mapper/cbt-tiny" "cbt: Metadata device too small for the write-intent log"
+must dmsetup create cbt-zero --table "0 4194304 error"	# never read
+at_exit "dmsetup remove --retry cbt-zero"
+expect_bad "0 4194304 cbt /dev/mapper/cbt-zero 512 4 metadata $M region_size 512" \
+	"cbt: Invalid region_size: more than 1048576 regions for this length"
+must dmsetup remove cbt-tiny
 
 # Good tables: dmsetup table prints the arguments back as given.
 expect_good() {
@@ -92,6 +112,14 @@ expect_good "0 $S cbt $devno 4096 2 ring_size 65536"
 expect_good "0 $S cbt $devno 4096 2 memory_cap 0"
 expect_good "0 $S cbt $devno 4096 1 no_discard_passdown"
 expect_good "0 $S cbt $devno 4096 5 ring_size 1024 memory_cap 64 no_discard_passdown"
+expect_good "0 $S cbt $devno 4096 2 metadata $mdevno"
+# A log of another region size is refused; a zeroed device starts anew.
+expect_bad "0 $S cbt $D 4096 4 metadata $M region_size 1048576" \
+	"cbt: Metadata device: log of another block/region size (zero 4 KiB)"
+dd if=/dev/zero of="$M" bs=4096 count=1 oflag=direct status=none
+expect_good "0 $S cbt $devno 4096 4 metadata $mdevno region_size 1048576"
+dd if=/dev/zero of="$M" bs=4096 count=1 oflag=direct status=none
+expect_good "0 $S cbt $devno 4096 9 ring_size 1024 memory_cap 64 no_discard_passdown metadata $mdevno region_size 65536"
 
 # Options in another order read back in the canonical order.
 dmsetup create cbt-good --table "0 $S cbt $D 4096 5 no_discard_passdown memory_cap 2 ring_size 4" ||
