@@ -321,8 +321,9 @@ static int br_complete(struct block_reader *br, unsigned int idx, int res)
 	if (res == -EAGAIN || res == -EINTR)	/* transient: same read again */
 		return br_queue(br, idx);
 	if (res < 0) {
-		log_err("read of %s at byte %" PRIu64 " failed: %s", br->path,
-			s->offset + s->done, strerror(-res));
+		log_err("read of %s at byte %" PRIu64 " failed: %s%s", br->path,
+			s->offset + s->done, strerror(-res),
+			res == -EIO ? " (the device reported an error: check it and the kernel log, dmesg)" : "");
 		return res;
 	}
 	if (res == 0 && s->done < s->want) {

@@ -116,6 +116,18 @@ out:
 	return ret;
 }
 
+/* A failed write, with what the user can do about the usual causes. */
+static void log_write_err(struct store *st, const char *name, int err)
+{
+	const char *hint = "";
+
+	if (err == -ENOSPC || err == -EDQUOT)
+		hint = ": the store's file system is full; free space there or move the store";
+	else if (err == -EROFS || err == -EACCES || err == -EPERM)
+		hint = ": the store directory must be writable by cbtship";
+	log_err("store %s: cannot write %s: %s%s", st->spec, name, strerror(-err), hint);
+}
+
 static int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -149,7 +161,7 @@ static int write_tmp(struct store_local *sl, const char *name, const void *buf, 
 		return ret;
 	pfd = open_parent(sl, name, true, base);
 	if (pfd < 0) {
-		log_err("store %s: cannot write %s: %s", sl->st.spec, name, strerror(-pfd));
+		log_write_err(&sl->st, name, pfd);
 		return pfd;
 	}
 	/* A crashed writer may have left the same name behind: try others. */
@@ -179,7 +191,7 @@ static int write_tmp(struct store_local *sl, const char *name, const void *buf, 
 	return pfd;
 
 out_err:
-	log_err("store %s: cannot write %s: %s", sl->st.spec, name, strerror(-ret));
+	log_write_err(&sl->st, name, ret);
 	close(pfd);
 	return ret;
 }
@@ -202,7 +214,7 @@ static int local_put(struct store *st, const char *name, const void *buf, size_t
 	if (!ret && fsync(pfd) < 0)
 		ret = -errno;
 	if (ret)
-		log_err("store %s: cannot write %s: %s", st->spec, name, strerror(-ret));
+		log_write_err(st, name, ret);
 	close(pfd);
 	return ret;
 }
@@ -267,8 +279,7 @@ static int local_flush_locked(struct store_local *sl)
 		base += *base == '/';
 		if (!ret && renameat(pd->pfd, pd->tmp, pd->pfd, base) < 0) {
 			ret = -errno;
-			log_err("store %s: cannot write %s: %s", sl->st.spec, pd->name,
-				strerror(-ret));
+			log_write_err(&sl->st, pd->name, ret);
 		}
 		if (ret) {
 			unlinkat(pd->pfd, pd->tmp, 0);
