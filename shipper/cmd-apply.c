@@ -15,6 +15,7 @@
 #include "key.h"
 #include "log.h"
 #include "store.h"
+#include "target-opts.h"
 #include "vstore.h"
 
 static void apply_usage(void)
@@ -80,24 +81,18 @@ static int apply_run(int argc, char **argv)
 	struct store *st = NULL;
 	struct vstore *vs = NULL;
 	int c, ret, status = 1;
+	const struct target_args ta = {
+		.store = &store_dir,
+		.key_path = &key_path,
+		.volume = &volume,
+		.replica = &replica,
+		.state_dir = &opts.state_dir,
+	};
 
 	while ((c = getopt_long(argc, argv, "s:k:n:r:S:h", longopts, NULL)) != -1) {
+		if (target_opt(c, optarg, &ta))
+			continue;
 		switch (c) {
-		case 's':
-			store_dir = optarg;
-			break;
-		case 'k':
-			key_path = optarg;
-			break;
-		case 'n':
-			volume = optarg;
-			break;
-		case 'r':
-			replica = optarg;
-			break;
-		case 'S':
-			opts.state_dir = optarg;
-			break;
 		case 'A':
 			if (journal_parse_age(optarg, &opts.keep.max_age))
 				return 2;

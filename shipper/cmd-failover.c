@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "log.h"
 #include "points.h"
+#include "target-opts.h"
 #include "vol-state.h"
 
 /* A usage error of subcommand cmd: message, hint, exit status 2. */
@@ -84,15 +85,15 @@ static int tf_run(int argc, char **argv)
 	unsigned int removed;
 	struct journal *j;
 	int c, ret;
+	const struct target_args ta = {
+		.replica = &replica,
+		.state_dir = &state,
+	};
 
 	while ((c = getopt_long(argc, argv, "r:S:p:o:ch", longopts, NULL)) != -1) {
+		if (target_opt(c, optarg, &ta))
+			continue;
 		switch (c) {
-		case 'r':
-			replica = optarg;
-			break;
-		case 'S':
-			state = optarg;
-			break;
 		case 'p':
 			if (parse_point("test-failover", optarg, &point))
 				return 2;
@@ -215,24 +216,18 @@ static int failover_run(int argc, char **argv)
 	struct journal *j = NULL;
 	uint64_t point = 0;
 	int c, ret;
+	const struct target_args ta = {
+		.store = &store_dir,
+		.key_path = &key_path,
+		.volume = &volume,
+		.replica = &replica,
+		.state_dir = &state,
+	};
 
 	while ((c = getopt_long(argc, argv, "r:S:p:s:k:n:h", longopts, NULL)) != -1) {
+		if (target_opt(c, optarg, &ta))
+			continue;
 		switch (c) {
-		case 'r':
-			replica = optarg;
-			break;
-		case 's':
-			store_dir = optarg;
-			break;
-		case 'k':
-			key_path = optarg;
-			break;
-		case 'n':
-			volume = optarg;
-			break;
-		case 'S':
-			state = optarg;
-			break;
 		case 'p':
 			if (parse_point("failover", optarg, &point))
 				return 2;

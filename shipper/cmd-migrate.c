@@ -12,6 +12,7 @@
 #include "key.h"
 #include "log.h"
 #include "migrate.h"
+#include "target-opts.h"
 #include "vol-state.h"
 
 static void migrate_usage(void)
@@ -127,18 +128,16 @@ static int stop_run(int argc, char **argv)
 	struct vstore *vs = NULL;
 	unsigned int removed;
 	int c, status = 1;
+	const struct target_args ta = {
+		.store = &store_dir,
+		.key_path = &key_path,
+		.volume = &volume,
+	};
 
 	while ((c = getopt_long(argc, argv, "s:k:n:h", longopts, NULL)) != -1) {
+		if (target_opt(c, optarg, &ta))
+			continue;
 		switch (c) {
-		case 's':
-			store_dir = optarg;
-			break;
-		case 'k':
-			key_path = optarg;
-			break;
-		case 'n':
-			volume = optarg;
-			break;
 		case 'h':
 			stop_usage();
 			return 0;

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "log.h"
 #include "points.h"
+#include "target-opts.h"
 
 static void points_usage(void)
 {
@@ -77,15 +78,15 @@ static int points_run(int argc, char **argv)
 	bool json = false;
 	char t1[32], t2[32];
 	int c;
+	const struct target_args ta = {
+		.replica = &replica,
+		.state_dir = &state,
+	};
 
 	while ((c = getopt_long(argc, argv, "r:S:jh", longopts, NULL)) != -1) {
+		if (target_opt(c, optarg, &ta))
+			continue;
 		switch (c) {
-		case 'r':
-			replica = optarg;
-			break;
-		case 'S':
-			state = optarg;
-			break;
 		case 'j':
 			json = true;
 			break;

@@ -16,6 +16,7 @@
 #include "key.h"
 #include "log.h"
 #include "store.h"
+#include "target-opts.h"
 #include "vstore-priv.h"
 
 static void verify_usage(void)
@@ -161,21 +162,17 @@ static int verify_run(int argc, char **argv)
 	struct verify_ctx c = { 0 };
 	bool only_publish = false, same = false;
 	int opt, err;
+	const struct target_args ta = {
+		.store = &store,
+		.key_path = &key_path,
+		.volume = &volume,
+		.replica = &replica,
+	};
 
 	while ((opt = getopt_long(argc, argv, "s:k:n:r:ph", longopts, NULL)) != -1) {
+		if (target_opt(opt, optarg, &ta))
+			continue;
 		switch (opt) {
-		case 's':
-			store = optarg;
-			break;
-		case 'k':
-			key_path = optarg;
-			break;
-		case 'n':
-			volume = optarg;
-			break;
-		case 'r':
-			replica = optarg;
-			break;
 		case 'p':
 			only_publish = true;
 			break;
