@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "fd-io.h"
 #include "journal.h"
 #include "le.h"
 #include "log.h"
@@ -39,24 +40,6 @@ void journal_step(void)
 
 /* ---- small files ---- */
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Write name in the state directory: temporary file, sync, rename, sync dir. */
 int journal_put_file(struct journal *j, const char *name, const void *buf, size_t len)
 {
@@ -69,7 +52,7 @@ int journal_put_file(struct journal *j, const char *name, const void *buf, size_
 		ret = -errno;
 		goto out_err;
 	}
-	ret = write_all(fd, buf, len);
+	ret = fd_write_all(fd, buf, len);
 	if (!ret && fsync(fd) < 0)
 		ret = -errno;
 	close(fd);

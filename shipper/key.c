@@ -16,6 +16,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "fd-io.h"
 #include "key.h"
 #include "log.h"
 
@@ -155,22 +156,6 @@ out_close:
 	return ret;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
 int key_generate(const char *path)
 {
 	uint8_t raw[CBT_KEY_BYTES];
@@ -196,7 +181,7 @@ int key_generate(const char *path)
 		goto out_wipe;
 	}
 	/* The umask may have taken the owner's bits; the mode must be exactly 0600. */
-	if (fchmod(fd, 0600) < 0 || write_all(fd, hex, sizeof(hex)) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0600) < 0 || fd_write_all(fd, hex, sizeof(hex)) < 0 || fsync(fd) < 0) {
 		ret = -errno;
 		log_err("cannot write key file %s: %s", path, strerror(-ret));
 		close(fd);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-io.h"
 #include "le.h"
 #include "log.h"
 #include "points.h"
@@ -31,27 +32,10 @@ struct fd_sink {
 	const char *path;
 };
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 static int fd_sink_write(void *ctx, const void *buf, size_t len, uint64_t off)
 {
 	struct fd_sink *s = ctx;
-	int ret = pwrite_all(s->fd, buf, len, off);
+	int ret = fd_pwrite_all(s->fd, buf, len, off);
 
 	if (ret)
 		log_err("writing %s at byte %" PRIu64 " failed: %s", s->path, off, strerror(-ret));
@@ -87,7 +71,7 @@ static int sparse_copy(int in, const char *in_path, int out, const char *out_pat
 		if (n == 0)
 			break;		/* a file replica not grown yet: the rest is zeros */
 		if (!all_zero(buf, (size_t)n)) {
-			ret = pwrite_all(out, buf, (size_t)n, off);
+			ret = fd_pwrite_all(out, buf, (size_t)n, off);
 			if (ret) {
 				log_err("writing %s failed: %s", out_path, strerror(-ret));
 				goto out;

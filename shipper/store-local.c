@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "fd-io.h"
 #include "log.h"
 #include "store-local.h"
 
@@ -128,24 +129,6 @@ static void log_write_err(struct store *st, const char *name, int err)
 	log_err("store %s: cannot write %s: %s%s", st->spec, name, strerror(-err), hint);
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /*
  * Write buf to a new temporary file in name's directory.  With sync the file
  * is fsynced; without, its writeback is only started.  Returns the parent
@@ -176,7 +159,7 @@ static int write_tmp(struct store_local *sl, const char *name, const void *buf, 
 		ret = -errno;
 		goto out_err;
 	}
-	ret = write_all(fd, buf, len);
+	ret = fd_write_all(fd, buf, len);
 	if (!ret && sync && fsync(fd) < 0)
 		ret = -errno;
 	/* Start writeback now so the batch's sync finds little left to do. */
