@@ -37,7 +37,7 @@ wait_lines() {
 	fail "event $1 never came: $(cat "$work/events")"
 }
 
-timeout 120 "$PROBE" monitor 9 changed >"$work/events" 2>&1 &
+timeout 120 "$PROBE" monitor 8 changed >"$work/events" 2>&1 &
 MON=$!
 at_exit "kill $MON"
 wait_lines 1
