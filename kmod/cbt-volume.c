@@ -59,7 +59,7 @@ struct cbt_volume {
 	/* Memory of both bitmaps; max_bytes changes on resume. */
 	struct cbt_bitmap_budget budget;
 
-	/* Ring events found in the map path, sent from a work item. */
+	/* Ring and CHANGED events found in the map path, sent from a work item. */
 	unsigned long event_bits;
 	struct work_struct event_work;
 
@@ -113,6 +113,8 @@ static void volume_event_work(struct work_struct *work)
 		cbt_genl_notify(v, CBT_CMD_RING_WATERMARK);
 	if (test_and_clear_bit(1, &v->event_bits))
 		cbt_genl_notify(v, CBT_CMD_RING_OVERFLOW);
+	if (test_and_clear_bit(2, &v->event_bits))
+		cbt_genl_notify(v, CBT_CMD_CHANGED);
 }
 
 /* Called with v->lock held: queue the ring events @ev for listeners. */
@@ -124,6 +126,19 @@ static void queue_ring_events(struct cbt_volume *v, unsigned int ev)
 		set_bit(0, &v->event_bits);
 	if (ev & CBT_RING_EV_OVERFLOW)
 		set_bit(1, &v->event_bits);
+	schedule_work(&v->event_work);
+}
+
+/*
+ * Called with v->lock held, before blocks are added to the live set: if it
+ * is empty, queue CHANGED (at most once per cycle, since only a freeze
+ * empties it).
+ */
+static void queue_changed_event(struct cbt_volume *v)
+{
+	if (likely(cbt_bitmap_count(v->live)))
+		return;
+	set_bit(2, &v->event_bits);
 	schedule_work(&v->event_work);
 }
 
@@ -416,6 +431,7 @@ unsigned int cbt_volume_start_write(struct cbt_volume *v, sector_t sector,
 	unsigned int gen;
 
 	spin_lock_irqsave(&v->lock, flags);
+	queue_changed_event(v);
 	cbt_bitmap_set_range(v->live, first, last);
 	gen = v->gen;
 	atomic_inc(&v->inflight[gen]);
@@ -656,6 +672,7 @@ int cbt_volume_mark_dirty(struct cbt_volume *v, const struct cbt_extent *ext,
 			u64 n = min(end - pos, CBT_MARK_BATCH);
 
 			spin_lock_irq(&v->lock);
+			queue_changed_event(v);
 			cbt_bitmap_set_range(v->live, pos, pos + n - 1);
 			spin_unlock_irq(&v->lock);
 			pos += n;

@@ -746,3 +746,113 @@ out_close:
 	cbt_nl_close(&nl);
 	return err;
 }
+
+/* ---- events group ---- */
+
+struct cbt_events {
+	struct cbt_nl nl;
+	bool lost;			/* an overrun not reported yet */
+	unsigned char buf[16384];	/* one datagram: the kernel sends one event each */
+};
+
+int cbt_events_open(struct cbt_events **out)
+{
+	struct cbt_events *ev;
+	int grp, err;
+
+	ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return -ENOMEM;
+	err = cbt_nl_open(&ev->nl);
+	if (err)
+		goto out_free;
+	grp = genl_ctrl_resolve_grp(ev->nl.sk, CBT_GENL_NAME, CBT_GENL_MCGRP_EVENTS);
+	if (grp < 0) {
+		log_err("dm-cbt: no \"%s\" multicast group (%s); is the module current?",
+			CBT_GENL_MCGRP_EVENTS, nl_geterror(grp));
+		err = -ENOENT;
+		goto out_close;
+	}
+	err = nl_socket_add_membership(ev->nl.sk, grp);
+	if (err < 0) {
+		log_err("dm-cbt: cannot join the events group: %s", nl_geterror(err));
+		err = -EIO;
+		goto out_close;
+	}
+	err = nl_socket_set_nonblocking(ev->nl.sk);
+	if (err < 0) {
+		log_err("dm-cbt: cannot make the events socket non-blocking: %s",
+			nl_geterror(err));
+		err = -EIO;
+		goto out_close;
+	}
+	*out = ev;
+	return 0;
+out_close:
+	cbt_nl_close(&ev->nl);
+out_free:
+	free(ev);
+	return err;
+}
+
+int cbt_events_fd(const struct cbt_events *ev)
+{
+	return nl_socket_get_fd(ev->nl.sk);
+}
+
+/* Parse one datagram's messages into out; returns how many. */
+static size_t cbt_events_parse(const struct cbt_events *ev, size_t len,
+			       struct cbt_event *out, size_t max)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)ev->buf;
+	struct nlattr *tb[CBT_A_MAX + 1];
+	int rem = (int)len;
+	size_t n = 0;
+
+	for (; nlmsg_ok(nlh, rem) && n < max; nlh = nlmsg_next(nlh, &rem)) {
+		if (nlh->nlmsg_type != ev->nl.family ||
+		    genlmsg_parse(nlh, 0, tb, CBT_A_MAX, cbt_policy) ||
+		    !tb[CBT_A_DEV_MAJOR] || !tb[CBT_A_DEV_MINOR])
+			continue;	/* not ours or malformed: nothing to act on */
+		out[n].cmd = ((struct genlmsghdr *)nlmsg_data(nlh))->cmd;
+		out[n].major = nla_get_u32(tb[CBT_A_DEV_MAJOR]);
+		out[n].minor = nla_get_u32(tb[CBT_A_DEV_MINOR]);
+		n++;
+	}
+	return n;
+}
+
+int cbt_events_read(struct cbt_events *ev, struct cbt_event *out, size_t max)
+{
+	size_t n = 0;
+	ssize_t len;
+
+	if (ev->lost) {
+		ev->lost = false;
+		return -ENOBUFS;
+	}
+	while (n < max) {
+		len = recv(cbt_events_fd(ev), ev->buf, sizeof(ev->buf), MSG_DONTWAIT);
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (!n)
+				return -errno;
+			/* Reported once by the socket: keep it for the next call. */
+			ev->lost = errno == ENOBUFS;
+			break;
+		}
+		n += cbt_events_parse(ev, (size_t)len, out + n, max - n);
+	}
+	return (int)n;
+}
+
+void cbt_events_close(struct cbt_events *ev)
+{
+	if (!ev)
+		return;
+	cbt_nl_close(&ev->nl);
+	free(ev);
+}

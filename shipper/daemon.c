@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "blackout.h"
+#include "cbt-netlink.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -43,6 +45,7 @@ struct dvol {
 	bool quit;			/* locked: exit after the running cycle */
 	bool removed;			/* locked: no longer in the configuration */
 	bool exited;			/* locked: the worker thread has returned */
+	bool event_changed;		/* locked: a dm-cbt event came while a cycle ran */
 	struct replicate_hooks hooks;
 };
 
@@ -60,6 +63,7 @@ struct daemon {
 	volatile sig_atomic_t stop;	/* passed to cycles: they merge back */
 	volatile sig_atomic_t reload;
 	int wake[2];			/* self-pipe: workers and signal handlers wake the loop */
+	struct cbt_events *events;	/* dm-cbt's events group, or NULL: polling only */
 	struct daemon_test_hooks test;	/* set before daemon_run() */
 };
 
@@ -184,7 +188,8 @@ static void finish_cycle(struct dvol *v, int err, const struct replicate_summary
 	st->initial_done = true;
 	v->s.initial_done = true;
 	v->s.in_progress = false;
-	v->s.has_changes = false;
+	v->s.has_changes = v->event_changed;	/* change after the freeze */
+	v->event_changed = false;
 	v->s.retry_at = 0;
 	st->backlog_blocks = 0;
 	v->s.next_due = sched_next_due(was_initial, end, end - start, min_interval);
@@ -568,15 +573,96 @@ out:
 	return wake < 10000 ? 10000 : wake;
 }
 
+/* Does volume v's device have device number devt?  Fake sources never do. */
+static bool volume_is_dev(const struct dvol *v, dev_t devt)
+{
+	struct stat st;
+
+	return !stat(v->cfg.device, &st) && S_ISBLK(st.st_mode) && st.st_rdev == devt;
+}
+
+/*
+ * Join dm-cbt's events group when a volume is a block device, so that
+ * near-continuous volumes start a cycle when their first change since the
+ * last one happens (CHANGED) or the ring fills (RING_WATERMARK) instead of
+ * at the next poll.  Without it (fake sources, an old module) the workers'
+ * polling alone finds change.  Called with the lock held.
+ */
+static void open_events(struct daemon *d)
+{
+	struct stat st;
+	size_t i;
+	int err;
+
+	for (i = 0; i < d->nr_vol; i++)
+		if (!stat(d->vol[i]->cfg.device, &st) && S_ISBLK(st.st_mode))
+			break;
+	if (i == d->nr_vol)
+		return;
+	err = cbt_events_open(&d->events);
+	if (err)
+		log_warn("not listening to dm-cbt events (%s): near-continuous volumes look for change every poll interval (%" PRId64 " s)",
+			 strerror(-err), (int64_t)(d->cfg.poll / USEC_PER_SEC));
+}
+
+/* Called with the lock held: mark the volumes events name as changed. */
+static void read_events(struct daemon *d)
+{
+	struct cbt_event ev[32];
+	size_t i, j;
+	int n;
+
+	while ((n = cbt_events_read(d->events, ev, 32)) != 0) {
+		if (n == -ENOBUFS) {
+			/* Events were lost: any volume may have changed. */
+			log_warn("dm-cbt events were lost (socket overrun); looking at every volume");
+			for (j = 0; j < d->nr_vol; j++)
+				d->vol[j]->s.has_changes = true;
+			continue;
+		}
+		if (n < 0) {
+			log_err("reading dm-cbt events failed (%s); near-continuous volumes fall back to polling every %" PRId64 " s",
+				strerror(-n), (int64_t)(d->cfg.poll / USEC_PER_SEC));
+			cbt_events_close(d->events);
+			d->events = NULL;
+			return;
+		}
+		for (i = 0; i < (size_t)n; i++) {
+			if (ev[i].cmd != CBT_CMD_CHANGED && ev[i].cmd != CBT_CMD_RING_WATERMARK)
+				continue;
+			for (j = 0; j < d->nr_vol; j++) {
+				struct dvol *v = d->vol[j];
+
+				if (v->removed || !volume_is_dev(v, makedev(ev[i].major, ev[i].minor)))
+					continue;
+				/* During a cycle: for the next one (finish_cycle). */
+				if (v->s.running)
+					v->event_changed = true;
+				else
+					v->s.has_changes = true;
+			}
+		}
+	}
+}
+
+/* Sleep until timeout_us, a wakeup or a dm-cbt event.  Called without the lock. */
 static void drain_wake(struct daemon *d, int64_t timeout_us)
 {
-	struct pollfd pfd = { .fd = d->wake[0], .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = d->wake[0], .events = POLLIN },
+				 { .fd = d->events ? cbt_events_fd(d->events) : -1,
+				   .events = POLLIN } };
 	char buf[64];
 	int ms = (int)((timeout_us + 999) / 1000);
 
-	if (poll(&pfd, 1, ms) > 0)
+	if (poll(pfd, 2, ms) > 0) {
 		while (read(d->wake[0], buf, sizeof(buf)) > 0)
 			;
+		if (pfd[1].revents) {
+			pthread_mutex_lock(&d->lock);
+			read_events(d);
+			pthread_mutex_unlock(&d->lock);
+		}
+	}
 }
 
 int daemon_run(struct daemon *d)
@@ -588,9 +674,11 @@ int daemon_run(struct daemon *d)
 	pthread_mutex_lock(&d->lock);
 	for (i = 0; !err && i < d->cfg.nr_vol; i++)
 		err = add_volume(d, &d->cfg.vol[i]);
-	if (!err)
+	if (!err) {
 		log_notice("managing %zu volume(s), %u in parallel, state in %s", d->nr_vol,
 			   d->cfg.parallel, d->cfg.state_dir);
+		open_events(d);
+	}
 	while (!err && !d->stop) {
 		if (d->reload) {
 			d->reload = 0;
@@ -632,6 +720,8 @@ int daemon_run(struct daemon *d)
 		}
 		reap_volumes(d);
 	}
+	cbt_events_close(d->events);
+	d->events = NULL;
 	pthread_mutex_unlock(&d->lock);
 	return err;
 }

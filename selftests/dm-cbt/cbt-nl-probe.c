@@ -197,8 +197,12 @@ static int on_valid(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-/* monitor: print one line per event until @count events were seen. */
+/*
+ * monitor: print one line per event until @count events were seen.
+ * CHANGED events are only shown (and counted) with "monitor COUNT changed".
+ */
 static int nr_events;
+static int show_changed;
 
 static int on_event(struct nl_msg *msg, void *arg)
 {
@@ -216,8 +220,19 @@ static int on_event(struct nl_msg *msg, void *arg)
 	struct nlattr *tb[CBT_A_MAX + 1];
 
 	(void)arg;
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, CBT_A_MAX, NULL) ||
-	    gh->cmd >= sizeof(names) / sizeof(names[0]) || !names[gh->cmd])
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, CBT_A_MAX, NULL))
+		return NL_SKIP;
+	if (gh->cmd == CBT_CMD_CHANGED) {
+		/* Sent from a work item: only the volume is deterministic. */
+		if (!show_changed)
+			return NL_SKIP;
+		printf("changed %u:%u %s\n", nla_get_u32(tb[CBT_A_DEV_MAJOR]),
+		       nla_get_u32(tb[CBT_A_DEV_MINOR]), nla_get_string(tb[CBT_A_NAME]));
+		fflush(stdout);
+		nr_events++;
+		return NL_OK;
+	}
+	if (gh->cmd >= sizeof(names) / sizeof(names[0]) || !names[gh->cmd])
 		return NL_SKIP;
 	if (gh->cmd >= CBT_CMD_VOLUME_ADDED) {
 		/* Volume life cycle: say which tracking state (id) and its flag. */
@@ -301,7 +316,7 @@ static int usage(void)
 		"       cbt-nl-probe ring DEV [START]\n"
 		"       cbt-nl-probe tag DEV VALUE\n"
 		"       cbt-nl-probe clear-resync DEV\n"
-		"       cbt-nl-probe monitor COUNT\n"
+		"       cbt-nl-probe monitor COUNT [changed]\n"
 		"DEV is /dev/mapper/NAME or MAJOR:MINOR.\n");
 	return 2;
 }
@@ -346,6 +361,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "monitor")) {
 		if (argc < 3)
 			return usage();
+		show_changed = argc > 3 && !strcmp(argv[3], "changed");
 		return monitor(sk, atoi(argv[2]));
 	}
 

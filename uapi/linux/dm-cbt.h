@@ -35,7 +35,9 @@
  * successful mutating command as itself, the ring's RING_WATERMARK and
  * RING_OVERFLOW, VOLUME_ADDED when a tracking state is first resumed,
  * VOLUME_REMOVED when it is destroyed (not on reloads that keep it) and
- * RESYNC_REQUIRED after VOLUME_ADDED when the new state is in that state.
+ * RESYNC_REQUIRED after VOLUME_ADDED when the new state is in that state,
+ * and CHANGED when the live set goes from empty to non-empty (at most once
+ * per cycle: the first write after the FREEZE that emptied it).
  *
  * ABI rule: commands, attributes and other enum values are only ever
  * appended to the enums below, never renumbered or removed.
@@ -66,6 +68,7 @@ enum cbt_cmd {
 	CBT_CMD_VOLUME_REMOVED,	/* event only: a tracking state was destroyed */
 	CBT_CMD_RESYNC_REQUIRED, /* event only: the volume needs a full/checksum resync */
 	CBT_CMD_CLEAR_RESYNC,	/* doit, admin: the replica is in line; clear the flag */
+	CBT_CMD_CHANGED,	/* event only: the empty live set got its first change */
 	__CBT_CMD_MAX,
 };
 
