@@ -45,7 +45,7 @@ static void usage(FILE *out)
 		"\n"
 		"Commands:\n");
 	for (size_t i = 0; i < NR_COMMANDS; i++)
-		fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->help);
+		fprintf(out, "  %-14s %s\n", commands[i]->name, commands[i]->help);
 	fprintf(out,
 		"\n"
 		"Options:\n"
