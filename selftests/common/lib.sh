@@ -140,6 +140,22 @@ cbt_create() {
 	[ -b "/dev/mapper/$name" ] || fail "/dev/mapper/$name was not created"
 }
 
+# write_random_blocks DEVICE BLOCK_SIZE BLOCK...: random data at each block, O_DIRECT.
+write_random_blocks() {
+	local dev=$1 bs=$2 b
+	shift 2
+	for b in "$@"; do
+		head -c "$bs" /dev/urandom |
+			dd of="$dev" bs="$bs" seek="$b" oflag=direct conv=notrunc status=none ||
+			fail "write of block $b to $dev failed"
+	done
+}
+
+# cycle_blocks OUTPUT: the block count of cbtship's "cycle N (...): B blocks" line.
+cycle_blocks() {
+	sed -n 's/^cycle [0-9]* ([a-z ]*): \([0-9]*\) blocks.*/\1/p' <<<"$1"
+}
+
 sha256_of() {
 	sha256sum "$1" | cut -d' ' -f1
 }

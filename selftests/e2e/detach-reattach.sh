@@ -27,16 +27,6 @@ vol=/dev/mapper/dr
 must "$CBTSHIP" keygen "$work/key"
 C=(--store "$work/store" --key "$work/key" --state-dir "$work/state")
 
-# write_blocks BLOCK...: one random 4 KiB block at each, O_DIRECT.
-write_blocks() {
-	local b
-	for b in "$@"; do
-		head -c $BS /dev/urandom |
-			dd of="$vol" bs=$BS seek="$b" oflag=direct conv=notrunc status=none ||
-			fail "write of block $b failed"
-	done
-}
-
 # reboot: what a reboot does to tracking, on the same disk.
 reboot() {
 	dmsetup remove dr || fail "dmsetup remove failed"
@@ -44,11 +34,6 @@ reboot() {
 	load_dm_cbt
 	dmsetup create dr --table "0 $(blockdev --getsz "$disk") cbt $disk $BS" ||
 		fail "dmsetup create after the reload failed"
-}
-
-# cycle_blocks OUTPUT: the block count of the "cycle N (...): B blocks" line.
-cycle_blocks() {
-	sed -n 's/^cycle [0-9]* ([a-z ]*): \([0-9]*\) blocks.*/\1/p' <<<"$1"
 }
 
 check_replica() {
@@ -69,7 +54,7 @@ check_replica "initial"
 mapfile -t blocks < <(shuf -i 0-$((NR - 1)) -n 150)
 saved=("${blocks[@]:0:100}")
 after=("${blocks[@]:100}")
-write_blocks "${saved[@]}"
+write_random_blocks "$vol" $BS "${saved[@]}"
 out=$(must "$CBTSHIP" detach "${C[@]}" "$vol") || exit 1
 printf '%s\n' "$out"
 grep -qx "saved ${#saved[@]} changed blocks" <<<"$out" ||
@@ -83,7 +68,7 @@ id_after=$("$CBTSHIP" cbt status "$vol" | sed -n 's/^tracking_id: //p')
 info "tracking id $id_before -> $id_after"
 [ -n "$id_after" ] && [ "$id_after" != "$id_before" ] || fail "the tracking id did not change"
 dmsetup status dr | grep -q ' resync$' || fail "a new tracking state is not \"resync required\""
-write_blocks "${after[@]}"
+write_random_blocks "$vol" $BS "${after[@]}"
 out=$(must "$CBTSHIP" replicate "${C[@]}" --once "$vol") || exit 1
 printf '%s\n' "$out"
 n=$(cycle_blocks "$out")
@@ -96,7 +81,7 @@ dmsetup status dr | grep -q ' resync$' && fail "\"resync required\" was not clea
 check_replica "after detach and re-attach"
 
 info "negative control: the same reboot without detach"
-write_blocks "${saved[@]:0:10}"
+write_random_blocks "$vol" $BS "${saved[@]:0:10}"
 reboot
 out=$(must "$CBTSHIP" replicate "${C[@]}" --once "$vol") || exit 1
 printf '%s\n' "$out"

@@ -31,15 +31,6 @@ guest_setup() {
 	C=(--store "$W/store" --key "$W/key" --state-dir "$W/state")
 }
 
-write_blocks() {
-	local b
-	for b in "$@"; do
-		head -c $BS /dev/urandom |
-			dd of="$vol" bs=$BS seek="$b" oflag=direct conv=notrunc status=none ||
-			fail "write of block $b failed"
-	done
-}
-
 apply_and_compare() {
 	must "$CBTSHIP" apply --store "$W/store" --key "$W/key" --volume rb \
 		--replica "$W/replica" >/dev/null
@@ -50,10 +41,6 @@ apply_and_compare() {
 	[ "$s" = "$r" ] || fail "replica differs from the source ($1)"
 }
 
-cycle_blocks() {
-	sed -n 's/^cycle [0-9]* ([a-z ]*): \([0-9]*\) blocks.*/\1/p' <<<"$1"
-}
-
 boot1() {
 	guest_setup
 	fio --name=fill --filename="$vol" --rw=write --bs=1M --direct=1 --ioengine=psync \
@@ -62,7 +49,7 @@ boot1() {
 	apply_and_compare "initial"
 	mapfile -t blocks < <(shuf -i 0-$((NR - 1)) -n $((SAVED + AFTER)))
 	printf '%s\n' "${blocks[@]:SAVED}" >"$W/after-blocks"
-	write_blocks "${blocks[@]:0:SAVED}"
+	write_random_blocks "$vol" $BS "${blocks[@]:0:SAVED}"
 	out=$(must "$CBTSHIP" detach "${C[@]}" "$vol") || exit 1
 	printf '%s\n' "$out"
 	grep -qx "saved $SAVED changed blocks" <<<"$out" || fail "detach did not save $SAVED blocks"
@@ -77,7 +64,7 @@ boot2() {
 		fail "this is not a new boot"
 	dmsetup status rb | grep -q ' resync$' || fail "the new tracking state is not \"resync required\""
 	mapfile -t after <"$W/after-blocks"
-	write_blocks "${after[@]}"
+	write_random_blocks "$vol" $BS "${after[@]}"
 	out=$(must "$CBTSHIP" replicate "${C[@]}" --once "$vol") || exit 1
 	printf '%s\n' "$out"
 	n=$(cycle_blocks "$out")
@@ -87,7 +74,7 @@ boot2() {
 	apply_and_compare "after the reboot"
 
 	info "negative control: reload without detach"
-	write_blocks 1 2 3
+	write_random_blocks "$vol" $BS 1 2 3
 	dmsetup remove rb || fail "dmsetup remove failed"
 	dmsetup create rb --table "0 $(blockdev --getsz /dev/vda) cbt /dev/vda $BS" ||
 		fail "dmsetup create failed"
