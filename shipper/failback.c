@@ -5,10 +5,12 @@
  * go through the forward volume's state record (vol_failback_step()).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -189,6 +191,22 @@ static void hex32(const uint8_t *b, char *out)
 		sprintf(out + 2 * i, "%02x", b[i]);
 }
 
+/*
+ * A disk that was written through a dm device over it may have stale pages
+ * cached for its own block device: drop them before reading it buffered.
+ */
+static void drop_cached(const char *path)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;		/* the reader that follows says why */
+	if (!fstat(fd, &sb) && S_ISBLK(sb.st_mode))
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+}
+
 /* Remove a replica's state directory if it exists (not an error if not). */
 static int remove_state_dir(const char *replica, const char *state_dir)
 {
@@ -250,6 +268,7 @@ static int rebase_forward(const struct failback_opts *o, struct vstore *fwd, uin
 	if (ret)
 		return ret;
 	*n = last.cycle;
+	drop_cached(o->replica);
 	ret = remove_state_dir(o->replica, o->replica_state);
 	if (!ret)
 		ret = vstore_set_applied(fwd, last.cycle);
@@ -316,6 +335,7 @@ int failback_run(const struct failback_opts *o, struct failback_result *res)
 	if (ret)
 		goto out_back;
 	res->reverse_cycle = ares.now;
+	drop_cached(o->original);
 	ret = migrate_hash_file(o->reverse.device, fwd->info.size_bytes, res->sha256);
 	if (!ret)
 		ret = migrate_hash_file(o->original, fwd->info.size_bytes, other);
