@@ -54,14 +54,33 @@ static int check_step(struct vstore *fwd, enum vol_state to, struct vol_state_re
 	return 0;
 }
 
-/* Open the store and the forward volume named by o->volume. */
-static int open_forward(const struct replicate_opts *o, struct store **st, struct vstore **fwd)
+/*
+ * Open the store and the forward volume named by o->volume, name its
+ * reverse volume (rname: VSTORE_NAME_MAX + 1 bytes) and check that its
+ * state may go to `to` (*cur: the state now).  On success close *fwd, *st.
+ */
+static int open_step(const struct replicate_opts *o, enum vol_state to, struct store **st,
+		     struct vstore **fwd, char *rname, struct vol_state_rec *cur)
 {
+	int ret;
+
 	if (!o->volume) {
 		log_err("reprotect and failback need the forward volume's name (--volume)");
 		return -EINVAL;
 	}
-	return apply_open_volume_opts(o->store, &o->remote, o->key_path, o->volume, st, fwd);
+	ret = apply_open_volume_opts(o->store, &o->remote, o->key_path, o->volume, st, fwd);
+	if (ret)
+		return ret;
+	ret = failback_reverse_name((*fwd)->info.name, rname, VSTORE_NAME_MAX + 1);
+	if (!ret)
+		ret = check_step(*fwd, to, cur);
+	if (ret) {
+		vstore_close(*fwd);
+		store_close(*st);
+		*fwd = NULL;
+		*st = NULL;
+	}
+	return ret;
 }
 
 static int disk_size_check(const char *path, const struct vstore *vs)
@@ -90,14 +109,10 @@ int reprotect_prepare(const struct replicate_opts *o, const char *original,
 	struct store *st = NULL;
 	int ret;
 
-	ret = open_forward(o, &st, &fwd);
+	ret = open_step(o, VOL_REPROTECTING, &st, &fwd, rname, &cur);
 	if (ret)
 		return ret;
-	ret = failback_reverse_name(fwd->info.name, rname, sizeof(rname));
-	if (!ret)
-		ret = check_step(fwd, VOL_REPROTECTING, &cur);
-	if (!ret)
-		ret = disk_size_check(original, fwd);
+	ret = disk_size_check(original, fwd);
 	if (ret)
 		goto out;
 	ret = vstore_open(st, rname, &fwd->key, &rev);
@@ -151,14 +166,9 @@ int reprotect_cycle(const struct replicate_opts *o, struct replicate_summary *su
 	int ret;
 
 	memset(sum, 0, sizeof(*sum));
-	ret = open_forward(o, &st, &fwd);
+	ret = open_step(o, VOL_REPROTECTING, &st, &fwd, rname, &cur);
 	if (ret)
 		return ret;
-	ret = failback_reverse_name(fwd->info.name, rname, sizeof(rname));
-	if (!ret)
-		ret = check_step(fwd, VOL_REPROTECTING, &cur);
-	if (ret)
-		goto out;
 	if (cur.state == VOL_FAILED_OVER) {
 		log_err("volume %s: the original disk's hashes are not published yet; on the original side run cbtship reprotect --original DISK first",
 			fwd->info.name);
@@ -315,14 +325,10 @@ int failback_run(const struct failback_opts *o, struct failback_result *res)
 	int ret;
 
 	memset(res, 0, sizeof(*res));
-	ret = open_forward(&o->reverse, &st, &fwd);
+	ret = open_step(&o->reverse, VOL_FAILBACK_RUNNING, &st, &fwd, rname, &cur);
 	if (ret)
 		return ret;
-	ret = failback_reverse_name(fwd->info.name, rname, sizeof(rname));
-	if (!ret)
-		ret = check_step(fwd, VOL_FAILBACK_RUNNING, &cur);
-	if (!ret)
-		ret = vol_state_set(fwd, VOL_FAILBACK_RUNNING, cur.cycle, "final reverse cycle");
+	ret = vol_state_set(fwd, VOL_FAILBACK_RUNNING, cur.cycle, "final reverse cycle");
 	if (ret)
 		goto out;
 	ret = final_reverse(o, rname);
