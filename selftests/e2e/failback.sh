@@ -18,7 +18,7 @@ requires_cmd fio dmsetup sha256sum
 load_dm_cbt
 
 BS=4096
-MB=32
+MB=16
 work=$(mktemp -d /tmp/e2e.XXXXXX)
 at_exit "rm -rf '$work'"
 diskA=$(make_ramdisk $MB)
@@ -76,8 +76,8 @@ dmsetup status fo | grep -q ' resync$' && fail "\"resync required\" still set on
 must "$CBTSHIP" apply "${R[@]}" --replica "$diskA" --state "$work/Astate"
 [ "$(dsha "$diskA")" = "$(dsha /dev/mapper/fo)" ] || fail "A differs from B after reverse cycle 1"
 
-info "reverse delta: 64 blocks at 6000 on fo"
-fiow /dev/mapper/fo 6000 64
+info "reverse delta: 64 blocks at 2600 on fo"
+fiow /dev/mapper/fo 2600 64
 out=$(must "$CBTSHIP" reprotect "${S[@]}" "${SD[@]}" /dev/mapper/fo) || exit 1
 grep -q '^reprotect: reverse cycle 2: 64 blocks' <<<"$out" || fail "reverse cycle 2: $out"
 must "$CBTSHIP" apply "${R[@]}" --replica "$diskA" --state "$work/Astate"
@@ -87,9 +87,9 @@ info "the original side is back: dm-cbt src over A (new tracking)"
 cbt_create src "$diskA" $BS
 F=(--original "$diskA" --original-state "$work/Astate" --replica "$diskB" --state "$work/Bstate"
    --source /dev/mapper/src "${SD[@]}" /dev/mapper/fo)
-info "negative control: block 7000 of A written behind cbtship's back"
+info "negative control: block 3500 of A written behind cbtship's back"
 head -c $BS /dev/urandom |
-	dd of="$diskA" bs=$BS seek=7000 oflag=direct conv=notrunc status=none || fail "dd failed"
+	dd of="$diskA" bs=$BS seek=3500 oflag=direct conv=notrunc status=none || fail "dd failed"
 out=$("$CBTSHIP" failback "${S[@]}" "${F[@]}" 2>&1) && fail "failback with differing disks succeeded: $out"
 grep -q 'differs from /dev/mapper/fo' <<<"$out" || fail "failback did not say the disks differ: $out"
 must "$CBTSHIP" verify "${R[@]}" --replica "$diskA" --publish
@@ -104,8 +104,8 @@ grep -q '^failback: forward cycle 3: 0 blocks differ, 1 blocks shipped' <<<"$out
 dmsetup status src | grep -q ' resync$' && fail "\"resync required\" still set on src after failback"
 dmsetup remove --retry fo || fail "dmsetup remove fo failed"
 
-info "forward delta: 32 blocks at 5000 on src"
-fiow /dev/mapper/src 5000 32
+info "forward delta: 32 blocks at 3800 on src"
+fiow /dev/mapper/src 3800 32
 out=$(must "$CBTSHIP" replicate "${S[@]}" "${SD[@]}" --once /dev/mapper/src) || exit 1
 grep -q '(delta): 32 blocks' <<<"$out" || fail "forward delta after failback: $out"
 must "$CBTSHIP" apply "${S[@]}" --replica "$diskB" --state "$work/Bstate"
