@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -217,6 +219,69 @@ static void drop_cached(const char *path)
 	close(fd);
 }
 
+/*
+ * 1 if disk `path` is the one under `dev` (a dm device over it; for the
+ * fake kernel, the same file), 0 if not, -errno (logged) if unknown.
+ */
+static int disk_under(const char *dev, const char *path)
+{
+	char dir[64], file[128 + 256], buf[32];
+	struct stat d, p;
+	struct dirent *de;
+	unsigned int ma, mi;
+	int found = 0, err;
+	DIR *dh;
+	FILE *f;
+
+	if (stat(dev, &d) || stat(path, &p)) {
+		err = -errno;
+		log_err("cannot stat %s or %s: %s", dev, path, strerror(-err));
+		return err;
+	}
+	if (S_ISREG(d.st_mode))
+		return S_ISREG(p.st_mode) && d.st_dev == p.st_dev && d.st_ino == p.st_ino;
+	if (!S_ISBLK(d.st_mode) || !S_ISBLK(p.st_mode))
+		return 0;
+	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/slaves", major(d.st_rdev),
+		 minor(d.st_rdev));
+	dh = opendir(dir);
+	if (!dh) {
+		err = -errno;
+		log_err("cannot list %s to find the disk under %s: %s", dir, dev, strerror(-err));
+		return err;
+	}
+	while (!found && (de = readdir(dh))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s/dev", dir, de->d_name);
+		f = fopen(file, "re");
+		if (!f)
+			continue;
+		found = fgets(buf, sizeof(buf), f) && sscanf(buf, "%u:%u", &ma, &mi) == 2 &&
+			makedev(ma, mi) == p.st_rdev;
+		fclose(f);
+	}
+	closedir(dh);
+	return found;
+}
+
+/* --replica must be the disk under DEVICE, --original the one under --source. */
+static int check_disks(const struct failback_opts *o)
+{
+	int ret = disk_under(o->reverse.device, o->replica);
+
+	if (ret == 0)
+		log_err("--replica %s is not the disk under %s (the failed-over disk): give the disk that dm-cbt device is over",
+			o->replica, o->reverse.device);
+	if (ret != 1)
+		return ret ? ret : -EINVAL;
+	ret = disk_under(o->forward.device, o->original);
+	if (ret == 0)
+		log_err("--original %s is not the disk under --source %s: give the original disk and the dm-cbt device over it",
+			o->original, o->forward.device);
+	return ret == 1 ? 0 : ret ? ret : -EINVAL;
+}
+
 /* Remove a replica's state directory if it exists (not an error if not). */
 static int remove_state_dir(const char *replica, const char *state_dir)
 {
@@ -325,6 +390,9 @@ int failback_run(const struct failback_opts *o, struct failback_result *res)
 	int ret;
 
 	memset(res, 0, sizeof(*res));
+	ret = check_disks(o);
+	if (ret)
+		return ret;
 	ret = open_step(&o->reverse, VOL_FAILBACK_RUNNING, &st, &fwd, rname, &cur);
 	if (ret)
 		return ret;

@@ -7,9 +7,9 @@
 # and through dm-cbt "fo" (fio with verify, 512 blocks).  reprotect ships
 # exactly the 536 differing blocks (not the disk) and after apply A equals
 # B by sha256 (before it, they differ: negative control); a reverse delta
-# follows.  A block changed on A behind cbtship's back makes failback
-# refuse; failback then resumes forward replication with a one-block cycle
-# (no full copy) and a forward delta keeps B equal to A.
+# follows.  Failback refuses the two disks swapped, and a block changed on
+# A behind cbtship's back; then it resumes forward replication with a
+# one-block cycle (no full copy) and a forward delta keeps B equal to A.
 
 . "$(dirname "$0")/../common/lib.sh"
 requires_vm
@@ -87,6 +87,10 @@ info "the original side is back: dm-cbt src over A (new tracking)"
 cbt_create src "$diskA" $BS
 F=(--original "$diskA" --original-state "$work/Astate" --replica "$diskB" --state "$work/Bstate"
    --source /dev/mapper/src "${SD[@]}" /dev/mapper/fo)
+out=$("$CBTSHIP" failback "${S[@]}" --original "$diskB" --original-state "$work/Astate" \
+	--replica "$diskA" --state "$work/Bstate" --source /dev/mapper/src "${SD[@]}" \
+	/dev/mapper/fo 2>&1) && fail "failback with the disks swapped succeeded: $out"
+grep -q 'is not the disk under /dev/mapper/fo' <<<"$out" || fail "failback did not refuse the swapped disks: $out"
 info "negative control: block 3500 of A written behind cbtship's back"
 head -c $BS /dev/urandom |
 	dd of="$diskA" bs=$BS seek=3500 oflag=direct conv=notrunc status=none || fail "dd failed"

@@ -6,10 +6,11 @@
 # replicates to replica B; B is failed over and written (untracked, then
 # under tracking) while A keeps a tail it never shipped.  reprotect ships
 # exactly the blocks where A and B differ (not the disk), apply makes A
-# equal to B by sha256; a block changed on A behind cbtship's back makes
-# failback refuse (negative control) until a checksum resync of the reverse
-# volume repairs it; failback then resumes forward replication with a
-# one-block cycle, and a forward delta keeps B equal to A.
+# equal to B by sha256; failback refuses A and B swapped, and a block
+# changed on A behind cbtship's back (negative controls) until a checksum
+# resync of the reverse volume repairs it; failback then resumes forward
+# replication with a one-block cycle, and a forward delta keeps B equal
+# to A.
 
 . "$(dirname "$0")/../common/lib.sh"
 requires_cmd sha256sum
@@ -82,6 +83,10 @@ info "negative control: block 1200 of A changed behind cbtship's back"
 put A 1200
 F=(--original A --original-state Astate --replica B --source A
    --source-fake-state fa2 --state-dir sd --fake-state fb B)
+out=$("$CBTSHIP" failback "${S[@]}" --original B --original-state Astate --replica A --source A \
+	--source-fake-state fa2 --state-dir sd --fake-state fb B 2>&1) &&
+	fail "failback with --original and --replica swapped succeeded: $out"
+grep -q 'is not the disk under' <<<"$out" || fail "failback did not refuse the swapped disks: $out"
 out=$("$CBTSHIP" failback "${S[@]}" "${F[@]}" 2>&1) && fail "failback with differing disks succeeded: $out"
 grep -q 'differs from B' <<<"$out" || fail "failback did not say the disks differ: $out"
 info "repair: the original side publishes its hashes, the failed-over side resyncs"
