@@ -38,7 +38,7 @@ static void reprotect_usage(void)
 	       "  --store DIR          the store of volume NAME\n"
 	       "  --key KEYFILE        its key\n"
 	       "  --volume NAME        the volume that was failed over\n"
-	       "  --original DISK      step 1: the original disk (its state is reprotecting)\n"
+	       "  --original DISK      step 1: publish the original disk's block hashes\n"
 	       "  --codec zstd|zlib|none  block compression (default zstd)\n"
 	       "  --state-dir DIR      default " STATEDIR_DEFAULT "\n"
 	       "  --fake-state FILE    for tests, as in cbtship replicate\n"
