@@ -316,6 +316,13 @@ static int apply_one(struct vstore *vs, uint64_t cycle, struct replica *r, struc
 	ret = read_manifest(vs, cycle, &m);
 	if (ret)
 		return ret;
+	if (j && !j->st.at && m.kind == CYCLE_DELTA && r->created) {
+		/* A reverse volume (reprotect): cycle 1 changes an existing disk. */
+		log_err("cycle %" PRIu64 " of volume %s is a delta over the original disk (reprotect), but replica %s did not exist: give the original disk as the replica",
+			cycle, vs->info.name, r->spec);
+		ret = -ENOENT;
+		goto out;
+	}
 	ret = run_pass(vs, cycle, &m, NULL);
 	if (ret) {
 		log_err("cycle %" PRIu64 " failed verification; replica %s was not written",

@@ -25,5 +25,7 @@ extern const struct command cmd_status;
 extern const struct command cmd_detach;
 extern const struct command cmd_verify;
 extern const struct command cmd_resync;
+extern const struct command cmd_reprotect;
+extern const struct command cmd_failback;
 
 #endif

@@ -113,7 +113,7 @@ int cycle_writer_begin(struct vstore *vs, uint64_t cycle, enum cycle_kind kind,
 			vs->info.name, cycle, newest, newest + 1);
 		return -EINVAL;
 	}
-	if (cycle == 1 && kind != CYCLE_INITIAL) {
+	if (cycle == 1 && kind != CYCLE_INITIAL && !(opts && opts->over_base)) {
 		log_err("volume %s: cycle 1 must be an initial (full) cycle", vs->info.name);
 		return -EINVAL;
 	}

@@ -30,6 +30,8 @@ static const struct command *const commands[] = {
 	&cmd_detach,
 	&cmd_verify,
 	&cmd_resync,
+	&cmd_reprotect,
+	&cmd_failback,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

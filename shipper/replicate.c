@@ -433,6 +433,7 @@ static int begin_initial(struct replicator *r, const struct cbt_volume_info *inf
 enum cycle_mode {
 	MODE_AUTO,		/* tracked changes; full (or resync) if tracking restarted */
 	MODE_RESYNC,		/* tracked changes plus blocks whose hashes differ */
+	MODE_REPROTECT,		/* cycle 1 as MODE_RESYNC over a base (hash list 0) */
 };
 
 static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicate_summary *sum)
@@ -446,9 +447,11 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	struct blockhash_stats hs = { 0 };
 	bool have_last = false, frozen = false, restored = false, have_set = false, adopt;
 	uint64_t tcycle = 0, seq, from = 0;
+	struct cycle_writer_opts wopts = r->opts.writer;
 	double t0 = now();
 	int err, err2;
 
+	wopts.over_base = mode == MODE_REPROTECT;
 	memset(sum, 0, sizeof(*sum));
 	r->cs.bytes_put = 0;
 	err = r->src->ops->info(r->src, &info);
@@ -471,14 +474,16 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	err = check_volume(r, &info, &last, &have_last);
 	if (err)
 		return err;
+	if (mode == MODE_REPROTECT && have_last)
+		mode = MODE_AUTO;	/* the first reverse cycle is stored: deltas */
 	if (mode == MODE_RESYNC && !have_last) {
 		log_err("volume %s: the store has no complete cycle yet, so there is nothing to resync against; run cbtship replicate for the initial copy",
 			r->volume);
 		return -EINVAL;
 	}
 
-	sum->kind = have_last ? CYCLE_DELTA : CYCLE_INITIAL;
-	sum->full = !have_last;
+	sum->kind = have_last || mode == MODE_REPROTECT ? CYCLE_DELTA : CYCLE_INITIAL;
+	sum->full = !have_last && mode != MODE_REPROTECT;
 	if (have_last && memcmp(last.tracking_id, info.tracking_id, sizeof(last.tracking_id))) {
 		err = saved_set(r, &info, &last, &set, &have_set);
 		if (err)
@@ -531,6 +536,8 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	/* Trusting a restarted tracking: a stored cycle must record its id. */
 	adopt = have_last && !sum->full &&
 		memcmp(last.tracking_id, info.tracking_id, sizeof(last.tracking_id));
+	/* A reverse volume's first cycle must be stored, even of one block. */
+	adopt = adopt || mode == MODE_REPROTECT;
 
 	err = r->src->ops->freeze(r->src, &tcycle);
 	if (err)
@@ -538,10 +545,11 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	frozen = true;
 	if (sum->full) {
 		err = cbt_extent_list_add(&ext, 0, info.nr_blocks);
-	} else if (mode == MODE_RESYNC) {
+	} else if (mode == MODE_RESYNC || mode == MODE_REPROTECT) {
 		err = r->src->ops->changes(r->src, tcycle, &tracked);
 		if (!err)
-			err = blockhash_compare(r->vs, last.cycle, r->br, &diff, &hs);
+			err = blockhash_compare(r->vs, have_last ? last.cycle : 0, r->br, &diff,
+						&hs);
 		if (!err)
 			err = blockhash_extents_union(&tracked, &diff, &ext);
 		sum->resync = true;
@@ -571,7 +579,7 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	if (sum->kind == CYCLE_INITIAL)
 		err = begin_initial(r, &info, tcycle, &ship.w, &from);
 	else
-		err = cycle_writer_begin(r->vs, seq, sum->kind, &r->opts.writer, &ship.w);
+		err = cycle_writer_begin(r->vs, seq, sum->kind, &wopts, &ship.w);
 	if (err)
 		goto out;
 	if (from) {
@@ -661,6 +669,16 @@ int replicator_cycle(struct replicator *r, struct replicate_summary *sum)
 int replicator_resync(struct replicator *r, struct replicate_summary *sum)
 {
 	return run_cycle(r, MODE_RESYNC, sum);
+}
+
+int replicator_reprotect(struct replicator *r, struct replicate_summary *sum)
+{
+	if (!r->vs) {
+		log_err("volume %s is not in store %s: on the original side, publish the original disk's hashes first (cbtship reprotect --original DISK)",
+			r->volume, r->opts.store);
+		return -ENOENT;
+	}
+	return run_cycle(r, MODE_REPROTECT, sum);
 }
 
 /* ---- clean detach ---- */

@@ -92,6 +92,14 @@ int replicator_cycle(struct replicator *r, struct replicate_summary *sum);
  */
 int replicator_resync(struct replicator *r, struct replicate_summary *sum);
 /*
+ * Reprotect (reverse replication after a failover): the volume exists and
+ * has the original disk's hash list as cycle 0's.  Its first cycle ships,
+ * as cycle 1 (a delta over that disk), the tracked changes and the blocks
+ * whose hashes differ (at least one block, so the cycle exists); once it
+ * is stored, the same as replicator_cycle.  -ENOENT if there is no volume.
+ */
+int replicator_reprotect(struct replicator *r, struct replicate_summary *sum);
+/*
  * Clean detach: save the volume's unshipped change set (dirty and frozen)
  * in opts->state_dir so that the next attach (a new tracking id) ships only
  * those blocks.  A block device must not be in use (mounted): -EBUSY unless

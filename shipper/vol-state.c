@@ -32,6 +32,8 @@ static const char *const state_names[] = {
 	[VOL_MIGRATED] = "migrated",
 	[VOL_STOPPED] = "stopped",
 	[VOL_FAILED_OVER] = "failed-over",
+	[VOL_REPROTECTING] = "reprotecting",
+	[VOL_FAILBACK_RUNNING] = "failback-running",
 };
 
 const char *vol_state_name(enum vol_state s)
@@ -39,6 +41,21 @@ const char *vol_state_name(enum vol_state s)
 	if (s < VOL_INITIAL_QUEUED || s > VOL_STATE_MAX)
 		return NULL;
 	return state_names[s];
+}
+
+int vol_failback_step(enum vol_state from, enum vol_state to)
+{
+	switch (to) {
+	case VOL_REPROTECTING:
+		return from == VOL_FAILED_OVER || from == VOL_REPROTECTING ||
+		       from == VOL_FAILBACK_RUNNING ? 0 : -EPERM;
+	case VOL_FAILBACK_RUNNING:
+		return from == VOL_REPROTECTING || from == VOL_FAILBACK_RUNNING ? 0 : -EPERM;
+	case VOL_DELTA:
+		return from == VOL_FAILBACK_RUNNING ? 0 : -EPERM;
+	default:
+		return -EPERM;
+	}
 }
 
 static void rec_path(const struct vstore *vs, uint32_t kind, char *buf)

@@ -25,7 +25,10 @@ enum vol_state {
 	VOL_MIGRATED = 7,		/* the replica is the volume now */
 	VOL_STOPPED = 8,		/* replication stopped, store data removed */
 	VOL_FAILED_OVER = 9,		/* the replica was failed over (DR) */
-	VOL_STATE_MAX = VOL_FAILED_OVER,
+	/* Failback (TARGET.md "Reprotect and failback"); 10-15 left for others. */
+	VOL_REPROTECTING = 16,		/* reverse replication: failed-over disk to original */
+	VOL_FAILBACK_RUNNING = 17,	/* final reverse cycle, proof, hand back */
+	VOL_STATE_MAX = VOL_FAILBACK_RUNNING,
 };
 
 #define VOL_NOTE_MAX	128
@@ -39,6 +42,14 @@ struct vol_state_rec {
 
 /* "delta-replication", ...; NULL for an unknown value. */
 const char *vol_state_name(enum vol_state s);
+
+/*
+ * Failback's steps on the forward volume's state: 0 if a volume in state
+ * `from` may go to `to` (failed-over -> reprotecting -> failback-running ->
+ * delta-replication, each step repeatable, failback-running back to
+ * reprotecting when the final cycle fails), else -EPERM.  Pure.
+ */
+int vol_failback_step(enum vol_state from, enum vol_state to);
 
 /* -ENOENT (not logged) if the volume has no state record yet. */
 int vol_state_get(struct vstore *vs, struct vol_state_rec *out);

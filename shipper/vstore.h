@@ -77,6 +77,11 @@ struct cycle_writer_opts {
 	 * replication continues from them (cycle_writer_resume).
 	 */
 	unsigned int checkpoint_segments;
+	/*
+	 * Reprotect: cycle 1 may be a delta over a base disk whose hash list
+	 * is published as cycle 0 (TARGET.md "Reprotect and failback").
+	 */
+	bool over_base;
 };
 
 #define CYCLE_CHECKPOINT_SEGMENTS	32
