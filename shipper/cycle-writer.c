@@ -173,12 +173,12 @@ static int keep_segment(struct vstore *vs, uint32_t index, uint64_t *next,
 		return 0;
 	if (ret)
 		return ret;
+	memset(seg, 0, sizeof(*seg));
 	seg->index = index;
 	seg->object_bytes = len;
-	ret = vstore_sha256(obj, len, seg->sha256);
+	if (len >= ENV_OVERHEAD)
+		memcpy(seg->tag, obj + len - ENV_TAG_BYTES, ENV_TAG_BYTES);
 	free(obj);
-	if (ret)
-		return ret;
 	/* Authenticates it (key, volume id, cycle 1, this index). */
 	ret = vstore_read_segment(vs, 1, seg, &payload, &len, &codec);
 	if (ret == -EBADMSG || ret == -ENOENT)
@@ -399,8 +399,8 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 			uint64_t tracking_cycle, const uint8_t tracking_id[16])
 {
 	struct vstore *vs = w->vs;
-	struct env_meta meta = { .type = ENV_MANIFEST, .codec = (uint8_t)w->codec->id,
-				 .cycle = w->cycle };
+	struct env_meta meta = { .type = ENV_MANIFEST, .version = FMT_MANIFEST_VERSION,
+				 .codec = (uint8_t)w->codec->id, .cycle = w->cycle };
 	struct fmt_manifest m = { 0 };
 	struct fmt_manifest_seg *segs = NULL;
 	uint32_t nr_segs = 0;
@@ -427,6 +427,7 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 		goto out;
 
 	/* The manifest stores the merged extents: the same set, canonical. */
+	m.version = FMT_MANIFEST_VERSION;
 	m.kind = w->kind;
 	m.block_size = vs->info.block_size;
 	m.size_bytes = vs->info.size_bytes;
@@ -439,7 +440,7 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 	m.blocks_sent = w->blocks_added;
 	m.segs = segs;
 	m.ext = w->added;
-	len = fmt_manifest_bytes(m.nr_segments, m.nr_extents);
+	len = fmt_manifest_bytes(m.version, m.nr_segments, m.nr_extents);
 	payload = malloc(len);
 	obj = malloc(envelope_size(len));
 	if (!payload || !obj) {

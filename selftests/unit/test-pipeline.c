@@ -263,7 +263,7 @@ static void compare_runs(uint64_t cycle)
 			    vstore_read_segment(vs[r], cycle, &m[r].segs[s], &pr, &lr, &cr) ||
 			    l0 != lr || memcmp(p0, pr, l0) || c0 != cr)
 				same = 0;
-			if (!memcmp(m[0].segs[s].sha256, m[r].segs[s].sha256, FMT_SHA256_BYTES))
+			if (!memcmp(m[0].segs[s].tag, m[r].segs[s].tag, FMT_TAG_BYTES))
 				objects_differ = 0;
 			free(p0);
 			free(pr);
