@@ -23,6 +23,8 @@
 #include "seg-pipeline.h"
 #include "vstore-priv.h"
 
+#define SP_ALIGN	4096
+
 enum sp_state { SP_FREE, SP_FILLING, SP_QUEUED, SP_SEALING, SP_SEALED, SP_STORING };
 
 struct sp_batch {
@@ -341,11 +343,13 @@ static int alloc_batches(struct seg_pipeline *p)
 	for (unsigned int i = 0; i < p->nr_batches; i++) {
 		struct sp_batch *b = &p->batches[i];
 
-		b->raw = malloc(p->raw_cap);
+		/* Page-aligned: the local store writes such objects with O_DIRECT. */
+		if (posix_memalign((void **)&b->raw, SP_ALIGN, p->raw_cap) ||
+		    posix_memalign((void **)&b->obj, SP_ALIGN, p->obj_cap))
+			return -ENOMEM;
 		b->blocks = malloc(p->rec_cap * sizeof(*b->blocks));
 		b->lens = malloc(p->rec_cap * sizeof(*b->lens));
-		b->obj = malloc(p->obj_cap);
-		if (!b->raw || !b->blocks || !b->lens || !b->obj)
+		if (!b->blocks || !b->lens)
 			return -ENOMEM;
 	}
 	return 0;
