@@ -33,6 +33,7 @@ struct br_slot {
 	uint64_t offset;	/* byte offset of the first block */
 	size_t want;		/* bytes to deliver (less at the end of the device) */
 	size_t done;		/* bytes read so far */
+	void *dst;		/* where (a sink's buffer), or NULL: the slot's own */
 	bool in_flight;
 };
 
@@ -299,7 +300,10 @@ static int br_queue(struct block_reader *br, unsigned int idx)
 		if (!sqe)
 			return -EBUSY;
 	}
-	if (br->fixed_bufs)
+	if (s->dst)
+		io_uring_prep_read(sqe, 0, (char *)s->dst + s->done,
+				   (unsigned int)(len - s->done), s->offset + s->done);
+	else if (br->fixed_bufs)
 		io_uring_prep_read_fixed(sqe, 0, (char *)br->iov[idx].iov_base + s->done,
 					 (unsigned int)(len - s->done), s->offset + s->done,
 					 (int)idx);
@@ -337,13 +341,93 @@ static int br_complete(struct block_reader *br, unsigned int idx, int res)
 	return 0;
 }
 
-int block_reader_read(struct block_reader *br, uint32_t block_size,
-		      const struct cbt_extent *ext, size_t nr_ext,
-		      block_reader_fn fn, void *arg)
+/* Bytes of the run [first, first + nr): less than nr blocks at the end of the device. */
+static size_t run_bytes(const struct block_reader *br, uint32_t block_size, uint64_t first,
+			uint64_t nr)
+{
+	uint64_t off = first * block_size, want = nr * block_size;
+
+	return (size_t)(off + want > br->size ? br->size - off : want);
+}
+
+/* Copy a run read into the slot's own buffer into the sink's buffers. */
+static int sink_copy(const struct block_reader_sink *sink, uint64_t first, uint64_t nr,
+		     const uint8_t *data, size_t bytes)
+{
+	while (nr) {
+		uint64_t got = nr;
+		size_t gb = bytes;
+		int err = 0;
+		void *dst = sink->reserve(sink->arg, first, &got, &gb, true, &err);
+
+		if (!dst)
+			return err ? err : -EIO;
+		memcpy(dst, data, gb);
+		err = sink->commit(sink->arg, first, got, gb);
+		if (err)
+			return err;
+		first += got;
+		nr -= got;
+		data += gb;
+		bytes -= gb;
+	}
+	return 0;
+}
+
+/*
+ * Plan the next read into a free slot: with a zero-copy sink, into room it
+ * reserves (maybe fewer blocks).  1 planned, 0 nothing to read or (no room
+ * in the sink now) wait for reads in flight first, or -errno.
+ */
+static int br_plan_slot(struct block_reader *br, struct br_plan *plan, uint32_t block_size,
+			const struct block_reader_sink *zsink, bool wait, struct br_slot *slot)
+{
+	struct br_plan save = *plan;
+	uint64_t first, nr, got;
+	size_t bytes, gb;
+	void *dst = NULL;
+	int err = 0;
+
+	if (!br_plan_next(plan, &first, &nr))
+		return 0;
+	bytes = run_bytes(br, block_size, first, nr);
+	if (zsink) {
+		got = nr;
+		gb = bytes;
+		dst = zsink->reserve(zsink->arg, first, &got, &gb, wait, &err);
+		if (!dst) {
+			*plan = save;
+			return err == -EAGAIN ? 0 : (err ? err : -EIO);
+		}
+		if (got < nr) {
+			/* Plan again from the same place, at most `got` blocks. */
+			uint64_t max = plan->max_blocks;
+
+			*plan = save;
+			plan->max_blocks = got;
+			br_plan_next(plan, &first, &nr);
+			plan->max_blocks = max;
+			bytes = gb;
+		}
+	}
+	*slot = (struct br_slot){
+		.first = first,
+		.nr = nr,
+		.offset = first * block_size,
+		.want = bytes,
+		.dst = dst,
+	};
+	return 1;
+}
+
+static int br_run(struct block_reader *br, uint32_t block_size,
+		  const struct cbt_extent *ext, size_t nr_ext,
+		  block_reader_fn fn, void *arg, const struct block_reader_sink *sink)
 {
 	struct br_plan plan = { .ext = ext, .nr_ext = nr_ext };
-	uint64_t submitted = 0, delivered = 0, first, nr;
+	uint64_t submitted = 0, delivered = 0;
 	unsigned int in_flight = 0, idx, head;
+	const struct block_reader_sink *zsink = NULL;
 	struct io_uring_cqe *cqe;
 	bool more = true;
 	int err = 0, ret;
@@ -357,22 +441,22 @@ int block_reader_read(struct block_reader *br, uint32_t block_size,
 	if (err)
 		return err;
 	plan.max_blocks = br->max_read / block_size;
+	/* Straight into the sink's buffers when they suit O_DIRECT's alignment. */
+	if (sink && (!br->direct || block_size % BR_ALIGN == 0))
+		zsink = sink;
 
 	for (;;) {
 		/* Fill free slots, unless stopping. */
 		while (!err && more && submitted - delivered < br->qd) {
-			more = br_plan_next(&plan, &first, &nr);
-			if (!more)
-				break;
 			idx = (unsigned int)(submitted % br->qd);
-			br->slots[idx] = (struct br_slot){
-				.first = first,
-				.nr = nr,
-				.offset = first * block_size,
-			};
-			br->slots[idx].want = (size_t)(nr * block_size);
-			if (br->slots[idx].offset + br->slots[idx].want > br->size)
-				br->slots[idx].want = (size_t)(br->size - br->slots[idx].offset);
+			ret = br_plan_slot(br, &plan, block_size, zsink, !in_flight, &br->slots[idx]);
+			if (ret < 0)
+				err = ret;
+			if (ret <= 0) {
+				/* Nothing left, or no room in the sink until reads land. */
+				more = ret == 0 && (plan.i < plan.nr_ext);
+				break;
+			}
 			err = br_queue(br, idx);
 			if (err)
 				break;
@@ -407,15 +491,37 @@ int block_reader_read(struct block_reader *br, uint32_t block_size,
 		}
 		/* Deliver completed reads in order. */
 		while (!err && delivered < submitted) {
+			struct br_slot *s;
+
 			head = (unsigned int)(delivered % br->qd);
-			if (br->slots[head].in_flight)
+			s = &br->slots[head];
+			if (s->in_flight)
 				break;
-			ret = fn(arg, br->slots[head].first, br->slots[head].nr,
-				 br->iov[head].iov_base, br->slots[head].want);
+			if (s->dst)
+				ret = sink->commit(sink->arg, s->first, s->nr, s->want);
+			else if (sink)
+				ret = sink_copy(sink, s->first, s->nr, br->iov[head].iov_base,
+						s->want);
+			else
+				ret = fn(arg, s->first, s->nr, br->iov[head].iov_base, s->want);
 			if (ret)
 				err = ret;
 			delivered++;
 		}
 	}
 	return err;
+}
+
+int block_reader_read(struct block_reader *br, uint32_t block_size,
+		      const struct cbt_extent *ext, size_t nr_ext,
+		      block_reader_fn fn, void *arg)
+{
+	return br_run(br, block_size, ext, nr_ext, fn, arg, NULL);
+}
+
+int block_reader_read_into(struct block_reader *br, uint32_t block_size,
+			   const struct cbt_extent *ext, size_t nr_ext,
+			   const struct block_reader_sink *sink)
+{
+	return br_run(br, block_size, ext, nr_ext, NULL, NULL, sink);
 }

@@ -31,7 +31,10 @@ struct sp_batch {
 	enum sp_state state;
 	uint32_t index;			/* segment index, fixed when cut */
 	uint8_t *raw;			/* the blocks' raw bytes, back to back */
-	size_t raw_len;
+	size_t raw_len;			/* bytes of the records added (delivered) */
+	size_t res_len;			/* bytes reserved by seg_pipeline_reserve */
+	uint32_t res_nr;		/* blocks reserved */
+	uint64_t fill_seq;		/* order in which FILLING batches were taken */
 	uint64_t *blocks;		/* per record: block number and raw length */
 	uint32_t *lens;
 	uint32_t nr;
@@ -65,6 +68,7 @@ struct seg_pipeline {
 	int err;			/* first error; stops everything */
 	bool closing;			/* no more batches will be queued */
 	uint32_t cut;			/* batches queued so far (next index) */
+	uint64_t fill_seq;		/* batches taken for filling so far */
 	uint32_t stored;		/* batches stored (in index order) */
 
 	struct sp_batch *cur;		/* being filled by the reader */
@@ -344,7 +348,8 @@ static int alloc_batches(struct seg_pipeline *p)
 		struct sp_batch *b = &p->batches[i];
 
 		/* Page-aligned: the local store writes such objects with O_DIRECT. */
-		if (posix_memalign((void **)&b->raw, SP_ALIGN, p->raw_cap) ||
+		/* SP_ALIGN of slack: an O_DIRECT read of a short last block is rounded up. */
+		if (posix_memalign((void **)&b->raw, SP_ALIGN, p->raw_cap + SP_ALIGN) ||
 		    posix_memalign((void **)&b->obj, SP_ALIGN, p->obj_cap))
 			return -ENOMEM;
 		b->blocks = malloc(p->rec_cap * sizeof(*b->blocks));
@@ -470,20 +475,31 @@ out:
 	return ret;
 }
 
-/* Hand the batch being filled to the workers.  Called with the lock held. */
+/* Hand a filled batch to the workers.  Called with the lock held. */
+static void queue_batch(struct seg_pipeline *p, struct sp_batch *b)
+{
+	b->index = p->cut++;
+	b->state = SP_QUEUED;
+	pthread_cond_signal(&p->work_cv);
+}
+
+/*
+ * Stop filling the current batch: queue it now, or (reads still landing in
+ * it) when seg_pipeline_commit() has delivered all it reserved.
+ */
 static void queue_cur(struct seg_pipeline *p)
 {
 	struct sp_batch *b = p->cur;
 
-	if (!b || !b->nr)
+	if (!b || !b->res_nr)
 		return;
-	b->index = p->cut++;
-	b->state = SP_QUEUED;
 	p->cur = NULL;
-	pthread_cond_signal(&p->work_cv);
+	if (b->nr == b->res_nr)
+		queue_batch(p, b);
 }
 
-static int take_free(struct seg_pipeline *p)
+/* A free batch becomes p->cur; without wait, -EAGAIN if there is none. */
+static int take_free(struct seg_pipeline *p, bool wait)
 {
 	uint64_t t0 = 0;
 
@@ -497,12 +513,17 @@ static int take_free(struct seg_pipeline *p)
 				b->state = SP_FILLING;
 				b->nr = 0;
 				b->raw_len = 0;
+				b->res_nr = 0;
+				b->res_len = 0;
+				b->fill_seq = p->fill_seq++;
 				p->cur = b;
 				if (t0)
 					p->reader_wait_ns += now_ns() - t0;
 				return 0;
 			}
 		}
+		if (!wait)
+			return -EAGAIN;
 		if (!t0)
 			t0 = now_ns();
 		pthread_cond_wait(&p->free_cv, &p->lock);	/* backpressure */
@@ -518,7 +539,7 @@ int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, s
 	if (!b || (b->nr && b->raw_len + len > p->segment_bytes) || b->nr == p->rec_cap) {
 		pthread_mutex_lock(&p->lock);
 		queue_cur(p);
-		ret = take_free(p);
+		ret = take_free(p, true);
 		pthread_mutex_unlock(&p->lock);
 		if (ret)
 			return ret;
@@ -530,10 +551,113 @@ int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, s
 	}
 	memcpy(b->raw + b->raw_len, data, len);
 	b->raw_len += len;
+	b->res_len += len;
 	b->blocks[b->nr] = block;
 	b->lens[b->nr] = (uint32_t)len;
 	b->nr++;
+	b->res_nr++;
 	return 0;
+}
+
+/*
+ * How many of the run's nr blocks (bytes in all; only the last may be
+ * short) fit in b under the serial writer's cut: a segment closes before
+ * its raw bytes would exceed segment_bytes, and holds at least one block.
+ */
+static uint64_t run_fits(const struct seg_pipeline *p, const struct sp_batch *b, uint64_t nr,
+			 size_t bytes)
+{
+	size_t bs = p->vs->info.block_size;
+	size_t room = b->res_len < p->segment_bytes ? p->segment_bytes - b->res_len : 0;
+	uint64_t k = room / bs;
+
+	if (k >= nr - 1 && bytes - (nr - 1) * bs <= room - (nr - 1) * bs)
+		k = nr;		/* all of it (the last block may be short) */
+	else if (k >= nr)
+		k = nr - 1;
+	if (k > p->rec_cap - b->res_nr)
+		k = p->rec_cap - b->res_nr;
+	if (!k && !b->res_nr)
+		k = 1;		/* a block larger than the segment size still goes in */
+	return k;
+}
+
+void *seg_pipeline_reserve(struct seg_pipeline *p, uint64_t *nr, size_t *bytes, bool wait,
+			   int *err)
+{
+	size_t bs = p->vs->info.block_size;
+	struct sp_batch *b;
+	uint64_t k = 0;
+	void *dst = NULL;
+
+	*err = __atomic_load_n(&p->err, __ATOMIC_RELAXED);
+	if (*err || !*nr)
+		return NULL;
+	pthread_mutex_lock(&p->lock);
+	b = p->cur;
+	if (b)
+		k = run_fits(p, b, *nr, *bytes);
+	if (!k) {
+		queue_cur(p);
+		*err = take_free(p, wait);
+		if (*err)
+			goto out;
+		b = p->cur;
+		k = run_fits(p, b, *nr, *bytes);
+	}
+	if (k < *nr)
+		*bytes = (size_t)k * bs;
+	*nr = k;
+	dst = b->raw + b->res_len;
+	b->res_len += *bytes;
+	b->res_nr += (uint32_t)k;
+out:
+	pthread_mutex_unlock(&p->lock);
+	return dst;
+}
+
+/* The FILLING batch reserved first: the next commit's data is there. */
+static struct sp_batch *oldest_filling(struct seg_pipeline *p)
+{
+	struct sp_batch *best = NULL;
+
+	for (unsigned int i = 0; i < p->nr_batches; i++) {
+		struct sp_batch *b = &p->batches[i];
+
+		if (b->state == SP_FILLING && b->nr < b->res_nr &&
+		    (!best || b->fill_seq < best->fill_seq))
+			best = b;
+	}
+	return best;
+}
+
+int seg_pipeline_commit(struct seg_pipeline *p, uint64_t first, uint64_t nr, size_t bytes)
+{
+	size_t bs = p->vs->info.block_size;
+	struct sp_batch *b;
+	int ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	b = oldest_filling(p);
+	if (!b || nr > b->res_nr - b->nr || bytes > b->res_len - b->raw_len) {
+		log_err("segment pipeline: %" PRIu64 " blocks from block %" PRIu64 " were not reserved (a bug)",
+			nr, first);
+		set_err(p, -EINVAL);
+		ret = -EINVAL;
+		goto out;
+	}
+	for (uint64_t i = 0; i < nr; i++) {
+		b->blocks[b->nr] = first + i;
+		b->lens[b->nr] = (uint32_t)(bytes - i * bs < bs ? bytes - i * bs : bs);
+		b->nr++;
+	}
+	b->raw_len += bytes;
+	if (b != p->cur && b->nr == b->res_nr)
+		queue_batch(p, b);	/* cut earlier, now complete */
+	ret = p->err;
+out:
+	pthread_mutex_unlock(&p->lock);
+	return ret;
 }
 
 int seg_pipeline_finish(struct seg_pipeline *p, struct fmt_manifest_seg **segs, uint32_t *nr)
