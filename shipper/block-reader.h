@@ -47,16 +47,20 @@ int block_reader_read(struct block_reader *br, uint32_t block_size,
  * page-aligned buffer; NULL with *err = -EAGAIN when there is no room and
  * !wait (the reader delivers reads in flight first), or another error.
  * commit() hands over each run, in order, once its bytes are there; its
- * non-zero return stops the read.  If the device needs O_DIRECT alignment
+ * non-zero return stops the read.  With holes set, runs of a regular file
+ * that SEEK_DATA says are holes are reserved and committed with hole =
+ * true and never read (they read as zeros; the room is not written); a
+ * block device has no holes.  If the device needs O_DIRECT alignment
  * the block size cannot give, the reader reads into its own buffers and
  * copies into the reserved room.  Nothing is in flight when the call
  * returns, so the sink's buffers may be freed then.
  */
 struct block_reader_sink {
-	void *(*reserve)(void *arg, uint64_t first, uint64_t *nr, size_t *bytes, bool wait,
-			 int *err);
-	int (*commit)(void *arg, uint64_t first, uint64_t nr, size_t bytes);
+	void *(*reserve)(void *arg, uint64_t first, uint64_t *nr, size_t *bytes, bool hole,
+			 bool wait, int *err);
+	int (*commit)(void *arg, uint64_t first, uint64_t nr, size_t bytes, bool hole);
 	void *arg;
+	bool holes;		/* the sink takes holes as such */
 };
 
 int block_reader_read_into(struct block_reader *br, uint32_t block_size,

@@ -360,7 +360,7 @@ int cycle_writer_add(struct cycle_writer *w, uint64_t block, const void *data, s
 }
 
 void *cycle_writer_reserve(struct cycle_writer *w, uint64_t first, uint64_t *nr, size_t *bytes,
-			   bool wait, int *err)
+			   bool hole, bool wait, int *err)
 {
 	const struct vstore_volume_info *vi = &w->vs->info;
 	uint64_t end = first + *nr;
@@ -376,15 +376,16 @@ void *cycle_writer_reserve(struct cycle_writer *w, uint64_t first, uint64_t *nr,
 		*err = -EINVAL;
 		return NULL;
 	}
-	dst = seg_pipeline_reserve(w->pipe, nr, bytes, wait, err);
+	dst = seg_pipeline_reserve(w->pipe, nr, bytes, hole, wait, err);
 	if (dst)
 		w->res_next = first + *nr;
 	return dst;
 }
 
-int cycle_writer_commit_run(struct cycle_writer *w, uint64_t first, uint64_t nr, size_t bytes)
+int cycle_writer_commit_run(struct cycle_writer *w, uint64_t first, uint64_t nr, size_t bytes,
+			    bool hole)
 {
-	int ret = seg_pipeline_commit(w->pipe, first, nr, bytes);
+	int ret = seg_pipeline_commit(w->pipe, first, nr, bytes, hole);
 
 	return ret ? ret : note_added(w, first, nr);
 }

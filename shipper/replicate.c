@@ -238,22 +238,22 @@ struct ship_ctx {
 };
 
 /* Zero-copy: the reader reads straight into the segment pipeline's batches. */
-static void *ship_reserve(void *arg, uint64_t first, uint64_t *nr, size_t *bytes, bool wait,
-			  int *err)
+static void *ship_reserve(void *arg, uint64_t first, uint64_t *nr, size_t *bytes, bool hole,
+			  bool wait, int *err)
 {
 	struct ship_ctx *c = arg;
 
-	return cycle_writer_reserve(c->w, first, nr, bytes, wait, err);
+	return cycle_writer_reserve(c->w, first, nr, bytes, hole, wait, err);
 }
 
-static int ship_commit(void *arg, uint64_t first, uint64_t nr, size_t bytes)
+static int ship_commit(void *arg, uint64_t first, uint64_t nr, size_t bytes, bool hole)
 {
 	struct ship_ctx *c = arg;
 	int err;
 
 	if (c->r->opts.stop && *c->r->opts.stop)
 		return -EINTR;
-	err = cycle_writer_commit_run(c->w, first, nr, bytes);
+	err = cycle_writer_commit_run(c->w, first, nr, bytes, hole);
 	if (err)
 		return err;
 	c->blocks += nr;
@@ -590,7 +590,8 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	ship.total = cbt_extent_list_blocks(read);
 	err = read->nr ? block_reader_read_into(r->br, info.block_size, read->ext, read->nr,
 						&(struct block_reader_sink){ ship_reserve,
-									     ship_commit, &ship }) : 0;
+									     ship_commit, &ship,
+									     true }) : 0;
 	if (err) {
 		if (err == -EINTR)
 			log_notice("volume %s: interrupted while reading cycle %" PRIu64,

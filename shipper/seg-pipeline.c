@@ -37,6 +37,8 @@ struct sp_batch {
 	uint64_t fill_seq;		/* order in which FILLING batches were taken */
 	uint64_t *blocks;		/* per record: block number and raw length */
 	uint32_t *lens;
+	uint8_t *hole;			/* per record: known zeros, no bytes in raw */
+	size_t cut_len;			/* raw bytes reserved, holes included: the cut */
 	uint32_t nr;
 	uint8_t *obj;			/* sealed object (header, ciphertext, tag) */
 	size_t obj_len;
@@ -128,6 +130,17 @@ static void set_err(struct seg_pipeline *p, int err)
 	pthread_cond_broadcast(&p->free_cv);
 }
 
+static uint32_t zero_block_crc(uint32_t block_size)
+{
+	static const uint8_t zeros[4096];
+	uint32_t crc = 0;
+
+	for (uint32_t done = 0; done < block_size; done += sizeof(zeros))
+		crc = crc32c(crc, zeros, block_size - done < sizeof(zeros) ?
+					 block_size - done : sizeof(zeros));
+	return crc;
+}
+
 /* Build the segment payload right after the envelope header, then seal in place. */
 static int seal_batch(struct seg_pipeline *p, struct sp_worker *wk, struct sp_batch *b)
 {
@@ -143,14 +156,14 @@ static int seal_batch(struct seg_pipeline *p, struct sp_worker *wk, struct sp_ba
 	size_t seg_len, clen;
 	int ret;
 
-	for (uint32_t i = 0; i < b->nr; data += b->lens[i], i++) {
+	for (uint32_t i = 0; i < b->nr; data += b->hole[i] ? 0 : b->lens[i], i++) {
 		struct fmt_record rec = { .block = b->blocks[i] };
 		size_t len = b->lens[i];
 		uint8_t *out = q + FMT_REC_HDR_BYTES;
 
-		if (all_zero(data, len)) {
+		if (b->hole[i] || all_zero(data, len)) {
 			/* Zero blocks (holes, often a third of a volume) all have one crc. */
-			rec.crc = len == p->vs->info.block_size ? p->zero_crc : crc32c(0, data, len);
+			rec.crc = len == p->vs->info.block_size ? p->zero_crc : zero_block_crc((uint32_t)len);
 			rec.kind = REC_ZERO;
 			rec.stored_len = 0;
 		} else {
@@ -226,7 +239,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&p->lock);
 		p->seal_ns += t0;
 		p->seal_cpu_ns += c0;
-		p->raw_bytes += b->raw_len;
+		p->raw_bytes += b->cut_len;	/* holes included: the volume's bytes */
 		p->obj_bytes += b->obj_len;
 		if (ret) {
 			set_err(p, ret);
@@ -327,6 +340,7 @@ static void pipeline_free(struct seg_pipeline *p)
 		free(p->batches[i].raw);
 		free(p->batches[i].blocks);
 		free(p->batches[i].lens);
+		free(p->batches[i].hole);
 		free(p->batches[i].obj);
 	}
 	free(p->batches);
@@ -354,21 +368,11 @@ static int alloc_batches(struct seg_pipeline *p)
 			return -ENOMEM;
 		b->blocks = malloc(p->rec_cap * sizeof(*b->blocks));
 		b->lens = malloc(p->rec_cap * sizeof(*b->lens));
-		if (!b->blocks || !b->lens)
+		b->hole = malloc(p->rec_cap);
+		if (!b->blocks || !b->lens || !b->hole)
 			return -ENOMEM;
 	}
 	return 0;
-}
-
-static uint32_t zero_block_crc(uint32_t block_size)
-{
-	static const uint8_t zeros[4096];
-	uint32_t crc = 0;
-
-	for (uint32_t done = 0; done < block_size; done += sizeof(zeros))
-		crc = crc32c(crc, zeros, block_size - done < sizeof(zeros) ?
-					 block_size - done : sizeof(zeros));
-	return crc;
 }
 
 int seg_pipeline_start(struct vstore *vs, uint64_t cycle, const struct codec_ops *codec,
@@ -515,6 +519,7 @@ static int take_free(struct seg_pipeline *p, bool wait)
 				b->raw_len = 0;
 				b->res_nr = 0;
 				b->res_len = 0;
+				b->cut_len = 0;
 				b->fill_seq = p->fill_seq++;
 				p->cur = b;
 				if (t0)
@@ -536,7 +541,7 @@ int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, s
 	int ret = 0;
 
 	/* Same cut as a serial writer: close before the raw bytes exceed segment_bytes. */
-	if (!b || (b->nr && b->raw_len + len > p->segment_bytes) || b->nr == p->rec_cap) {
+	if (!b || (b->nr && b->cut_len + len > p->segment_bytes) || b->nr == p->rec_cap) {
 		pthread_mutex_lock(&p->lock);
 		queue_cur(p);
 		ret = take_free(p, true);
@@ -552,8 +557,10 @@ int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, s
 	memcpy(b->raw + b->raw_len, data, len);
 	b->raw_len += len;
 	b->res_len += len;
+	b->cut_len += len;
 	b->blocks[b->nr] = block;
 	b->lens[b->nr] = (uint32_t)len;
+	b->hole[b->nr] = 0;
 	b->nr++;
 	b->res_nr++;
 	return 0;
@@ -568,7 +575,7 @@ static uint64_t run_fits(const struct seg_pipeline *p, const struct sp_batch *b,
 			 size_t bytes)
 {
 	size_t bs = p->vs->info.block_size;
-	size_t room = b->res_len < p->segment_bytes ? p->segment_bytes - b->res_len : 0;
+	size_t room = b->cut_len < p->segment_bytes ? p->segment_bytes - b->cut_len : 0;
 	uint64_t k = room / bs;
 
 	if (k >= nr - 1 && bytes - (nr - 1) * bs <= room - (nr - 1) * bs)
@@ -582,8 +589,8 @@ static uint64_t run_fits(const struct seg_pipeline *p, const struct sp_batch *b,
 	return k;
 }
 
-void *seg_pipeline_reserve(struct seg_pipeline *p, uint64_t *nr, size_t *bytes, bool wait,
-			   int *err)
+void *seg_pipeline_reserve(struct seg_pipeline *p, uint64_t *nr, size_t *bytes, bool hole,
+			   bool wait, int *err)
 {
 	size_t bs = p->vs->info.block_size;
 	struct sp_batch *b;
@@ -609,7 +616,9 @@ void *seg_pipeline_reserve(struct seg_pipeline *p, uint64_t *nr, size_t *bytes, 
 		*bytes = (size_t)k * bs;
 	*nr = k;
 	dst = b->raw + b->res_len;
-	b->res_len += *bytes;
+	if (!hole)
+		b->res_len += *bytes;
+	b->cut_len += *bytes;
 	b->res_nr += (uint32_t)k;
 out:
 	pthread_mutex_unlock(&p->lock);
@@ -631,7 +640,8 @@ static struct sp_batch *oldest_filling(struct seg_pipeline *p)
 	return best;
 }
 
-int seg_pipeline_commit(struct seg_pipeline *p, uint64_t first, uint64_t nr, size_t bytes)
+int seg_pipeline_commit(struct seg_pipeline *p, uint64_t first, uint64_t nr, size_t bytes,
+			bool hole)
 {
 	size_t bs = p->vs->info.block_size;
 	struct sp_batch *b;
@@ -639,7 +649,7 @@ int seg_pipeline_commit(struct seg_pipeline *p, uint64_t first, uint64_t nr, siz
 
 	pthread_mutex_lock(&p->lock);
 	b = oldest_filling(p);
-	if (!b || nr > b->res_nr - b->nr || bytes > b->res_len - b->raw_len) {
+	if (!b || nr > b->res_nr - b->nr || (!hole && bytes > b->res_len - b->raw_len)) {
 		log_err("segment pipeline: %" PRIu64 " blocks from block %" PRIu64 " were not reserved (a bug)",
 			nr, first);
 		set_err(p, -EINVAL);
@@ -649,9 +659,11 @@ int seg_pipeline_commit(struct seg_pipeline *p, uint64_t first, uint64_t nr, siz
 	for (uint64_t i = 0; i < nr; i++) {
 		b->blocks[b->nr] = first + i;
 		b->lens[b->nr] = (uint32_t)(bytes - i * bs < bs ? bytes - i * bs : bs);
+		b->hole[b->nr] = hole;
 		b->nr++;
 	}
-	b->raw_len += bytes;
+	if (!hole)
+		b->raw_len += bytes;
 	if (b != p->cur && b->nr == b->res_nr)
 		queue_batch(p, b);	/* cut earlier, now complete */
 	ret = p->err;

@@ -61,11 +61,15 @@ int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, s
  * in it (block size) and may be written SP_ALIGN bytes past *bytes.  NULL
  * with *err = -EAGAIN when no batch is free and !wait (reads in flight
  * should be delivered first), or another error.  Once the data is there,
- * seg_pipeline_commit() hands the run over, in the order reserved.
+ * seg_pipeline_commit() hands the run over, in the order reserved.  A hole
+ * (hole = true in both: blocks known to be zeros, such as a sparse file's
+ * holes) takes no room: nothing is read into the buffer, and its blocks
+ * become zero records; it still counts for the segment's cut.
  */
-void *seg_pipeline_reserve(struct seg_pipeline *p, uint64_t *nr, size_t *bytes, bool wait,
-			   int *err);
-int seg_pipeline_commit(struct seg_pipeline *p, uint64_t first, uint64_t nr, size_t bytes);
+void *seg_pipeline_reserve(struct seg_pipeline *p, uint64_t *nr, size_t *bytes, bool hole,
+			   bool wait, int *err);
+int seg_pipeline_commit(struct seg_pipeline *p, uint64_t first, uint64_t nr, size_t bytes,
+			bool hole);
 /*
  * Seal and store what is left, wait for every segment to be stored and stop
  * the threads.  On success *segs (malloc'd, index order) and *nr describe

@@ -8,6 +8,10 @@
  * once, and the reader only asks the sink to wait when nothing is in
  * flight (else a real sink could deadlock).  Block size 512 on a file
  * opened with O_DIRECT takes the copying path; 4096 the zero-copy one.
+ * A sparse file's holes (SEEK_DATA) come as hole runs, never read: the
+ * test sink leaves its buffer unwritten there (a 0xee pattern), so a hole
+ * taken for data, or data for a hole, shows; a sink without holes gets
+ * every block read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,10 +44,13 @@ struct sink_state {
 	int shortened;
 	int stop_after;		/* commit returns -ECANCELED at this commit; 0 = never */
 	int commits;
+	uint64_t hole_blocks;	/* committed as holes */
+	int hole_mismatch;	/* hole flag differs between reserve and commit */
+	uint8_t res_hole[4096];
 };
 
-static void *reserve(void *arg, uint64_t first, uint64_t *nr, size_t *bytes, bool wait,
-		     int *err)
+static void *reserve(void *arg, uint64_t first, uint64_t *nr, size_t *bytes, bool hole,
+		     bool wait, int *err)
 {
 	struct sink_state *s = arg;
 
@@ -63,13 +70,14 @@ static void *reserve(void *arg, uint64_t first, uint64_t *nr, size_t *bytes, boo
 	}
 	s->res_first[s->res_tail % 4096] = first;
 	s->res_nr[s->res_tail % 4096] = *nr;
+	s->res_hole[s->res_tail % 4096] = hole;
 	s->res_tail++;
 	s->outstanding += *nr;
 	s->next_reserve = first + *nr;
 	return s->out + first * s->bs;
 }
 
-static int commit(void *arg, uint64_t first, uint64_t nr, size_t bytes)
+static int commit(void *arg, uint64_t first, uint64_t nr, size_t bytes, bool hole)
 {
 	struct sink_state *s = arg;
 
@@ -77,6 +85,10 @@ static int commit(void *arg, uint64_t first, uint64_t nr, size_t bytes)
 	if (s->res_head == s->res_tail || s->res_first[s->res_head % 4096] != first ||
 	    s->res_nr[s->res_head % 4096] != nr)
 		s->bad++;
+	if (s->res_head != s->res_tail && s->res_hole[s->res_head % 4096] != hole)
+		s->hole_mismatch++;
+	if (hole)
+		s->hole_blocks += nr;
 	s->res_head++;
 	s->outstanding -= nr;
 	s->committed += nr;
@@ -85,8 +97,13 @@ static int commit(void *arg, uint64_t first, uint64_t nr, size_t bytes)
 	return 0;
 }
 
+/*
+ * file: the expected bytes, where holes (if holes) are left 0xee by the
+ * sink and so expected as 0xee; want_holes: blocks that must come as holes.
+ */
 static void run_case(const char *path, const uint8_t *file, uint64_t size, uint32_t bs,
-		     const struct cbt_extent *ext, size_t nr_ext, bool zero_copy, const char *what)
+		     const struct cbt_extent *ext, size_t nr_ext, bool zero_copy, bool holes,
+		     uint64_t want_holes, const char *what)
 {
 	const struct block_reader_opts opts = { .queue_depth = 8, .max_read_bytes = 64 * 1024 };
 	struct sink_state *s = calloc(1, sizeof(*s));
@@ -106,8 +123,11 @@ static void run_case(const char *path, const uint8_t *file, uint64_t size, uint3
 	if (err)
 		goto out;
 	err = block_reader_read_into(br, bs, ext, nr_ext,
-				     &(struct block_reader_sink){ reserve, commit, s });
+				     &(struct block_reader_sink){ reserve, commit, s, holes });
 	tap_eq(err, 0, what);
+	tap_ok(s->hole_blocks == want_holes && !s->hole_mismatch,
+	       "%s: %llu blocks came as holes (want %llu)", what,
+	       (unsigned long long)s->hole_blocks, (unsigned long long)want_holes);
 	for (size_t i = 0; i < nr_ext; i++) {
 		uint64_t off = ext[i].start * bs, len = ext[i].count * bs;
 
@@ -136,13 +156,66 @@ static void run_case(const char *path, const uint8_t *file, uint64_t size, uint3
 	s->outstanding = s->next_reserve = s->committed = 0;
 	s->stop_after = 5;
 	err = block_reader_read_into(br, bs, ext, nr_ext,
-				     &(struct block_reader_sink){ reserve, commit, s });
+				     &(struct block_reader_sink){ reserve, commit, s, holes });
 	tap_ok(err == -ECANCELED && s->commits == 5, "%s: a commit error stops the read (%d)",
 	       what, err);
 	block_reader_close(br);
 out:
 	free(s->out);
 	free(s);
+}
+
+/*
+ * A sparse copy: blocks 10-49 and 120-199 and the short last block are
+ * holes (never written), block 60 is half hole (data in its first 2 KiB).
+ */
+static void test_sparse(uint8_t *file, uint64_t size)
+{
+	const struct cbt_extent all4k = { 0, 201 }, all512 = { 0, 1602 };
+	const struct cbt_extent some[] = { { 5, 10 }, { 45, 20 }, { 118, 3 } };
+	uint8_t *with_holes = malloc(size), *zeros = malloc(size);
+	int fd = open("sparse", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	bool ok = fd >= 0 && !ftruncate(fd, (off_t)size);
+
+	memcpy(with_holes, file, size);
+	memcpy(zeros, file, size);
+	for (uint64_t b = 0; b < 201; b++) {
+		bool hole = (b >= 10 && b < 50) || (b >= 120 && b < 200) || b == 200;
+		uint64_t off = b * 4096, len = b == 200 ? 1000 : 4096;
+
+		if (b == 60) {
+			memset(with_holes + off + 2048, 0, 2048);
+			memset(zeros + off + 2048, 0, 2048);
+			ok = ok && pwrite(fd, file + off, 2048, (off_t)off) == 2048;
+		} else if (hole) {
+			memset(with_holes + off, 0xee, len);	/* the sink's pattern */
+			memset(zeros + off, 0, len);
+		} else {
+			ok = ok && pwrite(fd, file + off, len, (off_t)off) == (ssize_t)len;
+		}
+	}
+	ok = ok && !fsync(fd) && !close(fd);
+	tap_ok(ok, "sparse file written");
+	fd = open("sparse", O_RDONLY | O_CLOEXEC);
+	ok = fd >= 0 && lseek(fd, 10 * 4096, SEEK_DATA) == 50 * 4096;
+	if (fd >= 0)
+		close(fd);
+	if (!ok) {
+		tap_ok(1, "# SKIP this file system does not report the holes (SEEK_DATA)");
+		goto out;
+	}
+	/* Holes: 40 + 80 + the short last block; block 60 is data (a 4 KiB fs block). */
+	run_case("sparse", with_holes, size, 4096, &all4k, 1, true, true, 121,
+		 "sparse, 4 KiB blocks (zero-copy)");
+	run_case("sparse", with_holes, size, 4096, some, 3, true, true, 5 + 5 + 1,
+		 "sparse, extents across holes (zero-copy)");
+	run_case("sparse", with_holes, size, 512, &all512, 1, false, true, 120 * 8 + 2,
+		 "sparse, 512-byte blocks (copied)");
+	run_case("sparse", zeros, size, 4096, &all4k, 1, true, false, 0,
+		 "sparse, a sink without holes reads the zeros (the check can fail)");
+out:
+	free(with_holes);
+	free(zeros);
 }
 
 int main(void)
@@ -159,9 +232,10 @@ int main(void)
 	fd = open("dev", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	tap_ok(fd >= 0 && write(fd, file, size) == (ssize_t)size && !close(fd), "test file written");
 
-	run_case("dev", file, size, 4096, &all4k, 1, true, "4 KiB blocks, whole file (zero-copy)");
-	run_case("dev", file, size, 4096, some4k, 5, true, "4 KiB blocks, extents (zero-copy)");
-	run_case("dev", file, size, 512, &all512, 1, false, "512-byte blocks (copied: O_DIRECT alignment)");
+	run_case("dev", file, size, 4096, &all4k, 1, true, true, 0, "4 KiB blocks, whole file (zero-copy)");
+	run_case("dev", file, size, 4096, some4k, 5, true, true, 0, "4 KiB blocks, extents (zero-copy)");
+	run_case("dev", file, size, 512, &all512, 1, false, true, 0, "512-byte blocks (copied: O_DIRECT alignment)");
+	test_sparse(file, size);
 	free(file);
 	return tap_done();
 }
