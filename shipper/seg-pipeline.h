@@ -58,7 +58,7 @@ int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, s
  * blocks of *bytes bytes (only the volume's last block may be short) in the
  * batch being filled, or a new one: *nr and *bytes may come back smaller
  * (a segment's cut), never 0.  The buffer is aligned like the run's offset
- * in it (block size) and may be written SP_ALIGN bytes past *bytes.  NULL
+ * in it (block size) and may be written 4096 bytes past *bytes.  NULL
  * with *err = -EAGAIN when no batch is free and !wait (reads in flight
  * should be delivered first), or another error.  Once the data is there,
  * seg_pipeline_commit() hands the run over, in the order reserved.  A hole
