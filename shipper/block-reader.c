@@ -388,8 +388,8 @@ static int sink_copy(const struct block_reader_sink *sink, uint64_t first, uint6
  * SEEK_DATA/SEEK_HOLE, remembered so a run of reads asks once per extent.
  * A file system without them reports all data, which is always correct.
  */
-static int br_probe(struct block_reader *br, uint64_t off, uint64_t end, bool *hole,
-		    uint64_t *until)
+static void br_probe(struct block_reader *br, uint64_t off, uint64_t end, bool *hole,
+		     uint64_t *until)
 {
 	off_t d, h;
 
@@ -401,7 +401,7 @@ static int br_probe(struct block_reader *br, uint64_t off, uint64_t end, bool *h
 			br->regular = false;
 			*hole = false;
 			*until = end;
-			return 0;
+			return;
 		}
 		br->probe_lo = off;
 		if (d < 0 || (uint64_t)d > off) {	/* ENXIO: a hole up to the end */
@@ -417,7 +417,6 @@ static int br_probe(struct block_reader *br, uint64_t off, uint64_t end, bool *h
 	}
 	*hole = br->probe_hole;
 	*until = br->probe_hi < end ? br->probe_hi : end;
-	return 0;
 }
 
 /* Plan again from save: the same run, at most max blocks. */
