@@ -3,7 +3,8 @@
  * Applying cycles to a replica.  Each cycle is read twice: the first pass
  * checks everything and writes nothing; the second writes.  The second pass
  * re-checks each segment against the (already authenticated) manifest's
- * SHA-256, so it writes exactly the bytes the first pass verified, and a
+ * GCM tag (version 1 manifests: SHA-256) and re-authenticates it, so it
+ * writes exactly the bytes the first pass verified, and a
  * store that changes in between stops it like a crash would: the
  * replica-applied record still names the previous cycle, and the next run
  * applies the whole cycle again.  Memory is bounded by one segment.

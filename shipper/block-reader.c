@@ -33,6 +33,8 @@ struct br_slot {
 	uint64_t offset;	/* byte offset of the first block */
 	size_t want;		/* bytes to deliver (less at the end of the device) */
 	size_t done;		/* bytes read so far */
+	void *dst;		/* where (a sink's buffer), or NULL: the slot's own */
+	bool hole;		/* a hole of the file: nothing to read, zeros */
 	bool in_flight;
 };
 
@@ -40,6 +42,9 @@ struct block_reader {
 	char *path;
 	int fd;
 	bool direct;
+	bool regular;		/* a regular file: it may have holes (SEEK_DATA) */
+	uint64_t probe_lo, probe_hi;	/* last hole/data probe: [lo, hi) is ... */
+	bool probe_hole;		/* ... a hole (true) or data */
 	bool fixed_bufs;	/* buffers registered with the ring */
 	uint64_t size;
 	unsigned int qd;
@@ -66,6 +71,7 @@ static int br_size(struct block_reader *br)
 			return -errno;
 	} else if (S_ISREG(st.st_mode)) {
 		br->size = (uint64_t)st.st_size;
+		br->regular = true;
 	} else {
 		return -EINVAL;
 	}
@@ -299,7 +305,10 @@ static int br_queue(struct block_reader *br, unsigned int idx)
 		if (!sqe)
 			return -EBUSY;
 	}
-	if (br->fixed_bufs)
+	if (s->dst)
+		io_uring_prep_read(sqe, 0, (char *)s->dst + s->done,
+				   (unsigned int)(len - s->done), s->offset + s->done);
+	else if (br->fixed_bufs)
 		io_uring_prep_read_fixed(sqe, 0, (char *)br->iov[idx].iov_base + s->done,
 					 (unsigned int)(len - s->done), s->offset + s->done,
 					 (int)idx);
@@ -337,13 +346,175 @@ static int br_complete(struct block_reader *br, unsigned int idx, int res)
 	return 0;
 }
 
-int block_reader_read(struct block_reader *br, uint32_t block_size,
-		      const struct cbt_extent *ext, size_t nr_ext,
-		      block_reader_fn fn, void *arg)
+/* Bytes of the run [first, first + nr): less than nr blocks at the end of the device. */
+static size_t run_bytes(const struct block_reader *br, uint32_t block_size, uint64_t first,
+			uint64_t nr)
+{
+	uint64_t off = first * block_size, want = nr * block_size;
+
+	return (size_t)(off + want > br->size ? br->size - off : want);
+}
+
+/*
+ * Copy a run read into the slot's own buffer into the sink's buffers (data
+ * NULL: a hole, nothing to copy).
+ */
+static int sink_copy(const struct block_reader_sink *sink, uint64_t first, uint64_t nr,
+		     const uint8_t *data, size_t bytes)
+{
+	while (nr) {
+		uint64_t got = nr;
+		size_t gb = bytes;
+		int err = 0;
+		void *dst = sink->reserve(sink->arg, first, &got, &gb, !data, true, &err);
+
+		if (!dst)
+			return err ? err : -EIO;
+		if (data)
+			memcpy(dst, data, gb);
+		err = sink->commit(sink->arg, first, got, gb, !data);
+		if (err)
+			return err;
+		first += got;
+		nr -= got;
+		data = data ? data + gb : NULL;
+		bytes -= gb;
+	}
+	return 0;
+}
+
+/*
+ * Is byte off of a regular file in a hole, and up to where (at most end)?
+ * SEEK_DATA/SEEK_HOLE, remembered so a run of reads asks once per extent.
+ * A file system without them reports all data, which is always correct.
+ */
+static void br_probe(struct block_reader *br, uint64_t off, uint64_t end, bool *hole,
+		     uint64_t *until)
+{
+	off_t d, h;
+
+	if (off < br->probe_lo || off >= br->probe_hi) {
+		d = lseek(br->fd, (off_t)off, SEEK_DATA);
+		if (d < 0 && errno != ENXIO) {
+			log_debug("%s: SEEK_DATA failed (%s); reading holes as data", br->path,
+				  strerror(errno));
+			br->regular = false;
+			*hole = false;
+			*until = end;
+			return;
+		}
+		br->probe_lo = off;
+		if (d < 0 || (uint64_t)d > off) {	/* ENXIO: a hole up to the end */
+			br->probe_hole = true;
+			br->probe_hi = d < 0 ? br->size : (uint64_t)d;
+		} else {
+			h = lseek(br->fd, (off_t)off, SEEK_HOLE);
+			br->probe_hole = false;
+			br->probe_hi = h < 0 ? br->size : (uint64_t)h;
+		}
+		if (br->probe_hi <= off)
+			br->probe_hi = br->size;	/* the file changed under us: data */
+	}
+	*hole = br->probe_hole;
+	*until = br->probe_hi < end ? br->probe_hi : end;
+}
+
+/* Plan again from save: the same run, at most max blocks. */
+static void br_replan(struct br_plan *plan, const struct br_plan *save, uint64_t max,
+		      uint64_t *first, uint64_t *nr)
+{
+	uint64_t keep = save->max_blocks;
+
+	*plan = *save;
+	plan->max_blocks = max;
+	br_plan_next(plan, first, nr);
+	plan->max_blocks = keep;
+}
+
+/*
+ * How many of the run's blocks are all hole (*hole) or hold data: a block
+ * only partly in a hole is data; the volume's short last block is a hole
+ * if the hole reaches the end of the file.
+ */
+static uint64_t br_hole_blocks(struct block_reader *br, uint32_t block_size, uint64_t first,
+			       uint64_t nr, bool *hole)
+{
+	uint64_t off = first * block_size, end = off + nr * block_size, until, n;
+
+	if (end > br->size)
+		end = br->size;
+	br_probe(br, off, end, hole, &until);
+	if (*hole) {
+		n = until >= end ? nr : (until - off) / block_size;
+		if (n)
+			return n;
+		/* Less than a block of hole: read it; the next probe starts after it. */
+		*hole = false;
+		br_probe(br, until, end, hole, &until);
+		*hole = false;
+		return 1 + (until > off + block_size ? (until - off - block_size) / block_size : 0);
+	}
+	n = (until - off + block_size - 1) / block_size;
+	return n < nr ? n : nr;
+}
+
+/*
+ * Plan the next read into a free slot: with a zero-copy sink, into room it
+ * reserves (maybe fewer blocks); a run in a hole of the file (sinks that
+ * take holes) is not read at all.  1 planned, 0 nothing to read or (no
+ * room in the sink now) deliver what is pending first, or -errno.
+ */
+static int br_plan_slot(struct block_reader *br, struct br_plan *plan, uint32_t block_size,
+			const struct block_reader_sink *sink, bool zero_copy, bool wait,
+			struct br_slot *slot)
+{
+	struct br_plan save = *plan;
+	uint64_t first, nr, got, n;
+	bool hole = false;
+	size_t bytes, gb;
+	void *dst = NULL;
+	int err = 0;
+
+	if (!br_plan_next(plan, &first, &nr))
+		return 0;
+	if (sink && sink->holes && br->regular) {
+		n = br_hole_blocks(br, block_size, first, nr, &hole);
+		if (n < nr)
+			br_replan(plan, &save, n, &first, &nr);
+	}
+	bytes = run_bytes(br, block_size, first, nr);
+	if (zero_copy) {
+		got = nr;
+		gb = bytes;
+		dst = sink->reserve(sink->arg, first, &got, &gb, hole, wait, &err);
+		if (!dst) {
+			*plan = save;
+			return err == -EAGAIN ? 0 : (err ? err : -EIO);
+		}
+		if (got < nr) {
+			br_replan(plan, &save, got, &first, &nr);
+			bytes = gb;
+		}
+	}
+	*slot = (struct br_slot){
+		.first = first,
+		.nr = nr,
+		.offset = first * block_size,
+		.want = bytes,
+		.dst = hole ? NULL : dst,
+		.hole = hole,
+	};
+	return 1;
+}
+
+static int br_run(struct block_reader *br, uint32_t block_size,
+		  const struct cbt_extent *ext, size_t nr_ext,
+		  block_reader_fn fn, void *arg, const struct block_reader_sink *sink)
 {
 	struct br_plan plan = { .ext = ext, .nr_ext = nr_ext };
-	uint64_t submitted = 0, delivered = 0, first, nr;
+	uint64_t submitted = 0, delivered = 0;
 	unsigned int in_flight = 0, idx, head;
+	bool zero_copy = false;
 	struct io_uring_cqe *cqe;
 	bool more = true;
 	int err = 0, ret;
@@ -357,30 +528,41 @@ int block_reader_read(struct block_reader *br, uint32_t block_size,
 	if (err)
 		return err;
 	plan.max_blocks = br->max_read / block_size;
+	/* Straight into the sink's buffers when they suit O_DIRECT's alignment. */
+	zero_copy = sink && (!br->direct || block_size % BR_ALIGN == 0);
+	br->probe_lo = br->probe_hi = 0;
 
 	for (;;) {
-		/* Fill free slots, unless stopping. */
+		/*
+		 * Fill free slots, unless stopping.  The sink may make us wait
+		 * for room only when nothing is pending: pending runs hold room.
+		 */
 		while (!err && more && submitted - delivered < br->qd) {
-			more = br_plan_next(&plan, &first, &nr);
-			if (!more)
-				break;
 			idx = (unsigned int)(submitted % br->qd);
-			br->slots[idx] = (struct br_slot){
-				.first = first,
-				.nr = nr,
-				.offset = first * block_size,
-			};
-			br->slots[idx].want = (size_t)(nr * block_size);
-			if (br->slots[idx].offset + br->slots[idx].want > br->size)
-				br->slots[idx].want = (size_t)(br->size - br->slots[idx].offset);
-			err = br_queue(br, idx);
-			if (err)
+			ret = br_plan_slot(br, &plan, block_size, sink, zero_copy,
+					   submitted == delivered, &br->slots[idx]);
+			if (ret < 0)
+				err = ret;
+			if (ret <= 0) {
+				/* Nothing left, or no room in the sink until runs are delivered. */
+				more = ret == 0 && (plan.i < plan.nr_ext);
 				break;
+			}
+			if (!br->slots[idx].hole) {
+				err = br_queue(br, idx);
+				if (err)
+					break;
+				in_flight++;
+			}
 			submitted++;
-			in_flight++;
+		}
+		if (!in_flight && (err || delivered == submitted)) {
+			if (err || !more)
+				break;
+			continue;	/* all delivered: room again */
 		}
 		if (!in_flight)
-			break;
+			goto deliver;	/* only holes pending */
 
 		ret = io_uring_submit_and_wait(&br->ring, 1);
 		if (ret < 0 && ret != -EINTR) {
@@ -405,17 +587,40 @@ int block_reader_read(struct block_reader *br, uint32_t block_size,
 			if (!br->slots[idx].in_flight)
 				in_flight--;
 		}
+deliver:
 		/* Deliver completed reads in order. */
 		while (!err && delivered < submitted) {
+			struct br_slot *s;
+
 			head = (unsigned int)(delivered % br->qd);
-			if (br->slots[head].in_flight)
+			s = &br->slots[head];
+			if (s->in_flight)
 				break;
-			ret = fn(arg, br->slots[head].first, br->slots[head].nr,
-				 br->iov[head].iov_base, br->slots[head].want);
+			if (s->dst || (s->hole && zero_copy))
+				ret = sink->commit(sink->arg, s->first, s->nr, s->want, s->hole);
+			else if (sink)
+				ret = sink_copy(sink, s->first, s->nr,
+						s->hole ? NULL : br->iov[head].iov_base, s->want);
+			else
+				ret = fn(arg, s->first, s->nr, br->iov[head].iov_base, s->want);
 			if (ret)
 				err = ret;
 			delivered++;
 		}
 	}
 	return err;
+}
+
+int block_reader_read(struct block_reader *br, uint32_t block_size,
+		      const struct cbt_extent *ext, size_t nr_ext,
+		      block_reader_fn fn, void *arg)
+{
+	return br_run(br, block_size, ext, nr_ext, fn, arg, NULL);
+}
+
+int block_reader_read_into(struct block_reader *br, uint32_t block_size,
+			   const struct cbt_extent *ext, size_t nr_ext,
+			   const struct block_reader_sink *sink)
+{
+	return br_run(br, block_size, ext, nr_ext, NULL, NULL, sink);
 }

@@ -8,6 +8,7 @@
 #ifndef CBTSHIP_BLOCK_READER_H
 #define CBTSHIP_BLOCK_READER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,5 +38,33 @@ typedef int (*block_reader_fn)(void *arg, uint64_t first, uint64_t nr,
 int block_reader_read(struct block_reader *br, uint32_t block_size,
 		      const struct cbt_extent *ext, size_t nr_ext,
 		      block_reader_fn fn, void *arg);
+
+/*
+ * Where block_reader_read_into() reads to, so the data is not copied:
+ * reserve() gives room for a run of *nr blocks from `first` (*bytes bytes;
+ * it may shorten both, never to 0) that may be written up to 4096 bytes
+ * past *bytes, and is aligned like a multiple of the block size from a
+ * page-aligned buffer; NULL with *err = -EAGAIN when there is no room and
+ * !wait (the reader delivers reads in flight first), or another error.
+ * commit() hands over each run, in order, once its bytes are there; its
+ * non-zero return stops the read.  With holes set, runs of a regular file
+ * that SEEK_DATA says are holes are reserved and committed with hole =
+ * true and never read (they read as zeros; the room is not written); a
+ * block device has no holes.  If the device needs O_DIRECT alignment
+ * the block size cannot give, the reader reads into its own buffers and
+ * copies into the reserved room.  Nothing is in flight when the call
+ * returns, so the sink's buffers may be freed then.
+ */
+struct block_reader_sink {
+	void *(*reserve)(void *arg, uint64_t first, uint64_t *nr, size_t *bytes, bool hole,
+			 bool wait, int *err);
+	int (*commit)(void *arg, uint64_t first, uint64_t nr, size_t bytes, bool hole);
+	void *arg;
+	bool holes;		/* the sink takes holes as such */
+};
+
+int block_reader_read_into(struct block_reader *br, uint32_t block_size,
+			   const struct cbt_extent *ext, size_t nr_ext,
+			   const struct block_reader_sink *sink);
 
 #endif

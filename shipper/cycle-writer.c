@@ -34,6 +34,7 @@ struct cycle_writer {
 	struct cbt_extent *added;
 	size_t nr_added, added_alloc;
 	uint64_t blocks_added;
+	uint64_t res_next;		/* zero-copy: the block after the last one reserved */
 };
 
 static void writer_free(struct cycle_writer *w)
@@ -173,12 +174,12 @@ static int keep_segment(struct vstore *vs, uint32_t index, uint64_t *next,
 		return 0;
 	if (ret)
 		return ret;
+	memset(seg, 0, sizeof(*seg));
 	seg->index = index;
 	seg->object_bytes = len;
-	ret = vstore_sha256(obj, len, seg->sha256);
+	if (len >= ENV_OVERHEAD)
+		memcpy(seg->tag, obj + len - ENV_TAG_BYTES, ENV_TAG_BYTES);
 	free(obj);
-	if (ret)
-		return ret;
 	/* Authenticates it (key, volume id, cycle 1, this index). */
 	ret = vstore_read_segment(vs, 1, seg, &payload, &len, &codec);
 	if (ret == -EBADMSG || ret == -ENOENT)
@@ -309,12 +310,12 @@ out:
 	return ret;
 }
 
-static int note_added(struct cycle_writer *w, uint64_t block)
+static int note_added(struct cycle_writer *w, uint64_t block, uint64_t nr)
 {
 	struct cbt_extent *last = w->nr_added ? &w->added[w->nr_added - 1] : NULL;
 
 	if (last && last->start + last->count == block) {
-		last->count++;
+		last->count += nr;
 	} else {
 		if (w->nr_added == w->added_alloc) {
 			size_t n = w->added_alloc ? 2 * w->added_alloc : 64;
@@ -326,10 +327,10 @@ static int note_added(struct cycle_writer *w, uint64_t block)
 			w->added_alloc = n;
 		}
 		w->added[w->nr_added].start = block;
-		w->added[w->nr_added].count = 1;
+		w->added[w->nr_added].count = nr;
 		w->nr_added++;
 	}
-	w->blocks_added++;
+	w->blocks_added += nr;
 	return 0;
 }
 
@@ -355,7 +356,38 @@ int cycle_writer_add(struct cycle_writer *w, uint64_t block, const void *data, s
 	ret = seg_pipeline_add(w->pipe, block, data, len);
 	if (ret)
 		return ret;
-	return note_added(w, block);
+	return note_added(w, block, 1);
+}
+
+void *cycle_writer_reserve(struct cycle_writer *w, uint64_t first, uint64_t *nr, size_t *bytes,
+			   bool hole, bool wait, int *err)
+{
+	const struct vstore_volume_info *vi = &w->vs->info;
+	uint64_t end = first + *nr;
+	const struct cbt_extent *last = w->nr_added ? &w->added[w->nr_added - 1] : NULL;
+	void *dst;
+
+	if (!*nr || end > w->nr_blocks || end < first || first < w->res_next ||
+	    (last && first < last->start + last->count) ||
+	    *bytes != (*nr - 1) * vi->block_size + fmt_block_len(end - 1, vi->size_bytes,
+								  vi->block_size)) {
+		log_err("volume %s: a run of %" PRIu64 " blocks (%zu bytes) from block %" PRIu64 " does not fit a volume of %" PRIu64 " bytes in %u-byte blocks, or is out of order",
+			vi->name, *nr, *bytes, first, vi->size_bytes, vi->block_size);
+		*err = -EINVAL;
+		return NULL;
+	}
+	dst = seg_pipeline_reserve(w->pipe, nr, bytes, hole, wait, err);
+	if (dst)
+		w->res_next = first + *nr;
+	return dst;
+}
+
+int cycle_writer_commit_run(struct cycle_writer *w, uint64_t first, uint64_t nr, size_t bytes,
+			    bool hole)
+{
+	int ret = seg_pipeline_commit(w->pipe, first, nr, bytes, hole);
+
+	return ret ? ret : note_added(w, first, nr);
 }
 
 /*
@@ -399,8 +431,8 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 			uint64_t tracking_cycle, const uint8_t tracking_id[16])
 {
 	struct vstore *vs = w->vs;
-	struct env_meta meta = { .type = ENV_MANIFEST, .codec = (uint8_t)w->codec->id,
-				 .cycle = w->cycle };
+	struct env_meta meta = { .type = ENV_MANIFEST, .version = FMT_MANIFEST_VERSION,
+				 .codec = (uint8_t)w->codec->id, .cycle = w->cycle };
 	struct fmt_manifest m = { 0 };
 	struct fmt_manifest_seg *segs = NULL;
 	uint32_t nr_segs = 0;
@@ -427,6 +459,7 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 		goto out;
 
 	/* The manifest stores the merged extents: the same set, canonical. */
+	m.version = FMT_MANIFEST_VERSION;
 	m.kind = w->kind;
 	m.block_size = vs->info.block_size;
 	m.size_bytes = vs->info.size_bytes;
@@ -439,7 +472,7 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 	m.blocks_sent = w->blocks_added;
 	m.segs = segs;
 	m.ext = w->added;
-	len = fmt_manifest_bytes(m.nr_segments, m.nr_extents);
+	len = fmt_manifest_bytes(m.version, m.nr_segments, m.nr_extents);
 	payload = malloc(len);
 	obj = malloc(envelope_size(len));
 	if (!payload || !obj) {

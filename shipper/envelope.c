@@ -140,7 +140,7 @@ static void header_encode(uint8_t *h, const struct cbt_key *key, const struct en
 	memset(h, 0, ENV_HDR_BYTES);
 	memcpy(h + OFF_MAGIC, env_magic, sizeof(env_magic));
 	h[OFF_TYPE] = (uint8_t)m->type;
-	h[OFF_VERSION] = ENV_VERSION;
+	h[OFF_VERSION] = m->version ? m->version : ENV_VERSION;
 	h[OFF_CODEC] = m->codec;
 	h[OFF_CIPHER] = ENV_CIPHER_AES256GCM_HKDF;
 	put_le32(h + OFF_HDRLEN, ENV_HDR_BYTES);
@@ -150,24 +150,6 @@ static void header_encode(uint8_t *h, const struct cbt_key *key, const struct en
 	put_le32(h + OFF_SEGMENT, m->segment);
 	put_le64(h + OFF_PAYLEN, payload_len);
 	memcpy(h + OFF_SALT, salt, ENV_SALT_BYTES);
-}
-
-int envelope_seal(const struct cbt_key *key, const struct env_meta *meta,
-		  const void *payload, size_t len, void *out)
-{
-	uint8_t *h = out, *ct = h + ENV_HDR_BYTES;
-	uint8_t salt[ENV_SALT_BYTES], sub[32];
-	int ret;
-
-	if (RAND_bytes(salt, sizeof(salt)) != 1)
-		return ossl_fail("getting a random salt");
-	header_encode(h, key, meta, len, salt);
-	ret = derive_subkey(key, salt, sub);
-	if (ret)
-		return ret;
-	ret = gcm_run(true, sub, h, payload, len, ct, ct + len);
-	OPENSSL_cleanse(sub, sizeof(sub));
-	return ret;
 }
 
 static const char *type_name(unsigned int type)
@@ -181,6 +163,34 @@ static const char *type_name(unsigned int type)
 	case ENV_HASH_PART: return "hash list part";
 	default: return "unknown object";
 	}
+}
+
+bool envelope_version_known(unsigned int type, unsigned int version)
+{
+	return version == ENV_VERSION || (type == ENV_MANIFEST && version == ENV_VERSION_MANIFEST);
+}
+
+int envelope_seal(const struct cbt_key *key, const struct env_meta *meta,
+		  const void *payload, size_t len, void *out)
+{
+	uint8_t *h = out, *ct = h + ENV_HDR_BYTES;
+	uint8_t salt[ENV_SALT_BYTES], sub[32];
+	int ret;
+
+	if (meta->version && !envelope_version_known(meta->type, meta->version)) {
+		log_err("cannot seal a %s of format version %u: this cbtship does not know it",
+			type_name(meta->type), meta->version);
+		return -EINVAL;
+	}
+	if (RAND_bytes(salt, sizeof(salt)) != 1)
+		return ossl_fail("getting a random salt");
+	header_encode(h, key, meta, len, salt);
+	ret = derive_subkey(key, salt, sub);
+	if (ret)
+		return ret;
+	ret = gcm_run(true, sub, h, payload, len, ct, ct + len);
+	OPENSSL_cleanse(sub, sizeof(sub));
+	return ret;
 }
 
 /* Checks the header says what the caller expects: no replay, move or mix-up. */
@@ -228,9 +238,10 @@ int envelope_open(const struct cbt_key *key, const char *what,
 		log_err("%s is not a cbtship object (bad magic)", what);
 		return -EBADMSG;
 	}
-	if (h[OFF_VERSION] != ENV_VERSION) {
-		log_err("object %s has format version %u; this cbtship reads version %d, upgrade cbtship",
-			what, h[OFF_VERSION], ENV_VERSION);
+	if (!envelope_version_known(h[OFF_TYPE], h[OFF_VERSION])) {
+		log_err("object %s (a %s) has format version %u; this cbtship reads version %d%s, upgrade cbtship",
+			what, type_name(h[OFF_TYPE]), h[OFF_VERSION], ENV_VERSION,
+			h[OFF_TYPE] == ENV_MANIFEST ? " and 2" : "");
 		return -EPROTO;
 	}
 	if (get_le32(h + OFF_HDRLEN) != ENV_HDR_BYTES) {
@@ -280,6 +291,7 @@ int envelope_open(const struct cbt_key *key, const char *what,
 		return ret;
 	}
 	got->type = h[OFF_TYPE];
+	got->version = h[OFF_VERSION];
 	got->codec = h[OFF_CODEC];
 	memcpy(got->volume_id, h + OFF_VOLID, ENV_ID_BYTES);
 	got->cycle = get_le64(h + OFF_CYCLE);

@@ -16,7 +16,8 @@
 #define ENV_HDR_BYTES		128
 #define ENV_TAG_BYTES		16
 #define ENV_OVERHEAD		(ENV_HDR_BYTES + ENV_TAG_BYTES)
-#define ENV_VERSION		1
+#define ENV_VERSION		1	/* of every type but the manifest */
+#define ENV_VERSION_MANIFEST	2	/* the newest manifest format (format.h) */
 #define ENV_ID_BYTES		16
 
 enum env_type {
@@ -31,6 +32,7 @@ enum env_type {
 /* The header fields an object is sealed with and opened against. */
 struct env_meta {
 	enum env_type type;
+	uint8_t version;		/* format version; 0 when sealing: ENV_VERSION */
 	uint8_t codec;			/* enum codec_id of the records */
 	uint8_t volume_id[ENV_ID_BYTES];
 	uint64_t cycle;
@@ -52,11 +54,17 @@ int envelope_seal(const struct cbt_key *key, const struct env_meta *meta,
 		  const void *payload, size_t len, void *out);
 
 /*
+ * The format versions a reader knows for an object type: 1 for every type,
+ * and 2 for manifests (format.h FMT_MANIFEST_V2).
+ */
+bool envelope_version_known(unsigned int type, unsigned int version);
+
+/*
  * Open an object named `what` (for messages).  The header must say exactly
  * what `expect` says (type, volume id unless any_volume, cycle, segment);
  * then the tag is checked.  On success the plaintext is in out (at least
- * len - ENV_OVERHEAD bytes), its length in *out_len, and the header's codec
- * and volume id in *got.  If it does not authenticate, out is zeroed.
+ * len - ENV_OVERHEAD bytes), its length in *out_len, and the header's codec,
+ * format version and volume id in *got.  If it does not authenticate, out is zeroed.
  * Errors (logged, naming `what`): -EBADMSG damaged, truncated, misplaced or
  * not authentic; -EPROTO unknown version or cipher; -EKEYREJECTED sealed
  * with another key.

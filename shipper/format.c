@@ -178,14 +178,20 @@ int fmt_segment_next(struct fmt_seg_reader *r, struct fmt_record *rec)
 
 /* ---- manifest ---- */
 
-size_t fmt_manifest_bytes(uint32_t nr_segments, uint64_t nr_extents)
+static size_t manifest_seg_bytes(uint32_t version)
 {
-	return FMT_MANIFEST_HDR_BYTES + (size_t)nr_segments * FMT_MANIFEST_SEG_BYTES +
+	return version == FMT_MANIFEST_V1 ? FMT_MANIFEST_SEG_BYTES_V1 : FMT_MANIFEST_SEG_BYTES;
+}
+
+size_t fmt_manifest_bytes(uint32_t version, uint32_t nr_segments, uint64_t nr_extents)
+{
+	return FMT_MANIFEST_HDR_BYTES + (size_t)nr_segments * manifest_seg_bytes(version) +
 	       (size_t)nr_extents * FMT_MANIFEST_EXT_BYTES;
 }
 
 void fmt_manifest_encode(const struct fmt_manifest *m, uint8_t *out)
 {
+	size_t seg_bytes = manifest_seg_bytes(m->version);
 	uint8_t *p = out;
 
 	memset(out, 0, FMT_MANIFEST_HDR_BYTES);
@@ -199,11 +205,14 @@ void fmt_manifest_encode(const struct fmt_manifest *m, uint8_t *out)
 	put_le64(p + 56, m->nr_extents);
 	put_le64(p + 64, m->blocks_sent);
 	p += FMT_MANIFEST_HDR_BYTES;
-	for (uint32_t i = 0; i < m->nr_segments; i++, p += FMT_MANIFEST_SEG_BYTES) {
+	for (uint32_t i = 0; i < m->nr_segments; i++, p += seg_bytes) {
 		put_le32(p, m->segs[i].index);
 		put_le32(p + 4, m->segs[i].records);
 		put_le64(p + 8, m->segs[i].object_bytes);
-		memcpy(p + 16, m->segs[i].sha256, FMT_SHA256_BYTES);
+		if (m->version == FMT_MANIFEST_V1)
+			memcpy(p + 16, m->segs[i].sha256, FMT_SHA256_BYTES);
+		else
+			memcpy(p + 16, m->segs[i].tag, FMT_TAG_BYTES);
 	}
 	for (uint64_t i = 0; i < m->nr_extents; i++, p += FMT_MANIFEST_EXT_BYTES) {
 		put_le64(p, m->ext[i].start);
@@ -252,12 +261,20 @@ static int manifest_check_lists(const char *what, struct fmt_manifest *m)
 	return 0;
 }
 
-int fmt_manifest_decode(const char *what, const void *buf, size_t len, struct fmt_manifest *m)
+int fmt_manifest_decode(const char *what, unsigned int version, const void *buf, size_t len,
+			struct fmt_manifest *m)
 {
+	size_t seg_bytes = manifest_seg_bytes(version);
 	const uint8_t *p = buf;
 	int ret;
 
 	memset(m, 0, sizeof(*m));
+	if (version != FMT_MANIFEST_V1 && version != FMT_MANIFEST_V2) {
+		log_err("%s is a manifest of format version %u; this cbtship reads versions %d and %d, upgrade cbtship",
+			what, version, FMT_MANIFEST_V1, FMT_MANIFEST_V2);
+		return -EPROTO;
+	}
+	m->version = version;
 	if (len < FMT_MANIFEST_HDR_BYTES)
 		return bad(what, "the manifest is shorter than its header");
 	m->kind = get_le32(p);
@@ -276,12 +293,12 @@ int fmt_manifest_decode(const char *what, const void *buf, size_t len, struct fm
 	if (!fmt_block_size_ok(m->block_size) || m->size_bytes == 0)
 		return bad(what, "the block size or volume size is invalid");
 	/* Divide rather than multiply: counts come from the object. */
-	if (m->nr_segments > (len - FMT_MANIFEST_HDR_BYTES) / FMT_MANIFEST_SEG_BYTES)
+	if (m->nr_segments > (len - FMT_MANIFEST_HDR_BYTES) / seg_bytes)
 		return bad(what, "the segment count does not fit in the manifest");
 	if (m->nr_extents > (len - FMT_MANIFEST_HDR_BYTES -
-			     (size_t)m->nr_segments * FMT_MANIFEST_SEG_BYTES) /
+			     (size_t)m->nr_segments * seg_bytes) /
 			    FMT_MANIFEST_EXT_BYTES ||
-	    fmt_manifest_bytes(m->nr_segments, m->nr_extents) != len)
+	    fmt_manifest_bytes(version, m->nr_segments, m->nr_extents) != len)
 		return bad(what, "the manifest's length does not match its counts");
 
 	m->segs = calloc(m->nr_segments ? m->nr_segments : 1, sizeof(*m->segs));
@@ -291,11 +308,16 @@ int fmt_manifest_decode(const char *what, const void *buf, size_t len, struct fm
 		return -ENOMEM;
 	}
 	p += FMT_MANIFEST_HDR_BYTES;
-	for (uint32_t i = 0; i < m->nr_segments; i++, p += FMT_MANIFEST_SEG_BYTES) {
+	for (uint32_t i = 0; i < m->nr_segments; i++, p += seg_bytes) {
 		m->segs[i].index = get_le32(p);
 		m->segs[i].records = get_le32(p + 4);
 		m->segs[i].object_bytes = get_le64(p + 8);
-		memcpy(m->segs[i].sha256, p + 16, FMT_SHA256_BYTES);
+		if (version == FMT_MANIFEST_V1) {
+			memcpy(m->segs[i].sha256, p + 16, FMT_SHA256_BYTES);
+			m->segs[i].has_sha256 = true;
+		} else {
+			memcpy(m->segs[i].tag, p + 16, FMT_TAG_BYTES);
+		}
 	}
 	for (uint64_t i = 0; i < m->nr_extents; i++, p += FMT_MANIFEST_EXT_BYTES) {
 		m->ext[i].start = get_le64(p);

@@ -19,9 +19,20 @@
 #define FMT_SEG_HDR_BYTES	8
 #define FMT_REC_HDR_BYTES	24
 #define FMT_MANIFEST_HDR_BYTES	72
-#define FMT_MANIFEST_SEG_BYTES	48
+#define FMT_MANIFEST_SEG_BYTES_V1	48	/* ... SHA-256 of the object */
+#define FMT_MANIFEST_SEG_BYTES	32	/* version 2: ... the object's GCM tag */
 #define FMT_MANIFEST_EXT_BYTES	16
 #define FMT_SHA256_BYTES	32
+#define FMT_TAG_BYTES		16
+
+/*
+ * Manifest format versions (the envelope's version byte of a manifest;
+ * FORMAT.md).  Version 1 records each segment's SHA-256, version 2 its
+ * AES-256-GCM tag; writers write version 2, readers read both.
+ */
+#define FMT_MANIFEST_V1		1
+#define FMT_MANIFEST_V2		2
+#define FMT_MANIFEST_VERSION	FMT_MANIFEST_V2
 
 #define FMT_BLOCK_SIZE_MIN	512u
 #define FMT_BLOCK_SIZE_MAX	(64u << 20)
@@ -83,10 +94,13 @@ struct fmt_manifest_seg {
 	uint32_t index;
 	uint32_t records;
 	uint64_t object_bytes;
-	uint8_t sha256[FMT_SHA256_BYTES];
+	uint8_t tag[FMT_TAG_BYTES];	/* version 2: the sealed object's last 16 bytes */
+	uint8_t sha256[FMT_SHA256_BYTES];	/* version 1 only: of the whole object */
+	bool has_sha256;		/* from a version 1 manifest: check sha256, not tag */
 };
 
 struct fmt_manifest {
+	uint32_t version;		/* FMT_MANIFEST_V1 or _V2 */
 	uint32_t kind;			/* enum cycle_kind */
 	uint32_t block_size;
 	uint64_t size_bytes;
@@ -100,11 +114,16 @@ struct fmt_manifest {
 	struct cbt_extent *ext;
 };
 
-size_t fmt_manifest_bytes(uint32_t nr_segments, uint64_t nr_extents);
-/* Encode into out (fmt_manifest_bytes() long). */
+size_t fmt_manifest_bytes(uint32_t version, uint32_t nr_segments, uint64_t nr_extents);
+/* Encode m->version's layout into out (fmt_manifest_bytes() long). */
 void fmt_manifest_encode(const struct fmt_manifest *m, uint8_t *out);
-/* Decode; segs and ext are malloc'd (fmt_manifest_free).  -ENOMEM possible. */
-int fmt_manifest_decode(const char *what, const void *buf, size_t len, struct fmt_manifest *m);
+/*
+ * Decode a manifest of format `version` (the envelope's); segs and ext are
+ * malloc'd (fmt_manifest_free).  -EPROTO for an unknown version; -ENOMEM
+ * possible.
+ */
+int fmt_manifest_decode(const char *what, unsigned int version, const void *buf, size_t len,
+			struct fmt_manifest *m);
 void fmt_manifest_free(struct fmt_manifest *m);
 
 #endif

@@ -237,23 +237,25 @@ struct ship_ctx {
 	uint64_t total;			/* blocks in this cycle, for progress */
 };
 
-static int ship_run(void *arg, uint64_t first, uint64_t nr, const void *data, size_t bytes)
+/* Zero-copy: the reader reads straight into the segment pipeline's batches. */
+static void *ship_reserve(void *arg, uint64_t first, uint64_t *nr, size_t *bytes, bool hole,
+			  bool wait, int *err)
 {
 	struct ship_ctx *c = arg;
-	const char *p = data;
-	uint64_t i;
-	size_t off, len;
+
+	return cycle_writer_reserve(c->w, first, nr, bytes, hole, wait, err);
+}
+
+static int ship_commit(void *arg, uint64_t first, uint64_t nr, size_t bytes, bool hole)
+{
+	struct ship_ctx *c = arg;
 	int err;
 
 	if (c->r->opts.stop && *c->r->opts.stop)
 		return -EINTR;
-	for (i = 0; i < nr; i++) {
-		off = (size_t)(i * c->block_size);
-		len = bytes - off < c->block_size ? bytes - off : c->block_size;
-		err = cycle_writer_add(c->w, first + i, p + off, len);
-		if (err)
-			return err;
-	}
+	err = cycle_writer_commit_run(c->w, first, nr, bytes, hole);
+	if (err)
+		return err;
 	c->blocks += nr;
 	c->bytes += bytes;
 	if (c->r->opts.hooks && c->r->opts.hooks->progress)
@@ -594,8 +596,10 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	}
 	ship.block_size = info.block_size;
 	ship.total = cbt_extent_list_blocks(read);
-	err = read->nr ? block_reader_read(r->br, info.block_size, read->ext, read->nr, ship_run,
-					  &ship) : 0;
+	err = read->nr ? block_reader_read_into(r->br, info.block_size, read->ext, read->nr,
+						&(struct block_reader_sink){ ship_reserve,
+									     ship_commit, &ship,
+									     true }) : 0;
 	if (err) {
 		if (err == -EINTR)
 			log_notice("volume %s: interrupted while reading cycle %" PRIu64,

@@ -23,15 +23,22 @@
 #include "seg-pipeline.h"
 #include "vstore-priv.h"
 
+#define SP_ALIGN	4096
+
 enum sp_state { SP_FREE, SP_FILLING, SP_QUEUED, SP_SEALING, SP_SEALED, SP_STORING };
 
 struct sp_batch {
 	enum sp_state state;
 	uint32_t index;			/* segment index, fixed when cut */
 	uint8_t *raw;			/* the blocks' raw bytes, back to back */
-	size_t raw_len;
+	size_t raw_len;			/* bytes of the records added (delivered) */
+	size_t res_len;			/* bytes reserved by seg_pipeline_reserve */
+	uint32_t res_nr;		/* blocks reserved */
+	uint64_t fill_seq;		/* order in which FILLING batches were taken */
 	uint64_t *blocks;		/* per record: block number and raw length */
 	uint32_t *lens;
+	uint8_t *hole;			/* per record: known zeros, no bytes in raw */
+	size_t cut_len;			/* raw bytes reserved, holes included: the cut */
 	uint32_t nr;
 	uint8_t *obj;			/* sealed object (header, ciphertext, tag) */
 	size_t obj_len;
@@ -63,6 +70,7 @@ struct seg_pipeline {
 	int err;			/* first error; stops everything */
 	bool closing;			/* no more batches will be queued */
 	uint32_t cut;			/* batches queued so far (next index) */
+	uint64_t fill_seq;		/* batches taken for filling so far */
 	uint32_t stored;		/* batches stored (in index order) */
 
 	struct sp_batch *cur;		/* being filled by the reader */
@@ -122,6 +130,17 @@ static void set_err(struct seg_pipeline *p, int err)
 	pthread_cond_broadcast(&p->free_cv);
 }
 
+static uint32_t zero_block_crc(uint32_t block_size)
+{
+	static const uint8_t zeros[4096];
+	uint32_t crc = 0;
+
+	for (uint32_t done = 0; done < block_size; done += sizeof(zeros))
+		crc = crc32c(crc, zeros, block_size - done < sizeof(zeros) ?
+					 block_size - done : sizeof(zeros));
+	return crc;
+}
+
 /* Build the segment payload right after the envelope header, then seal in place. */
 static int seal_batch(struct seg_pipeline *p, struct sp_worker *wk, struct sp_batch *b)
 {
@@ -137,14 +156,14 @@ static int seal_batch(struct seg_pipeline *p, struct sp_worker *wk, struct sp_ba
 	size_t seg_len, clen;
 	int ret;
 
-	for (uint32_t i = 0; i < b->nr; data += b->lens[i], i++) {
+	for (uint32_t i = 0; i < b->nr; data += b->hole[i] ? 0 : b->lens[i], i++) {
 		struct fmt_record rec = { .block = b->blocks[i] };
 		size_t len = b->lens[i];
 		uint8_t *out = q + FMT_REC_HDR_BYTES;
 
-		if (all_zero(data, len)) {
+		if (b->hole[i] || all_zero(data, len)) {
 			/* Zero blocks (holes, often a third of a volume) all have one crc. */
-			rec.crc = len == p->vs->info.block_size ? p->zero_crc : crc32c(0, data, len);
+			rec.crc = len == p->vs->info.block_size ? p->zero_crc : zero_block_crc((uint32_t)len);
 			rec.kind = REC_ZERO;
 			rec.stored_len = 0;
 		} else {
@@ -177,7 +196,9 @@ static int seal_batch(struct seg_pipeline *p, struct sp_worker *wk, struct sp_ba
 	b->seg.index = b->index;
 	b->seg.records = b->nr;
 	b->seg.object_bytes = b->obj_len;
-	return vstore_sha256(b->obj, b->obj_len, b->seg.sha256);
+	/* The manifest records the tag: it authenticates this very object. */
+	memcpy(b->seg.tag, b->obj + b->obj_len - ENV_TAG_BYTES, ENV_TAG_BYTES);
+	return 0;
 }
 
 /* The queued batch with the lowest index, so the store thread waits least. */
@@ -218,7 +239,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&p->lock);
 		p->seal_ns += t0;
 		p->seal_cpu_ns += c0;
-		p->raw_bytes += b->raw_len;
+		p->raw_bytes += b->cut_len;	/* holes included: the volume's bytes */
 		p->obj_bytes += b->obj_len;
 		if (ret) {
 			set_err(p, ret);
@@ -319,6 +340,7 @@ static void pipeline_free(struct seg_pipeline *p)
 		free(p->batches[i].raw);
 		free(p->batches[i].blocks);
 		free(p->batches[i].lens);
+		free(p->batches[i].hole);
 		free(p->batches[i].obj);
 	}
 	free(p->batches);
@@ -339,25 +361,18 @@ static int alloc_batches(struct seg_pipeline *p)
 	for (unsigned int i = 0; i < p->nr_batches; i++) {
 		struct sp_batch *b = &p->batches[i];
 
-		b->raw = malloc(p->raw_cap);
+		/* Page-aligned: the local store writes such objects with O_DIRECT. */
+		/* SP_ALIGN of slack: an O_DIRECT read of a short last block is rounded up. */
+		if (posix_memalign((void **)&b->raw, SP_ALIGN, p->raw_cap + SP_ALIGN) ||
+		    posix_memalign((void **)&b->obj, SP_ALIGN, p->obj_cap))
+			return -ENOMEM;
 		b->blocks = malloc(p->rec_cap * sizeof(*b->blocks));
 		b->lens = malloc(p->rec_cap * sizeof(*b->lens));
-		b->obj = malloc(p->obj_cap);
-		if (!b->raw || !b->blocks || !b->lens || !b->obj)
+		b->hole = malloc(p->rec_cap);
+		if (!b->blocks || !b->lens || !b->hole)
 			return -ENOMEM;
 	}
 	return 0;
-}
-
-static uint32_t zero_block_crc(uint32_t block_size)
-{
-	static const uint8_t zeros[4096];
-	uint32_t crc = 0;
-
-	for (uint32_t done = 0; done < block_size; done += sizeof(zeros))
-		crc = crc32c(crc, zeros, block_size - done < sizeof(zeros) ?
-					 block_size - done : sizeof(zeros));
-	return crc;
 }
 
 int seg_pipeline_start(struct vstore *vs, uint64_t cycle, const struct codec_ops *codec,
@@ -464,20 +479,31 @@ out:
 	return ret;
 }
 
-/* Hand the batch being filled to the workers.  Called with the lock held. */
+/* Hand a filled batch to the workers.  Called with the lock held. */
+static void queue_batch(struct seg_pipeline *p, struct sp_batch *b)
+{
+	b->index = p->cut++;
+	b->state = SP_QUEUED;
+	pthread_cond_signal(&p->work_cv);
+}
+
+/*
+ * Stop filling the current batch: queue it now, or (reads still landing in
+ * it) when seg_pipeline_commit() has delivered all it reserved.
+ */
 static void queue_cur(struct seg_pipeline *p)
 {
 	struct sp_batch *b = p->cur;
 
-	if (!b || !b->nr)
+	if (!b || !b->res_nr)
 		return;
-	b->index = p->cut++;
-	b->state = SP_QUEUED;
 	p->cur = NULL;
-	pthread_cond_signal(&p->work_cv);
+	if (b->nr == b->res_nr)
+		queue_batch(p, b);
 }
 
-static int take_free(struct seg_pipeline *p)
+/* A free batch becomes p->cur; without wait, -EAGAIN if there is none. */
+static int take_free(struct seg_pipeline *p, bool wait)
 {
 	uint64_t t0 = 0;
 
@@ -491,12 +517,18 @@ static int take_free(struct seg_pipeline *p)
 				b->state = SP_FILLING;
 				b->nr = 0;
 				b->raw_len = 0;
+				b->res_nr = 0;
+				b->res_len = 0;
+				b->cut_len = 0;
+				b->fill_seq = p->fill_seq++;
 				p->cur = b;
 				if (t0)
 					p->reader_wait_ns += now_ns() - t0;
 				return 0;
 			}
 		}
+		if (!wait)
+			return -EAGAIN;
 		if (!t0)
 			t0 = now_ns();
 		pthread_cond_wait(&p->free_cv, &p->lock);	/* backpressure */
@@ -509,10 +541,10 @@ int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, s
 	int ret = 0;
 
 	/* Same cut as a serial writer: close before the raw bytes exceed segment_bytes. */
-	if (!b || (b->nr && b->raw_len + len > p->segment_bytes) || b->nr == p->rec_cap) {
+	if (!b || (b->nr && b->cut_len + len > p->segment_bytes) || b->nr == p->rec_cap) {
 		pthread_mutex_lock(&p->lock);
 		queue_cur(p);
-		ret = take_free(p);
+		ret = take_free(p, true);
 		pthread_mutex_unlock(&p->lock);
 		if (ret)
 			return ret;
@@ -524,10 +556,120 @@ int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, s
 	}
 	memcpy(b->raw + b->raw_len, data, len);
 	b->raw_len += len;
+	b->res_len += len;
+	b->cut_len += len;
 	b->blocks[b->nr] = block;
 	b->lens[b->nr] = (uint32_t)len;
+	b->hole[b->nr] = 0;
 	b->nr++;
+	b->res_nr++;
 	return 0;
+}
+
+/*
+ * How many of the run's nr blocks (bytes in all; only the last may be
+ * short) fit in b under the serial writer's cut: a segment closes before
+ * its raw bytes would exceed segment_bytes, and holds at least one block.
+ */
+static uint64_t run_fits(const struct seg_pipeline *p, const struct sp_batch *b, uint64_t nr,
+			 size_t bytes)
+{
+	size_t bs = p->vs->info.block_size;
+	size_t room = b->cut_len < p->segment_bytes ? p->segment_bytes - b->cut_len : 0;
+	uint64_t k = room / bs;
+
+	if (k >= nr - 1 && bytes - (nr - 1) * bs <= room - (nr - 1) * bs)
+		k = nr;		/* all of it (the last block may be short) */
+	else if (k >= nr)
+		k = nr - 1;
+	if (k > p->rec_cap - b->res_nr)
+		k = p->rec_cap - b->res_nr;
+	if (!k && !b->res_nr)
+		k = 1;		/* a block larger than the segment size still goes in */
+	return k;
+}
+
+void *seg_pipeline_reserve(struct seg_pipeline *p, uint64_t *nr, size_t *bytes, bool hole,
+			   bool wait, int *err)
+{
+	size_t bs = p->vs->info.block_size;
+	struct sp_batch *b;
+	uint64_t k = 0;
+	void *dst = NULL;
+
+	*err = __atomic_load_n(&p->err, __ATOMIC_RELAXED);
+	if (*err || !*nr)
+		return NULL;
+	pthread_mutex_lock(&p->lock);
+	b = p->cur;
+	if (b)
+		k = run_fits(p, b, *nr, *bytes);
+	if (!k) {
+		queue_cur(p);
+		*err = take_free(p, wait);
+		if (*err)
+			goto out;
+		b = p->cur;
+		k = run_fits(p, b, *nr, *bytes);
+	}
+	if (k < *nr)
+		*bytes = (size_t)k * bs;
+	*nr = k;
+	dst = b->raw + b->res_len;
+	if (!hole)
+		b->res_len += *bytes;
+	b->cut_len += *bytes;
+	b->res_nr += (uint32_t)k;
+out:
+	pthread_mutex_unlock(&p->lock);
+	return dst;
+}
+
+/* The FILLING batch reserved first: the next commit's data is there. */
+static struct sp_batch *oldest_filling(struct seg_pipeline *p)
+{
+	struct sp_batch *best = NULL;
+
+	for (unsigned int i = 0; i < p->nr_batches; i++) {
+		struct sp_batch *b = &p->batches[i];
+
+		if (b->state == SP_FILLING && b->nr < b->res_nr &&
+		    (!best || b->fill_seq < best->fill_seq))
+			best = b;
+	}
+	return best;
+}
+
+int seg_pipeline_commit(struct seg_pipeline *p, uint64_t first, uint64_t nr, size_t bytes,
+			bool hole)
+{
+	size_t bs = p->vs->info.block_size;
+	struct sp_batch *b;
+	int ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	b = oldest_filling(p);
+	if (!b || nr > b->res_nr - b->nr || (!hole && bytes > b->res_len - b->raw_len)) {
+		log_err("segment pipeline: %" PRIu64 " blocks from block %" PRIu64 " were not reserved (a bug)",
+			nr, first);
+		set_err(p, -EINVAL);
+		ret = -EINVAL;
+		goto out;
+	}
+	for (uint64_t i = 0; i < nr; i++) {
+		b->blocks[b->nr] = first + i;
+		b->lens[b->nr] = (uint32_t)(bytes - i * bs < bs ? bytes - i * bs : bs);
+		b->hole[b->nr] = hole;
+		b->nr++;
+	}
+	if (!hole)
+		b->raw_len += bytes;
+	if (b != p->cur && b->nr == b->res_nr)
+		queue_batch(p, b);	/* cut earlier, now complete */
+	ret = p->err;
+out:
+	pthread_mutex_unlock(&p->lock);
+	return ret;
 }
 
 int seg_pipeline_finish(struct seg_pipeline *p, struct fmt_manifest_seg **segs, uint32_t *nr)

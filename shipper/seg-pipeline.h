@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The parallel part of writing a cycle.  The caller (one thread: the one
- * reading the volume) adds blocks in ascending order; they are copied into
- * segment-sized batches whose segment index is fixed when the batch is cut.
+ * reading the volume) adds blocks in ascending order into segment-sized
+ * batches whose segment index is fixed when the batch is cut: copied
+ * (seg_pipeline_add), or read there directly (seg_pipeline_reserve and
+ * _commit: the replication reader does that, no copy).
  * A pool of worker threads checksums, zero-detects, compresses and seals
  * the batches in any order, and one store thread puts the sealed objects
  * in index order.  Memory is bounded: (workers + 2) batches exist, each
@@ -50,6 +52,24 @@ void seg_pipeline_flush_every(struct seg_pipeline *p, uint32_t n);
 int seg_pipeline_keep(struct seg_pipeline *p, const struct fmt_manifest_seg *prior, uint32_t nr);
 /* Queue one block (copied); may wait for a free batch.  Ascending order. */
 int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, size_t len);
+/*
+ * Zero-copy adding, for a reader that reads straight into the batches (one
+ * way or the other in a cycle, never both).  Reserve room for a run of *nr
+ * blocks of *bytes bytes (only the volume's last block may be short) in the
+ * batch being filled, or a new one: *nr and *bytes may come back smaller
+ * (a segment's cut), never 0.  The buffer is aligned like the run's offset
+ * in it (block size) and may be written 4096 bytes past *bytes.  NULL
+ * with *err = -EAGAIN when no batch is free and !wait (reads in flight
+ * should be delivered first), or another error.  Once the data is there,
+ * seg_pipeline_commit() hands the run over, in the order reserved.  A hole
+ * (hole = true in both: blocks known to be zeros, such as a sparse file's
+ * holes) takes no room: nothing is read into the buffer, and its blocks
+ * become zero records; it still counts for the segment's cut.
+ */
+void *seg_pipeline_reserve(struct seg_pipeline *p, uint64_t *nr, size_t *bytes, bool hole,
+			   bool wait, int *err);
+int seg_pipeline_commit(struct seg_pipeline *p, uint64_t first, uint64_t nr, size_t bytes,
+			bool hole);
 /*
  * Seal and store what is left, wait for every segment to be stored and stop
  * the threads.  On success *segs (malloc'd, index order) and *nr describe

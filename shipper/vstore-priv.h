@@ -38,8 +38,8 @@ int vstore_list_cycles(struct vstore *vs, uint64_t **out, size_t *nr);
 int vstore_read_manifest(struct vstore *vs, uint64_t cycle, struct fmt_manifest *m);
 
 /*
- * Read one segment of a cycle, check its size and SHA-256 against the
- * manifest entry, and authenticate it.  On success *payload (malloc'd)
+ * Read one segment of a cycle, check its size and GCM tag (a version 1
+ * manifest: SHA-256) against the manifest entry, and authenticate it.  On success *payload (malloc'd)
  * holds the plaintext and *codec the codec of its compressed records.
  */
 int vstore_read_segment(struct vstore *vs, uint64_t cycle, const struct fmt_manifest_seg *seg,

@@ -308,7 +308,7 @@ int vstore_read_manifest(struct vstore *vs, uint64_t cycle, struct fmt_manifest 
 	ret = envelope_open(&vs->key, what, obj, len, &expect, false, &got, plain, &plain_len);
 	if (ret)
 		goto out;
-	ret = fmt_manifest_decode(what, plain, plain_len, m);
+	ret = fmt_manifest_decode(what, got.version, plain, plain_len, m);
 	if (ret)
 		goto out;
 	if (m->block_size != vs->info.block_size || m->size_bytes != vs->info.size_bytes) {
@@ -350,12 +350,21 @@ int vstore_read_segment(struct vstore *vs, uint64_t cycle, const struct fmt_mani
 		ret = -EBADMSG;
 		goto out;
 	}
-	ret = vstore_sha256(obj, len, sha);
-	if (ret)
-		goto out;
-	if (memcmp(sha, seg->sha256, sizeof(sha))) {
-		log_err("%s does not match the SHA-256 in the manifest of cycle %" PRIu64 ": it was modified, damaged or replaced",
-			what, cycle);
+	/*
+	 * Version 2 manifests record the object's GCM tag: with the tag check
+	 * of envelope_open below, only the object sealed for this manifest
+	 * passes (another one, e.g. an interrupted attempt's, has its own
+	 * salt, so its own tag).  Version 1 recorded a SHA-256 of the object.
+	 */
+	if (seg->has_sha256) {
+		ret = vstore_sha256(obj, len, sha);
+		if (ret)
+			goto out;
+	}
+	if (seg->has_sha256 ? memcmp(sha, seg->sha256, sizeof(sha)) :
+	    len < ENV_TAG_BYTES || memcmp(obj + len - ENV_TAG_BYTES, seg->tag, ENV_TAG_BYTES)) {
+		log_err("%s does not match the %s in the manifest of cycle %" PRIu64 ": it was modified, damaged or replaced",
+			what, seg->has_sha256 ? "SHA-256" : "tag", cycle);
 		ret = -EBADMSG;
 		goto out;
 	}

@@ -109,6 +109,19 @@ int cycle_writer_resume(struct vstore *vs, const struct cycle_writer_opts *opts,
  */
 int cycle_writer_add(struct cycle_writer *w, uint64_t block, const void *data, size_t len);
 /*
+ * Zero-copy adding (instead of cycle_writer_add, for a whole cycle): room
+ * in the segment buffers for the run of *nr blocks from `first` (*bytes
+ * bytes), in ascending order; *nr and *bytes may come back smaller.  NULL
+ * with *err -EAGAIN if no buffer is free and !wait, or another error.
+ * cycle_writer_commit_run() adds each run once its bytes are there, in the
+ * order reserved (seg-pipeline.h).  hole: the run is known to read as
+ * zeros; nothing is read into the room, its blocks become zero records.
+ */
+void *cycle_writer_reserve(struct cycle_writer *w, uint64_t first, uint64_t *nr, size_t *bytes,
+			   bool hole, bool wait, int *err);
+int cycle_writer_commit_run(struct cycle_writer *w, uint64_t first, uint64_t nr, size_t bytes,
+			    bool hole);
+/*
  * Finish: flush the last segment, then write the manifest naming the blocks
  * sent (must equal the blocks added) and the source's tracking cycle and id.
  * Frees w whatever the result.

@@ -4,13 +4,16 @@
  * (selftests/unit/vectors/store, sealed with the fixed key of fuzz.h):
  * their raw objects for fuzz-envelope, the opened manifests and segments
  * for fuzz-manifest and fuzz-segment, and each cycle in fuzz-cycle's input
- * layout.  Run once after the vectors change:
+ * layout.  Names start with PREFIX (default "vec"); a store whose
+ * manifests are format version 1 (vectors/store-v1) gets the version bit
+ * in fuzz-cycle's first byte.  Run once after the vectors change:
  *
  *   make -C shipper && cc -std=gnu11 -D_GNU_SOURCE -Iuapi -Ishipper \
  *       -Iselftests/fuzz -o /tmp/make-corpus selftests/fuzz/make-corpus.c \
  *       shipper/libcbtship.a $(pkg-config --libs liburing libcrypto zlib \
  *       libzstd libnl-genl-3.0) -pthread
  *   /tmp/make-corpus selftests/unit/vectors/store selftests/fuzz/corpus
+ *   /tmp/make-corpus selftests/unit/vectors/store-v1 selftests/fuzz/corpus vec1
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,9 +59,10 @@ int main(int argc, char **argv)
 	struct fmt_volume v = { 0 };
 	uint8_t vol[FMT_VOLUME_BYTES];
 	char path[VSTORE_PATH_MAX], name[64];
+	const char *prefix = argc == 4 ? argv[3] : "vec";
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s VECTOR_STORE CORPUS_DIR\n", argv[0]);
+	if (argc != 3 && (argc != 4 || strlen(prefix) > 16)) {
+		fprintf(stderr, "usage: %s VECTOR_STORE CORPUS_DIR [PREFIX]\n", argv[0]);
 		return 2;
 	}
 	FUZZ_CHECK(store_open(argv[1], false, &st) == 0);
@@ -69,9 +73,10 @@ int main(int argc, char **argv)
 	v.created = vi->created;
 	strcpy(v.name, vi->name);
 	fmt_volume_encode(&v, vol);
-	put(argv[2], "manifest", "vec-volume", vol, sizeof(vol), NULL, 0);
+	snprintf(name, sizeof(name), "%s-volume", prefix);
+	put(argv[2], "manifest", name, vol, sizeof(vol), NULL, 0);
 	vstore_path_volume(vs, path);
-	copy_object(st, path, 8 | 4, argv[2], "vec-volume");
+	copy_object(st, path, 8 | 4, argv[2], name);
 
 	for (uint64_t c = 1; c <= 2; c++) {
 		struct fmt_manifest m;
@@ -79,11 +84,11 @@ int main(int argc, char **argv)
 		size_t mlen, clen = 0;
 
 		FUZZ_CHECK(vstore_read_manifest(vs, c, &m) == 0);
-		mlen = fmt_manifest_bytes(m.nr_segments, m.nr_extents);
+		mlen = fmt_manifest_bytes(m.version, m.nr_segments, m.nr_extents);
 		mbuf = malloc(mlen);
 		FUZZ_CHECK(mbuf);
 		fmt_manifest_encode(&m, mbuf);
-		snprintf(name, sizeof(name), "vec-c%llu", (unsigned long long)c);
+		snprintf(name, sizeof(name), "%s-c%llu", prefix, (unsigned long long)c);
 		put(argv[2], "manifest", name, mbuf, mlen, NULL, 0);
 		vstore_path_manifest(vs, c, path);
 		copy_object(st, path, 8, argv[2], name);
@@ -91,25 +96,27 @@ int main(int argc, char **argv)
 		/* fuzz-cycle: codec, then length-prefixed manifest and segments. */
 		cyc = malloc(1 + 4 + mlen);
 		FUZZ_CHECK(cyc);
-		cyc[0] = 0;
+		cyc[0] = m.version == FMT_MANIFEST_V1 ? 0x80 : 0;
 		put_le32(cyc + 1, (uint32_t)mlen);
 		memcpy(cyc + 5, mbuf, mlen);
 		clen = 5 + mlen;
 		for (uint32_t i = 0; i < m.nr_segments; i++) {
-			uint8_t *payload, prefix[6];
+			uint8_t *payload, seg_prefix[6];
 			unsigned int codec;
 			size_t plen;
 
 			FUZZ_CHECK(vstore_read_segment(vs, c, &m.segs[i], &payload, &plen,
 						       &codec) == 0);
-			prefix[0] = (uint8_t)codec;
-			prefix[1] = 3;	/* 512 << 3 = 4096 */
-			put_le32(prefix + 2, (uint32_t)vi->size_bytes);
-			snprintf(name, sizeof(name), "vec-c%llu-s%u", (unsigned long long)c, i);
-			put(argv[2], "segment", name, prefix, sizeof(prefix), payload, plen);
+			seg_prefix[0] = (uint8_t)codec;
+			seg_prefix[1] = 3;	/* 512 << 3 = 4096 */
+			put_le32(seg_prefix + 2, (uint32_t)vi->size_bytes);
+			snprintf(name, sizeof(name), "%s-c%llu-s%u", prefix, (unsigned long long)c,
+				 i);
+			put(argv[2], "segment", name, seg_prefix, sizeof(seg_prefix), payload,
+			    plen);
 			vstore_path_segment(vs, c, i, path);
 			copy_object(st, path, 8, argv[2], name);
-			cyc[0] = (uint8_t)codec;
+			cyc[0] = (uint8_t)(codec | (m.version == FMT_MANIFEST_V1 ? 0x80 : 0));
 			cyc = realloc(cyc, clen + 4 + plen);
 			FUZZ_CHECK(cyc);
 			put_le32(lenb, (uint32_t)plen);
@@ -118,7 +125,7 @@ int main(int argc, char **argv)
 			clen += 4 + plen;
 			free(payload);
 		}
-		snprintf(name, sizeof(name), "vec-c%llu", (unsigned long long)c);
+		snprintf(name, sizeof(name), "%s-c%llu", prefix, (unsigned long long)c);
 		put(argv[2], "cycle", name, cyc, clen, NULL, 0);
 		free(cyc);
 		free(mbuf);

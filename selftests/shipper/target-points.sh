@@ -90,7 +90,9 @@ seg=$(ls store/volumes/v/cycles/*$LAST/seg-* | head -n1)
 printf '\xff' | dd of="$seg" bs=1 seek=300 conv=notrunc status=none
 out=$(apply 2>&1) && fail "apply of a tampered cycle succeeded: $out"
 info "$(tail -n1 <<<"$out")"
-grep -q "SHA-256" <<<"$out" || fail "no clear message for the tampered segment: $out"
+# Manifest format 2 binds a segment by its GCM tag (format 1: SHA-256).
+grep -qE "failed authentication|tag in the manifest|SHA-256" <<<"$out" ||
+	fail "no clear message for the tampered segment: $out"
 [ "$(sha rep.img)" = "${H[4]}" ] || fail "the replica is not at cycle 4 after a rejected cycle"
 [ -e store/volumes/v/rejected ] || fail "no rejected record in the store"
 change 5

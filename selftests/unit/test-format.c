@@ -141,50 +141,66 @@ static void test_segment(void)
 	free(bad);
 }
 
-static size_t make_manifest(uint8_t **out, uint32_t kind, struct cbt_extent *ext, uint64_t next,
-			    uint64_t blocks)
+static size_t make_manifest(uint8_t **out, uint32_t version, uint32_t kind,
+			    struct cbt_extent *ext, uint64_t next, uint64_t blocks)
 {
 	struct fmt_manifest_seg segs[2] = {
 		{ .index = 0, .records = 2, .object_bytes = 5000 },
 		{ .index = 1, .records = (uint32_t)(blocks - 2), .object_bytes = 6000 },
 	};
 	struct fmt_manifest m = {
-		.kind = kind, .block_size = BS, .size_bytes = SIZE, .created = 99,
+		.version = version, .kind = kind, .block_size = BS, .size_bytes = SIZE, .created = 99,
 		.tracking_cycle = 5, .nr_segments = 2, .nr_extents = next, .blocks_sent = blocks,
 		.segs = segs, .ext = ext,
 	};
-	size_t len = fmt_manifest_bytes(2, next);
+	size_t len = fmt_manifest_bytes(version, 2, next);
 
 	memset(segs[1].sha256, 0xab, 32);
+	memset(segs[1].tag, 0xcd, 16);
 	memset(m.tracking_id, 7, 16);
 	*out = malloc(len);
 	fmt_manifest_encode(&m, *out);
 	return len;
 }
 
-static void test_manifest(void)
+static void test_manifest(uint32_t v)
 {
 	struct cbt_extent ext[3] = { { 0, 2 }, { 4, 3 }, { 9, 2 } };	/* 7 blocks */
 	struct cbt_extent all[1] = { { 0, 11 } };
+	size_t sb = v == FMT_MANIFEST_V1 ? FMT_MANIFEST_SEG_BYTES_V1 : FMT_MANIFEST_SEG_BYTES;
 	struct fmt_manifest m;
 	uint8_t *buf, *bad;
 	size_t len;
 	int ret;
 
-	len = make_manifest(&buf, 2, ext, 3, 7);
-	ret = fmt_manifest_decode("m", buf, len, &m);
-	tap_ok(ret == 0 && m.kind == 2 && m.nr_segments == 2 && m.nr_extents == 3 &&
-	       m.blocks_sent == 7 && m.tracking_cycle == 5 && m.tracking_id[3] == 7 &&
-	       m.segs[1].records == 5 && m.segs[1].object_bytes == 6000 &&
-	       m.segs[1].sha256[31] == 0xab && m.ext[1].start == 4 && m.ext[2].count == 2,
+	printf("# manifest format version %u\n", v);
+	len = make_manifest(&buf, v, 2, ext, 3, 7);
+	tap_ok(len == 72 + 2 * sb + 3 * 16, "version %u: the length FORMAT.md gives (%zu)", v, len);
+	ret = fmt_manifest_decode("m", v, buf, len, &m);
+	tap_ok(ret == 0 && m.version == v && m.kind == 2 && m.nr_segments == 2 &&
+	       m.nr_extents == 3 && m.blocks_sent == 7 && m.tracking_cycle == 5 &&
+	       m.tracking_id[3] == 7 && m.segs[1].records == 5 && m.segs[1].object_bytes == 6000 &&
+	       m.ext[1].start == 4 && m.ext[2].count == 2,
 	       "delta manifest round trip");
-	fmt_manifest_free(&m);
+	if (v == FMT_MANIFEST_V1)
+		tap_ok(!ret && m.segs[1].has_sha256 && m.segs[1].sha256[31] == 0xab &&
+		       buf[72 + sb + 16 + 31] == 0xab,
+		       "version 1: the segment's SHA-256 at entry offset 16, checked by readers");
+	else
+		tap_ok(!ret && !m.segs[1].has_sha256 && m.segs[1].tag[15] == 0xcd &&
+		       buf[72 + sb + 16 + 15] == 0xcd && get_le64(buf + 72 + 2 * sb) == 0,
+		       "version 2: the segment's GCM tag at entry offset 16, extents right after");
+	if (!ret)
+		fmt_manifest_free(&m);
+	tap_eq(fmt_manifest_decode("m", v == 1 ? 2 : 1, buf, len, &m), -EBADMSG,
+	       "decoded as the other version: refused (the lengths differ)");
+	tap_eq(fmt_manifest_decode("m", 3, buf, len, &m), -EPROTO, "an unknown version: -EPROTO");
 	bad = malloc(len + 16);
 
 #define MBAD(stmt, blen, what) do { \
 		memcpy(bad, buf, len); \
 		stmt; \
-		tap_eq(fmt_manifest_decode("m", bad, (blen), &m), -EBADMSG, what); \
+		tap_eq(fmt_manifest_decode("m", v, bad, (blen), &m), -EBADMSG, what); \
 	} while (0)
 	MBAD(put_le32(bad, 3), len, "unknown cycle kind");
 	MBAD(put_le32(bad + 52, 1), len, "reserved field set");
@@ -195,10 +211,10 @@ static void test_manifest(void)
 	MBAD((void)0, len - 1, "one byte short");
 	MBAD((void)0, len + 16, "an extra extent's worth of bytes");
 	MBAD(put_le64(bad + 64, 8), len, "blocks sent does not match the extents");
-	MBAD(put_le32(bad + 72 + 48, 0), len, "segment indexes out of order");
-	MBAD(put_le32(bad + 72 + 48 + 4, 4), len, "segment records do not add up");
+	MBAD(put_le32(bad + 72 + sb, 0), len, "segment indexes out of order");
+	MBAD(put_le32(bad + 72 + sb + 4, 4), len, "segment records do not add up");
 	{
-		size_t e = 72 + 2 * 48;
+		size_t e = 72 + 2 * sb;
 
 		MBAD(put_le64(bad + e + 16, 1), len, "overlapping extents");
 		MBAD((put_le64(bad + e + 16, 9), put_le64(bad + e + 24, 2),
@@ -209,16 +225,16 @@ static void test_manifest(void)
 		MBAD(put_le64(bad + e + 32, UINT64_MAX), len, "an extent whose end overflows");
 	}
 	MBAD(put_le32(bad + 4, 1000), len, "bad block size");
-	tap_eq(fmt_manifest_decode("m", buf, 10, &m), -EBADMSG, "shorter than the header");
+	tap_eq(fmt_manifest_decode("m", v, buf, 10, &m), -EBADMSG, "shorter than the header");
 	free(buf);
 	free(bad);
 
-	len = make_manifest(&buf, 1, ext, 3, 7);
-	tap_eq(fmt_manifest_decode("m", buf, len, &m), -EBADMSG,
+	len = make_manifest(&buf, v, 1, ext, 3, 7);
+	tap_eq(fmt_manifest_decode("m", v, buf, len, &m), -EBADMSG,
 	       "an initial manifest that does not cover the volume");
 	free(buf);
-	len = make_manifest(&buf, 1, all, 1, 11);
-	ret = fmt_manifest_decode("m", buf, len, &m);
+	len = make_manifest(&buf, v, 1, all, 1, 11);
+	ret = fmt_manifest_decode("m", v, buf, len, &m);
 	tap_eq(ret, 0, "an initial manifest covering every block");
 	fmt_manifest_free(&m);
 	free(buf);
@@ -233,7 +249,7 @@ static void test_mutations(void)
 {
 	struct cbt_extent ext[3] = { { 0, 2 }, { 4, 3 }, { 9, 2 } };
 	uint8_t *seg = malloc(2 * BS), *man, *bad = malloc(2 * BS);
-	size_t seg_len = make_segment(seg), man_len = make_manifest(&man, 2, ext, 3, 7);
+	size_t seg_len = make_segment(seg), man_len = make_manifest(&man, FMT_MANIFEST_VERSION, 2, ext, 3, 7);
 	uint64_t rnd[4];
 	int consistent = 1, refused = 0, n;
 
@@ -252,13 +268,14 @@ static void test_mutations(void)
 		if (rnd[3] % 5 == 0)
 			len -= rnd[2] % len;	/* sometimes truncated too */
 		if (i & 1) {
-			if (fmt_manifest_decode("m", bad, len, &m) == 0) {
+			if (fmt_manifest_decode("m", FMT_MANIFEST_VERSION, bad, len, &m) == 0) {
 				uint64_t blocks = 0;
 
 				for (uint64_t e = 0; e < m.nr_extents; e++)
 					blocks += m.ext[e].count;
 				consistent &= blocks == m.blocks_sent &&
-					      len == fmt_manifest_bytes(m.nr_segments, m.nr_extents);
+					      len == fmt_manifest_bytes(m.version, m.nr_segments,
+									m.nr_extents);
 				fmt_manifest_free(&m);
 			} else {
 				refused++;
@@ -279,7 +296,8 @@ int main(void)
 	test_quiet_logs();
 	test_volume();
 	test_segment();
-	test_manifest();
+	test_manifest(FMT_MANIFEST_V1);
+	test_manifest(FMT_MANIFEST_V2);
 	test_mutations();
 	return tap_done();
 }

@@ -149,7 +149,8 @@ static int forge_manifest(struct vstore *vs, uint64_t c, uint64_t new_start)
 	if (ret)
 		return ret;
 	m.ext[0].start = new_start;
-	len = fmt_manifest_bytes(m.nr_segments, m.nr_extents);
+	meta.version = (uint8_t)m.version;
+	len = fmt_manifest_bytes(m.version, m.nr_segments, m.nr_extents);
 	payload = malloc(len);
 	obj = malloc(envelope_size(len));
 	fmt_manifest_encode(&m, payload);
