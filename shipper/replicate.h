@@ -13,6 +13,7 @@
 
 #include "block-reader.h"
 #include "remote-opts.h"
+#include "vol-state.h"
 #include "vstore.h"
 
 /*
@@ -71,6 +72,9 @@ struct replicate_summary {
 	uint64_t diff_bytes;
 	uint64_t hashed_bytes;		/* resync: source bytes hashed */
 	uint64_t hash_list_bytes;	/* resync: hash-list bytes read from the store */
+	uint64_t repair_blocks;		/* blocks of rejected cycles shipped again */
+	bool migration_final;		/* this cycle was a migration's final one */
+	enum vol_state store_state;	/* the store's volume state after it; 0 unknown */
 };
 
 struct replicator;
