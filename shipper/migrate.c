@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "blockhash.h"
 #include "log.h"
 #include "migrate.h"
 #include "points.h"
@@ -240,6 +241,31 @@ out:
 	return ret;
 }
 
+/* Every block of the replica against the hash list the source published at the final cycle. */
+static int compare_blocks(struct vstore *vs, const char *replica, uint64_t cycle)
+{
+	struct cbt_extent_list diff = { 0 };
+	struct blockhash_stats hs = { 0 };
+	struct block_reader *br = NULL;
+	int ret;
+
+	ret = block_reader_open(replica, NULL, &br);
+	if (ret)
+		return ret;
+	ret = blockhash_compare(vs, cycle, br, &diff, &hs);
+	block_reader_close(br);
+	if (!ret && diff.nr) {
+		log_err("volume %s: %" PRIu64 " blocks of replica %s differ from the source's hash list of final cycle %" PRIu64 " (the first at block %" PRIu64 "): not migrated; run 'cbtship verify' after the next cycles, or migrate again",
+			vs->info.name, hs.diff_blocks, replica, cycle, (uint64_t)diff.ext[0].start);
+		ret = -EIO;
+	} else if (!ret) {
+		log_info("volume %s: all %" PRIu64 " blocks of replica %s match the source's hash list of cycle %" PRIu64,
+			 vs->info.name, hs.blocks, replica, cycle);
+	}
+	cbt_extent_list_free(&diff);
+	return ret;
+}
+
 int migrate_target(struct vstore *vs, const char *replica, const struct apply_opts *aopts,
 		   unsigned int timeout, struct migrate_result *res)
 {
@@ -293,6 +319,9 @@ int migrate_target(struct vstore *vs, const char *replica, const struct apply_op
 		ret = -ESTALE;
 		goto out_back;
 	}
+	ret = compare_blocks(vs, replica, mig.cycle);
+	if (ret)
+		goto out_back;
 	ret = migrate_hash_file(replica, vs->info.size_bytes, rhash);
 	if (ret)
 		goto out_back;

@@ -154,6 +154,7 @@ out:
 int src_state_migration(struct vstore *vs, struct vol_state_rec *cur, bool shipped,
 			uint64_t cycle, const char *data_path, bool *final)
 {
+	struct blockhash_stats hs = { 0 };
 	char note[VOL_NOTE_MAX];
 	uint8_t sha[32];
 	int ret;
@@ -165,6 +166,13 @@ int src_state_migration(struct vstore *vs, struct vol_state_rec *cur, bool shipp
 		log_notice("volume %s: migration requested; cycle %" PRIu64 " still shipped changes, so it is not the final one: stop the applications writing the volume, the next cycle that finds no change is",
 			   vs->info.name, cycle);
 		return 0;
+	}
+	/* The proof the target checks the replica against: block hashes and the whole hash. */
+	ret = blockhash_publish(vs, data_path, cycle, 0, &hs);
+	if (ret) {
+		log_err("volume %s: cannot publish the source's block hashes for the migration (%s); check the store and run the migration again",
+			vs->info.name, strerror(-ret));
+		return ret;
 	}
 	ret = migrate_hash_file(data_path, vs->info.size_bytes, sha);
 	if (ret)

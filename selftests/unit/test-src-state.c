@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blockhash.h"
 #include "key.h"
 #include "log.h"
 #include "migrate.h"
@@ -93,6 +94,8 @@ int main(void)
 	struct vol_rejection rej;
 	struct vol_migration mig;
 	struct vol_repair rep;
+	struct blockhash_stats hs;
+	struct block_reader *br = NULL;
 	struct vstore *vs = NULL;
 	struct store *st = NULL;
 	struct cbt_key key;
@@ -191,7 +194,17 @@ int main(void)
 	ret = migrate_hash_file("data", NR_BLOCKS * BS, sha);
 	tap_ok(!ret && vol_migration_get(vs, &mig) == 0 && mig.cycle == c &&
 	       !memcmp(mig.sha256, sha, 32), "the migration record: final cycle and the source's SHA-256");
+	tap_eq(block_reader_open("data", NULL, &br), 0, "open the source to compare");
+	ret = blockhash_compare(vs, c, br, &blocks, &hs);
+	tap_ok(!ret && !blocks.nr && hs.blocks == NR_BLOCKS,
+	       "the source's block hashes are published for the final cycle and match it");
+	cbt_extent_list_free(&blocks);
 	dirty(80, 1);
+	ret = blockhash_compare(vs, c, br, &blocks, &hs);
+	tap_ok(!ret && blocks.nr == 1 && blocks.ext[0].start == 80 && blocks.ext[0].count == 1,
+	       "control: a block written after it differs from the list");
+	cbt_extent_list_free(&blocks);
+	block_reader_close(br);
 	tap_eq(cycle(&sum), -ECANCELED, "after the final cycle the source ships nothing");
 
 	/* The target side's end states stop the source. */
