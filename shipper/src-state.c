@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "blockhash.h"
 #include "format.h"
@@ -22,6 +23,9 @@
 int src_state_check(struct vstore *vs, struct vol_state_rec *rec)
 {
 	const char *name = vs->info.name, *what;
+	char since[64];
+	struct tm tm;
+	time_t t;
 	int ret;
 
 	memset(rec, 0, sizeof(*rec));
@@ -48,9 +52,11 @@ int src_state_check(struct vstore *vs, struct vol_state_rec *rec)
 	default:
 		return 0;
 	}
-	log_err("volume %s: the store records it as %s since %" PRIu64 " (%s): not replicating: %s",
-		name, vol_state_name(rec->state), rec->since, rec->note[0] ? rec->note : "no note",
-		what);
+	t = (time_t)rec->since;
+	if (!gmtime_r(&t, &tm) || !strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(since, sizeof(since), "%" PRIu64, rec->since);
+	log_err("volume %s: the store records it as %s since %s (%s): not replicating: %s",
+		name, vol_state_name(rec->state), since, rec->note[0] ? rec->note : "no note", what);
 	return -ECANCELED;
 }
 
