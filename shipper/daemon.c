@@ -209,6 +209,17 @@ static void *worker(void *arg)
 	int err;
 
 	pthread_mutex_lock(&d->lock);
+	if (!v->s.initial_done && !v->quit) {
+		/* The store says the initial replication waits for its turn. */
+		v->busy = true;
+		pthread_mutex_unlock(&d->lock);
+		if (!open_replicator(v, &r) && replicator_mark_queued(r)) {
+			replicator_close(r);	/* the first cycle reopens it and says why */
+			r = NULL;
+		}
+		pthread_mutex_lock(&d->lock);
+		v->busy = false;
+	}
 	for (;;) {
 		apply_new_cfg(v, &r);
 		if (v->quit)

@@ -707,6 +707,27 @@ int replicator_resync(struct replicator *r, struct replicate_summary *sum)
 	return run_cycle(r, MODE_RESYNC, sum);
 }
 
+int replicator_mark_queued(struct replicator *r)
+{
+	struct vstore_cycle_info last;
+	struct cbt_volume_info info;
+	struct vol_state_rec vst;
+	bool have_last;
+	int err;
+
+	err = r->src->ops->info(r->src, &info);
+	if (!err)
+		err = check_volume(r, &info, &last, &have_last);
+	if (!err && !have_last)
+		err = src_state_check(r->vs, &vst);
+	if (err || have_last)
+		return err;
+	if (vst.state && vst.state != VOL_INITIAL_RUNNING)
+		return 0;
+	return src_state_enter(r->vs, &vst, VOL_INITIAL_QUEUED, 0,
+			       "initial replication waits for its turn");
+}
+
 /* ---- clean detach ---- */
 
 int replicator_detach(struct replicator *r, uint64_t *saved_blocks)

@@ -102,6 +102,12 @@ int replicator_resync(struct replicator *r, struct replicate_summary *sum);
  * opts->force.  The kernel keeps its set too (merged back).
  */
 int replicator_detach(struct replicator *r, uint64_t *saved_blocks);
+/*
+ * A service about to queue the volume: if the store holds no complete
+ * cycle yet, create the volume there and record initial-replication-queued
+ * (unless the store's state says otherwise).  -ECANCELED as for a cycle.
+ */
+int replicator_mark_queued(struct replicator *r);
 const char *replicator_volume(const struct replicator *r);
 /* Blocks changed since the last cycle (the source's dirty count), without starting one. */
 int replicator_pending(struct replicator *r, uint64_t *dirty_blocks);

@@ -5,7 +5,8 @@
  * (initial replication while the initial cycle runs, resync required while
  * a restarted tracking ships every block, delta replication after), the
  * states it honours (stopped, migrated, failed over, a migration's final
- * cycle out), the final cycle of a requested migration, and the blocks it
+ * cycle out), the final cycle of a requested migration, the queued state a
+ * service records before an initial cycle, and the blocks it
  * ships again after a rejected cycle: exactly the rejected cycles' blocks,
  * or every block when their block sets cannot be read.
  */
@@ -219,6 +220,31 @@ int main(void)
 	tap_eq(vol_state_set(vs, VOL_DELTA, 0, NULL), 0, "back to delta replication");
 	tap_eq(cycle(&sum), 0, "the source replicates again");
 	tap_ok(sum.result == REPLICATE_SHIPPED && sum.blocks == 1, "the waiting change goes out");
+
+	/* A service queues a volume before its initial cycle. */
+	{
+		struct replicate_opts o = {
+			.store = "store", .key_path = "key", .device = "data",
+			.fake_state = "qstate", .volume = "q",
+			.writer = { .codec = CODEC_NONE },
+		};
+		struct vstore *qv = NULL;
+		struct replicator *r;
+
+		ret = replicator_open(&o, &r);
+		tap_eq(ret, 0, "open a replicator for a new volume");
+		if (!ret) {
+			tap_eq(replicator_mark_queued(r), 0, "mark it queued");
+			tap_ok(vstore_open(st, "q", &key, &qv) == 0 &&
+			       state_of(qv) == VOL_INITIAL_QUEUED,
+			       "the store holds the volume, initial-replication-queued");
+			tap_eq(replicator_cycle(r, &sum), 0, "its initial cycle");
+			tap_eq(replicator_mark_queued(r), 0, "queued again after it");
+			tap_eq(state_of(qv), VOL_DELTA, "no: a volume with a cycle stays in delta-replication");
+			vstore_close(qv);
+			replicator_close(r);
+		}
+	}
 
 	vstore_close(vs);
 	store_close(st);
