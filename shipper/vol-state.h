@@ -4,10 +4,11 @@
  * written by both sides (FORMAT.md "Records"):
  *
  *   volumes/NAME/state     the volume's replication state (cbtship status)
- *   volumes/NAME/rejected  the target rejected a cycle: the source must ship
- *                          every block in its next cycle (a full cycle),
- *                          which the target applies over its last good cycle
- *   volumes/NAME/repair    or only the blocks of the cycles it could not apply
+ *   volumes/NAME/rejected  the target rejected a cycle: the source ships the
+ *                          blocks of the cycles it misses again (or every
+ *                          block), which the target applies over its last
+ *                          good cycle
+ *   volumes/NAME/repair    the source's cycle that does so (src-state.h)
  *   volumes/NAME/migration the final cycle of a migration and the source's hash
  */
 #ifndef CBTSHIP_VOL_STATE_H
