@@ -96,11 +96,20 @@ static int hand_over(const char *replica, const struct apply_opts *aopts, uint64
 	return ret;
 }
 
-static int open_vs(const char *store, const struct remote_opts *ro, const char *key_path,
-		   const char *volume, struct store **st, struct vstore **vs)
+/* The store volume the source replicates to (named as replicate names it). */
+static int open_source_volume(const struct replicate_opts *src, struct store **st,
+			      struct vstore **vs)
 {
-	int ret = apply_open_volume_opts(store, ro, key_path, volume, st, vs);
+	char volume[VSTORE_NAME_MAX + 1];
+	struct replicator *rep = NULL;
+	int ret;
 
+	ret = replicator_open(src, &rep);
+	if (ret)
+		return ret;
+	snprintf(volume, sizeof(volume), "%s", replicator_volume(rep));
+	replicator_close(rep);
+	ret = apply_open_volume_opts(src->store, &src->remote, src->key_path, volume, st, vs);
 	if (ret == -ENOENT)
 		log_err("volume %s has not been replicated yet: migrate needs its initial replication done",
 			volume);
@@ -199,23 +208,17 @@ out_back:
 int migrate_source(const struct replicate_opts *src, unsigned int timeout,
 		   struct migrate_result *res)
 {
-	struct replicator *rep = NULL;
 	struct vol_state_rec rec;
 	struct vstore *vs = NULL;
 	struct store *st = NULL;
-	char volume[VSTORE_NAME_MAX + 1];
+	const char *volume;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
-	/* The store's volume name, as replicate derives it. */
-	ret = replicator_open(src, &rep);
+	ret = open_source_volume(src, &st, &vs);
 	if (ret)
 		return ret;
-	snprintf(volume, sizeof(volume), "%s", replicator_volume(rep));
-	replicator_close(rep);
-	ret = open_vs(src->store, &src->remote, src->key_path, volume, &st, &vs);
-	if (ret)
-		return ret;
+	volume = vs->info.name;
 	ret = source_final(src, vs, res);
 	if (ret || !timeout)
 		goto out;
@@ -349,10 +352,8 @@ out_back:
 int migrate_run(const struct replicate_opts *src, const char *replica,
 		const struct apply_opts *aopts, struct migrate_result *res)
 {
-	struct replicator *rep = NULL;
 	struct vstore *vs = NULL;
 	struct store *st = NULL;
-	char volume[VSTORE_NAME_MAX + 1];
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -360,12 +361,7 @@ int migrate_run(const struct replicate_opts *src, const char *replica,
 		log_err("migrating to remote replica %s is not supported yet", replica);
 		return -EPROTONOSUPPORT;
 	}
-	ret = replicator_open(src, &rep);
-	if (ret)
-		return ret;
-	snprintf(volume, sizeof(volume), "%s", replicator_volume(rep));
-	replicator_close(rep);
-	ret = open_vs(src->store, &src->remote, src->key_path, volume, &st, &vs);
+	ret = open_source_volume(src, &st, &vs);
 	if (ret)
 		return ret;
 	/* Both parts in one process: the target part finds the final cycle at once. */

@@ -181,14 +181,20 @@ int vol_rejection_set(struct vstore *vs, uint64_t cycle, uint64_t replica_at, co
 	return rec_put(vs, REC_REJECTED, p, sizeof(p));
 }
 
-int vol_rejection_clear(struct vstore *vs)
+/* Remove a record; one that is not there is no error. */
+static int rec_remove(struct vstore *vs, uint32_t kind)
 {
 	char path[VSTORE_PATH_MAX];
 	int ret;
 
-	rec_path(vs, REC_REJECTED, path);
+	rec_path(vs, kind, path);
 	ret = vs->st->ops->remove(vs->st, path);
 	return ret == -ENOENT ? 0 : ret;
+}
+
+int vol_rejection_clear(struct vstore *vs)
+{
+	return rec_remove(vs, REC_REJECTED);
 }
 
 int vol_repair_get(struct vstore *vs, struct vol_repair *out)
@@ -220,12 +226,7 @@ int vol_repair_set(struct vstore *vs, uint64_t cycle, uint64_t base, uint64_t re
 
 int vol_repair_clear(struct vstore *vs)
 {
-	char path[VSTORE_PATH_MAX];
-	int ret;
-
-	rec_path(vs, REC_REPAIR, path);
-	ret = vs->st->ops->remove(vs->st, path);
-	return ret == -ENOENT ? 0 : ret;
+	return rec_remove(vs, REC_REPAIR);
 }
 
 int vol_migration_get(struct vstore *vs, struct vol_migration *out)
