@@ -600,6 +600,16 @@ int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct
 				if (ret && j->st.pending && !journal_recover(j, r))
 					log_notice("replica %s is back at cycle %" PRIu64, replica_path,
 						   j->st.at);
+				/* That answer is bad too: the source must answer it. */
+				if (is_rejection(ret)) {
+					snprintf(reason, sizeof(reason),
+						 "%s cycle %" PRIu64 " failed verification (%s)",
+						 repair ? "repair" : "full", full, strerror(-ret));
+					if (!vol_rejection_set(vs, full, applied, reason))
+						log_err("volume %s: %s; the replica stays at cycle %" PRIu64 ". Recorded in %s/volumes/%s/rejected: the source answers it in its next cycle",
+							vs->info.name, reason, applied, vs->st->spec,
+							vs->info.name);
+				}
 				c = full;
 				jump = !ret;
 			} else if (!rej_seen || rej.cycle != bad) {

@@ -60,9 +60,9 @@ int vol_rejection_set(struct vstore *vs, uint64_t cycle, uint64_t replica_at, co
 int vol_rejection_clear(struct vstore *vs);
 
 /*
- * For the source, before each cycle: 1 if the target rejected a cycle and
- * the store holds no full cycle after it yet (ship every block now), 0 if
- * not, or -errno.
+ * 1 if the target rejected a cycle and the store holds no full cycle after
+ * it yet, 0 if not, or -errno.  (The source plans with src_repair_plan(),
+ * which ships only the missing cycles' blocks when it can.)
  */
 int vol_rejection_needs_full(struct vstore *vs);
 

@@ -67,6 +67,16 @@ info "after the rejection: $BLOCKS blocks"
 [ "$BLOCKS" = 35 ] || fail "the source shipped $BLOCKS blocks after rejected cycle $bad, not its 30 plus the 5 new ones"
 grep -q "ships the 30 blocks of cycles $bad-$bad again" <<<"$LAST_OUT" ||
 	fail "the source does not say which blocks it ships again: $LAST_OUT"
+# The repair cycle is damaged too: rejected in turn, and answered again.
+rep1=$LAST
+seg=$(ls store/volumes/v/cycles/*$rep1/seg-* | head -n1)
+printf '\xff' | dd of="$seg" bs=1 seek=300 conv=notrunc status=none
+out=$(apply 2>&1) && fail "apply of a tampered repair cycle succeeded: $out"
+grep -q "repair cycle $rep1 failed verification" <<<"$out" ||
+	fail "the damaged repair cycle is not reported: $out"
+dirty 3600 2
+ship
+[ "$BLOCKS" = 37 ] || fail "after rejected repair cycle $rep1 the source shipped $BLOCKS blocks, not the 35 of cycles $bad-$rep1 and 2 new ones"
 out=$(apply 2>&1) || fail "apply after the repair cycle: $out"
 grep -q "applied repair cycle $LAST" <<<"$out" || fail "apply did not apply repair cycle $LAST: $out"
 [ "$(sha dst/rep.img)" = "$(sha vol.img)" ] || fail "replica differs from the source after the repair cycle"
