@@ -17,7 +17,7 @@ requires_cmd fio dmsetup sha256sum
 load_dm_cbt
 
 BS=4096
-MB=8
+MB=4
 work=$(mktemp -d /tmp/e2e-migrate.XXXXXX)
 at_exit "rm -rf '$work'"
 disk=$(make_ramdisk $MB)
@@ -58,7 +58,7 @@ printf '\xff' | dd of="$seg" bs=1 seek=300 conv=notrunc status=none
 "$CBTSHIP" apply "${TGT[@]}" >/dev/null 2>&1 && fail "apply of a tampered cycle succeeded"
 [ "$(sha256_of "$replica")" != "$(sha256_of "$vol")" ] ||
 	fail "control: the replica equals the source without the rejected cycle"
-write 1500 3
+write 900 3
 ship
 [ "$BLOCKS" = 23 ] || fail "after rejected cycle $bad the source shipped $BLOCKS blocks, not its 20 and the 3 new ones"
 out=$("$CBTSHIP" apply "${TGT[@]}" 2>&1) || fail "apply after the repair: $out"
