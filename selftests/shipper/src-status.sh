@@ -4,7 +4,9 @@
 # cbtship status shows the store's state of each volume next to the
 # daemon's own, and the daemon honours the store's state: with the fake
 # kernel (fake_state) as the source, a daemon replicates a volume (store
-# state delta-replication); the target side stops it (cbtship stop); status
+# state delta-replication); the target half of migrate requests the final
+# cycle, which the daemon runs, and migrates the volume (replica equals
+# source); the target side then stops it (cbtship stop); status
 # shows "stopped" from the store at once, in the table and in --json; the
 # daemon's next cycle is refused with a clear message and writes no cycle.
 # Runs anywhere (no root, no dm-cbt): files only.
@@ -59,6 +61,13 @@ info "$("$CBTSHIP" status --config cbtship.conf)"
 	fail "the status table does not show the store's state"
 cycles=$(ls store/volumes/sv/cycles | wc -l)
 [ "$cycles" -ge 1 ] || fail "the daemon stored no cycle"
+
+# The target side asks for a migration; the daemon's next cycle that finds
+# no change is the final one; the target half applies and proves it.
+must "$CBTSHIP" migrate --store store --key key --volume sv --replica rep.img --wait 300
+[ "$(sha256sum <rep.img)" = "$(sha256sum <vol.img)" ] || fail "the migrated replica differs from the source"
+wait_for store_state migrated
+grep -q "final cycle" daemon.log || fail "the daemon did not say it ran the final cycle: $(cat daemon.log)"
 
 # The target side stops the volume: status reads it from the store at once.
 must "$CBTSHIP" stop --store store --key key --volume sv
