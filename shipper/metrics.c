@@ -145,6 +145,12 @@ void metrics_prometheus(FILE *f, const struct vol_status *s, size_t nr, int64_t 
 		for (j = 0; j < sizeof(states) / sizeof(states[0]); j++)
 			fprintf(f, "cbtship_volume_state{volume=\"%s\",state=\"%s\"} %d\n",
 				s[i].name, states[j], !strcmp(s[i].state, states[j]));
+	prom_help(f, "cbtship_volume_store_state", "gauge",
+		  "1 for the volume's state in the store (vol-state.h), as last read");
+	for (i = 0; i < nr; i++)
+		if (s[i].store_state[0] && strcmp(s[i].store_state, "-"))
+			fprintf(f, "cbtship_volume_store_state{volume=\"%s\",state=\"%s\"} 1\n",
+				s[i].name, s[i].store_state);
 	for (j = 0; j < sizeof(prom_metrics) / sizeof(prom_metrics[0]); j++) {
 		m = &prom_metrics[j];
 		prom_help(f, m->name, m->type, m->help);

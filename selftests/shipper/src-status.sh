@@ -86,6 +86,9 @@ done
 grep -q "store records it as stopped" daemon.log || fail "the daemon did not refuse the stopped volume: $(cat daemon.log)"
 info "$(grep "stopped" daemon.log | tail -n2)"
 [ ! -e store/volumes/sv/cycles ] || fail "the daemon wrote a cycle of a stopped volume"
+"$CBTSHIP" status --config cbtship.conf --prometheus |
+	grep -qx 'cbtship_volume_store_state{volume="sv",state="stopped"} 1' ||
+	fail "status --prometheus does not show the store's state"
 # The daemon's own copy (without --config the store is not read) says so too.
 grep -q "^store_state stopped" state/service/sv.state ||
 	fail "the daemon did not record the store's state: $(cat state/service/sv.state)"
