@@ -60,12 +60,26 @@ int src_state_check(struct vstore *vs, struct vol_state_rec *rec)
 	return -ECANCELED;
 }
 
+/*
+ * The states a replicating source moves a volume between.  Any other one
+ * belongs to another flow (migration, failover, failback, and states added
+ * later) and is left as it is.
+ */
+static bool src_owns(enum vol_state s)
+{
+	return !s || s == VOL_INITIAL_QUEUED || s == VOL_INITIAL_RUNNING || s == VOL_DELTA ||
+	       s == VOL_RESYNC_REQUIRED;
+}
+
 int src_state_enter(struct vstore *vs, struct vol_state_rec *cur, enum vol_state s,
 		    uint64_t cycle, const char *note)
 {
 	int ret;
 
 	if (cur->state == s && (!cycle || cur->cycle == cycle))
+		return 0;
+	if (!src_owns(cur->state) &&
+	    !(cur->state == VOL_MIGRATION_QUEUED && s == VOL_MIGRATION_RUNNING))
 		return 0;
 	ret = vol_state_set(vs, s, cycle, note);
 	if (ret) {

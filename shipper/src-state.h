@@ -23,7 +23,12 @@
  */
 int src_state_check(struct vstore *vs, struct vol_state_rec *rec);
 
-/* Record state s (cycle, note) unless *cur already is s; *cur follows. */
+/*
+ * Record state s (cycle, note) unless *cur already is s, or is a state of
+ * another flow (migration, failover, failback: those flows move it on;
+ * only migration-queued to migration-running is the source's); *cur
+ * follows.
+ */
 int src_state_enter(struct vstore *vs, struct vol_state_rec *cur, enum vol_state s,
 		    uint64_t cycle, const char *note);
 

@@ -182,6 +182,15 @@ int main(void)
 	tap_ok(sum.full && sum.blocks == NR_BLOCKS, "ships every block");
 	vol_rejection_clear(vs);
 
+	/* A state of another flow (here migration-queued) is not replaced by the source. */
+	{
+		struct vol_state_rec cur = { .state = VOL_MIGRATION_QUEUED };
+
+		tap_eq(src_state_enter(vs, &cur, VOL_DELTA, 1, NULL), 0, "enter delta from migration-queued");
+		tap_ok(cur.state == VOL_MIGRATION_QUEUED && state_of(vs) == VOL_DELTA,
+		       "is not done: the source does not own migration-queued");
+	}
+
 	/* A requested migration: the first cycle that finds no change is the final one. */
 	tap_eq(vol_state_set(vs, VOL_MIGRATION_QUEUED, 0, "test"), 0, "migration requested");
 	dirty(70, 2);
