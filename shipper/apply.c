@@ -301,9 +301,11 @@ out:
 /*
  * Apply one cycle; with jump, a full cycle over a replica at any earlier
  * cycle (after a rejected or missing one): no point before it can be kept.
+ * With repair too, a repair cycle (vol-state.h) over the cycle it names as
+ * its base: the points go, the undo file for it is kept.
  */
 static int apply_one(struct vstore *vs, uint64_t cycle, struct replica *r, struct journal *j,
-		     bool jump)
+		     bool jump, bool repair)
 {
 	uint64_t size = vs->info.size_bytes;
 	struct fmt_manifest m;
@@ -337,7 +339,8 @@ static int apply_one(struct vstore *vs, uint64_t cycle, struct replica *r, struc
 		ret = journal_drop_points(j);
 		if (ret)
 			goto out;
-		j->st.at = 0;
+		if (!repair)
+			j->st.at = 0;
 	}
 	if (j) {
 		/* At cycle 0 there is no point to keep: cycle 1 writes every block. */
@@ -374,7 +377,7 @@ out:
 
 int apply_cycle(struct vstore *vs, uint64_t cycle, struct replica *r, struct journal *j)
 {
-	return apply_one(vs, cycle, r, j, false);
+	return apply_one(vs, cycle, r, j, false, false);
 }
 
 /* A cycle the store holds but that cannot be used (not a store I/O error). */
@@ -391,6 +394,24 @@ static uint64_t next_full_cycle(struct vstore *vs, const uint64_t *cycles, size_
 		if (cycles[i] > after && vol_cycle_is_full(vs, cycles[i]) == 1)
 			return cycles[i];
 	return 0;
+}
+
+/*
+ * The source's repair cycle for a replica at `applied` after rejected (or
+ * missing) cycle bad: one holding every block of the cycles since
+ * `applied` (vol-state.h); 0 if the store holds none.
+ */
+static uint64_t repair_cycle(struct vstore *vs, uint64_t bad, uint64_t applied)
+{
+	struct vol_repair rep;
+	struct fmt_manifest m;
+
+	if (vol_repair_get(vs, &rep) || rep.base != applied || rep.cycle <= bad)
+		return 0;
+	if (vstore_read_manifest(vs, rep.cycle, &m))
+		return 0;
+	fmt_manifest_free(&m);
+	return rep.cycle;
 }
 
 /* ---- all pending cycles ---- */
@@ -539,7 +560,7 @@ int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct
 	}
 	for (size_t i = 0; i < nr; i++) {
 		uint64_t c = cycles[i], bad = 0, full;
-		bool jump = false;
+		bool jump = false, repair = false;
 
 		if (c <= applied)
 			continue;
@@ -575,18 +596,33 @@ int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct
 		if (bad) {
 			/* Only a cycle of every block can follow a rejected one. */
 			full = next_full_cycle(vs, cycles, nr, bad - (c == bad ? 0 : 1));
+			if (!full || full == bad) {
+				/* Or one of only the blocks the replica misses. */
+				full = repair_cycle(vs, bad, applied);
+				repair = full != 0;
+			}
 			if (full && full != bad) {
-				log_warn("volume %s: %s; applying full cycle %" PRIu64 " over cycle %" PRIu64 " (older recovery points are dropped)",
-					 vs->info.name, reason, full, applied);
-				ret = apply_one(vs, full, r, j, true);
+				log_warn("volume %s: %s; applying %s cycle %" PRIu64 " over cycle %" PRIu64 " (older recovery points are dropped)",
+					 vs->info.name, reason, repair ? "repair" : "full", full, applied);
+				ret = apply_one(vs, full, r, j, true, repair);
 				if (ret && j->st.pending && !journal_recover(j, r))
 					log_notice("replica %s is back at cycle %" PRIu64, replica_path,
 						   j->st.at);
+				/* That answer is bad too: the source must answer it. */
+				if (is_rejection(ret)) {
+					snprintf(reason, sizeof(reason),
+						 "%s cycle %" PRIu64 " failed verification (%s)",
+						 repair ? "repair" : "full", full, strerror(-ret));
+					if (!vol_rejection_set(vs, full, applied, reason))
+						log_err("volume %s: %s; the replica stays at cycle %" PRIu64 ". Recorded in %s/volumes/%s/rejected: the source answers it in its next cycle",
+							vs->info.name, reason, applied, vs->st->spec,
+							vs->info.name);
+				}
 				c = full;
 				jump = !ret;
 			} else if (!rej_seen || rej.cycle != bad) {
 				if (!vol_rejection_set(vs, bad, applied, reason))
-					log_err("volume %s: %s; the replica stays at cycle %" PRIu64 ". Recorded in %s/volumes/%s/rejected: the source ships every block in its next cycle, which brings the replica back",
+					log_err("volume %s: %s; the replica stays at cycle %" PRIu64 ". Recorded in %s/volumes/%s/rejected: the source ships the blocks of the cycles the replica misses (or every block) in its next cycle, which brings the replica back",
 						vs->info.name, reason, applied, vs->st->spec,
 						vs->info.name);
 			}
@@ -603,11 +639,14 @@ int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct
 			goto out_close;
 		if (rej_seen && rej.cycle <= c) {
 			ret = vol_rejection_clear(vs);
+			if (!ret)
+				ret = vol_repair_clear(vs);
 			if (ret)
 				goto out_close;
 			rej_seen = false;
 		}
-		log_info("applied %scycle %" PRIu64 " to %s", jump ? "full " : "", c, replica_path);
+		log_info("applied %scycle %" PRIu64 " to %s", jump ? (repair ? "repair " : "full ") : "",
+			 c, replica_path);
 		applied = c;
 		if (!res->first)
 			res->first = c;

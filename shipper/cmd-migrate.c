@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "commands.h"
 #include "key.h"
@@ -19,23 +20,53 @@ static void migrate_usage(void)
 {
 	printf("usage: cbtship migrate --store DIR --key KEYFILE --replica PATH [--state DIR]\n"
 	       "                       [--volume NAME] [--fake-state FILE] DEVICE\n"
+	       "       cbtship migrate --store DIR --key KEYFILE [--volume NAME]\n"
+	       "                       [--fake-state FILE] [--wait SECS] DEVICE\n"
+	       "       cbtship migrate --store DIR --key KEYFILE --volume NAME --replica PATH\n"
+	       "                       [--state DIR] [--wait SECS]\n"
 	       "\n"
 	       "Migrate volume DEVICE to its replica.  Stop the applications writing\n"
-	       "DEVICE (or shut them down) first.  migrate records the volume as\n"
-	       "migration-running, runs the final cycle, checks that a second cycle\n"
-	       "finds no change (else the source is still written: nothing is handed\n"
-	       "over), applies every cycle to the replica, compares the SHA-256 of the\n"
-	       "whole source and the whole replica, hands the replica over as the live\n"
-	       "disk (like failover) and records the volume as migrated.  Any failure\n"
-	       "puts the volume back to delta replication.  Then run 'cbtship stop'.\n"
+	       "DEVICE (or shut them down) first.\n"
 	       "\n"
-	       "Needs the source and the replica on this machine; the options are those\n"
-	       "of 'cbtship replicate' and 'cbtship apply'.\n");
+	       "With DEVICE and --replica (both on this machine): record the volume as\n"
+	       "migration-queued, run cycles until one finds no change (at most two:\n"
+	       "else the source is still written and nothing is handed over), which\n"
+	       "records the final cycle, the source's SHA-256 and migration-running;\n"
+	       "apply every cycle to the replica, compare its SHA-256 with the\n"
+	       "source's, hand the replica over as the live disk (like failover) and\n"
+	       "record the volume as migrated.  Any failure puts the volume back to\n"
+	       "delta replication.  Then run 'cbtship stop'.\n"
+	       "\n"
+	       "Across machines the two halves run apart, coordinated through the\n"
+	       "store only.  On the source machine, DEVICE without --replica runs the\n"
+	       "final cycle and waits for the target.  On the target machine, --replica\n"
+	       "and --volume without DEVICE requests the final cycle (a running\n"
+	       "'cbtship replicate' or daemon runs it too, at its next cycle that finds\n"
+	       "no change), waits for it, applies, proves and records migrated.\n"
+	       "\n"
+	       "  --wait SECS   how long a half waits for the other (default 600; for\n"
+	       "                the source half 0 means: do not wait)\n");
+}
+
+static int parse_wait(const char *arg, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || v > 30 * 86400UL) {
+		log_err("--wait takes seconds, 0 to 2592000: \"%s\"", arg);
+		return -EINVAL;
+	}
+	*out = (unsigned int)v;
+	return 0;
 }
 
 static int migrate_run_cmd(int argc, char **argv)
 {
-	enum { OPT_STORE = 256, OPT_KEY, OPT_VOLUME, OPT_REPLICA, OPT_STATE, OPT_FAKE_STATE };
+	enum { OPT_STORE = 256, OPT_KEY, OPT_VOLUME, OPT_REPLICA, OPT_STATE, OPT_FAKE_STATE,
+	       OPT_WAIT };
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "key", required_argument, NULL, OPT_KEY },
@@ -43,15 +74,19 @@ static int migrate_run_cmd(int argc, char **argv)
 		{ "replica", required_argument, NULL, OPT_REPLICA },
 		{ "state", required_argument, NULL, OPT_STATE },
 		{ "fake-state", required_argument, NULL, OPT_FAKE_STATE },
+		{ "wait", required_argument, NULL, OPT_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD, .level = 1 } };
 	struct apply_opts ao = { 0 };
 	struct migrate_result res;
-	const char *replica = NULL;
+	struct vstore *vs = NULL;
+	struct store *st = NULL;
+	const char *replica = NULL, *what;
+	unsigned int wait = 600;
 	char hex[65];
-	int c;
+	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -73,6 +108,10 @@ static int migrate_run_cmd(int argc, char **argv)
 		case OPT_FAKE_STATE:
 			o.fake_state = optarg;
 			break;
+		case OPT_WAIT:
+			if (parse_wait(optarg, &wait))
+				return 2;
+			break;
 		case 'h':
 			migrate_usage();
 			return 0;
@@ -81,17 +120,32 @@ static int migrate_run_cmd(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1 || !o.store || !o.key_path || !replica) {
-		log_err("migrate needs --store, --key, --replica and one DEVICE (see cbtship migrate --help)");
+	if (optind < argc - 1 || !o.store || !o.key_path || (!replica && optind == argc) ||
+	    (optind == argc && !o.volume)) {
+		log_err("migrate needs --store, --key and DEVICE, --replica or both; the target half needs --volume (see cbtship migrate --help)");
 		return 2;
 	}
-	o.device = argv[optind];
-	if (migrate_run(&o, replica, &ao, &res))
+	o.device = optind < argc ? argv[optind] : NULL;
+	if (o.device && replica) {
+		ret = migrate_run(&o, replica, &ao, &res);
+		what = "migrated: replica is the live disk now";
+	} else if (o.device) {
+		ret = migrate_source(&o, wait, &res);
+		what = wait ? "migrated: the target side proved its replica equal and took it over" :
+			      "final cycle shipped: run the target half (cbtship migrate --replica ...) to finish";
+	} else {
+		ret = apply_open_volume(o.store, o.key_path, o.volume, &st, &vs);
+		if (!ret)
+			ret = migrate_target(vs, replica, &ao, wait, &res);
+		vstore_close(vs);
+		store_close(st);
+		what = "migrated: replica is the live disk now";
+	}
+	if (ret)
 		return 1;
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", res.sha256[i]);
-	printf("migrated: replica %s equals %s at cycle %" PRIu64 " (sha256 %s); it is the live disk now\n",
-	       replica, o.device, res.cycle, hex);
+	printf("%s (cycle %" PRIu64 ", sha256 %s)\n", what, res.cycle, hex);
 	return 0;
 }
 

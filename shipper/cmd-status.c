@@ -9,12 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "clock.h"
 #include "commands.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
 #include "progress.h"
+#include "vol-state.h"
 
 static void status_usage(void)
 {
@@ -23,7 +25,11 @@ static void status_usage(void)
 	       "Show, per volume managed by cbtship daemon: state (waiting, queued,\n"
 	       "blackout, running, error, stopped), initial replication progress with\n"
 	       "rate and ETA, the last cycle (time, duration, bytes), the backlog of\n"
-	       "unshipped change, the recovery point age (RPO) and throughput.\n"
+	       "unshipped change, the recovery point age (RPO) and throughput, and\n"
+	       "next to it the volume's state in the store (initial-replication,\n"
+	       "delta-replication, resync-required, migration-*, migrated, stopped,\n"
+	       "failed-over): read from the store now with --config, else as the\n"
+	       "daemon last read it.\n"
 	       "\n"
 	       "  --config FILE    read state_dir from this file (default " CONFIG_DEFAULT_PATH ")\n"
 	       "  --state-dir DIR  the daemon's state directory\n"
@@ -52,6 +58,44 @@ static long daemon_pid(const char *dir)
 		pid = 0;
 	fclose(f);
 	return pid;
+}
+
+/*
+ * The store's state of each volume, read now (the daemon's copy is as old
+ * as its last cycle).  A store that cannot be read keeps the daemon's copy,
+ * with a warning.
+ */
+static void read_store_states(const struct cbt_config *cfg, struct vol_status *all, size_t nr)
+{
+	struct vol_state_rec rec;
+	struct remote_opts ro;
+	struct vstore *vs;
+	struct store *st;
+	size_t i, k;
+	int err;
+
+	for (i = 0; i < nr; i++) {
+		for (k = 0; k < cfg->nr_vol && strcmp(cfg->vol[k].name, all[i].name); k++)
+			;
+		if (k == cfg->nr_vol)
+			continue;
+		config_remote_opts(&cfg->vol[k], &ro);
+		err = apply_open_volume_opts(cfg->vol[k].store, &ro, cfg->vol[k].key,
+					     cfg->vol[k].name, &st, &vs);
+		if (!err) {
+			err = vol_state_get(vs, &rec);
+			if (!err)
+				snprintf(all[i].store_state, sizeof(all[i].store_state), "%s",
+					 vol_state_name(rec.state));
+			else if (err == -ENOENT)
+				snprintf(all[i].store_state, sizeof(all[i].store_state), "-");
+			vstore_close(vs);
+			store_close(st);
+		}
+		if (err && err != -ENOENT)
+			log_warn("volume %s: cannot read its state from store %s (%s); showing what the daemon last read",
+				 all[i].name, cfg->vol[k].store, strerror(-err));
+	}
 }
 
 static int load_all(const char *dir, struct vol_status **out, size_t *nr)
@@ -149,6 +193,8 @@ static int status_cmd(int argc, char **argv)
 	}
 	snprintf(dir, sizeof(dir), "%s/" STATUS_SUBDIR, state_dir);
 	err = load_all(dir, &all, &nr);
+	if (!err && cfg.state_dir)
+		read_store_states(&cfg, all, nr);
 	config_free(&cfg);
 	if (err)
 		return 1;

@@ -209,6 +209,17 @@ static void *worker(void *arg)
 	int err;
 
 	pthread_mutex_lock(&d->lock);
+	if (!v->s.initial_done && !v->quit) {
+		/* The store says the initial replication waits for its turn. */
+		v->busy = true;
+		pthread_mutex_unlock(&d->lock);
+		if (!open_replicator(v, &r) && replicator_mark_queued(r)) {
+			replicator_close(r);	/* the first cycle reopens it and says why */
+			r = NULL;
+		}
+		pthread_mutex_lock(&d->lock);
+		v->busy = false;
+	}
 	for (;;) {
 		apply_new_cfg(v, &r);
 		if (v->quit)
@@ -252,7 +263,12 @@ static void *worker(void *arg)
 		end = clock_now_us(d->clock);
 		if (d->test.cycle_end)
 			d->test.cycle_end(d->test.arg, v->cfg.name);
-		if (err && err != -EINTR) {
+		if (err == -ECANCELED) {
+			/* The store's state holds it (src-state.h logged why); look again later. */
+			log_notice("volume %s: not replicating while the store records it as %s; checking again in %d s",
+				   v->cfg.name, vol_state_name(sum.store_state) ?: "?",
+				   (int)(DAEMON_RETRY_US / USEC_PER_SEC));
+		} else if (err && err != -EINTR) {
 			log_err("volume %s: cycle failed (%s); retrying later (see the messages above)",
 				v->cfg.name, strerror(-err));
 			replicator_close(r);	/* reopen: the cause may be fixed by then */
@@ -265,6 +281,9 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&d->lock);
 		v->busy = false;
+		if (sum.store_state)
+			snprintf(v->st.store_state, sizeof(v->st.store_state), "%s",
+				 vol_state_name(sum.store_state));
 		if (err == -EINTR) {
 			/* Stopped: merged back; the next run starts it again. */
 			v->s.running = false;

@@ -145,6 +145,12 @@ void metrics_prometheus(FILE *f, const struct vol_status *s, size_t nr, int64_t 
 		for (j = 0; j < sizeof(states) / sizeof(states[0]); j++)
 			fprintf(f, "cbtship_volume_state{volume=\"%s\",state=\"%s\"} %d\n",
 				s[i].name, states[j], !strcmp(s[i].state, states[j]));
+	prom_help(f, "cbtship_volume_store_state", "gauge",
+		  "1 for the volume's state in the store (vol-state.h), as last read");
+	for (i = 0; i < nr; i++)
+		if (s[i].store_state[0] && strcmp(s[i].store_state, "-"))
+			fprintf(f, "cbtship_volume_store_state{volume=\"%s\",state=\"%s\"} 1\n",
+				s[i].name, s[i].store_state);
 	for (j = 0; j < sizeof(prom_metrics) / sizeof(prom_metrics[0]); j++) {
 		m = &prom_metrics[j];
 		prom_help(f, m->name, m->type, m->help);
@@ -222,6 +228,11 @@ void metrics_json(FILE *f, const struct vol_status *s, size_t nr, int64_t now_us
 		fputs(",\"kind\":", f);
 		json_string(f, v->kind);
 		fprintf(f, ",\"initial_done\":%s", v->initial_done ? "true" : "false");
+		fputs(",\"store_state\":", f);
+		if (v->store_state[0])
+			json_string(f, v->store_state);
+		else
+			fputs("null", f);
 		if (running_initial(v)) {
 			initial_progress(v, now_us, &rate, &eta);
 			fprintf(f, ",\"initial\":{\"done_bytes\":%" PRIu64 ",\"total_bytes\":%" PRIu64
@@ -269,8 +280,8 @@ void metrics_table(FILE *f, const struct vol_status *s, size_t nr, int64_t now_u
 	int64_t eta;
 	size_t i;
 
-	fprintf(f, "%-20s %-9s %-9s %7s %-36s %10s %10s  %s\n", "VOLUME", "STATE", "KIND", "RPO",
-		"LAST CYCLE", "BACKLOG", "MiB/s", "PROGRESS");
+	fprintf(f, "%-20s %-9s %-9s %7s %-36s %10s %10s  %-26s %s\n", "VOLUME", "STATE", "KIND",
+		"RPO", "LAST CYCLE", "BACKLOG", "MiB/s", "STORE STATE", "PROGRESS");
 	for (i = 0; i < nr; i++) {
 		v = &s[i];
 		fmt_age(rpo, sizeof(rpo), progress_rpo(v, now_us));
@@ -289,9 +300,10 @@ void metrics_table(FILE *f, const struct vol_status *s, size_t nr, int64_t now_u
 			progress_bar(prog, sizeof(prog), v->cycle_done_blocks, v->cycle_total_blocks,
 				     rate, eta, 20);
 		}
-		fprintf(f, "%-20s %-9s %-9s %7s %-36s %9.1fM %10.1f  %s\n", v->name, v->state,
+		fprintf(f, "%-20s %-9s %-9s %7s %-36s %9.1fM %10.1f  %-26s %s\n", v->name, v->state,
 			v->kind, rpo, last,
 			(double)(v->backlog_blocks * v->block_size) / 1048576.0,
-			throughput(v, now_us) / 1048576.0, prog);
+			throughput(v, now_us) / 1048576.0,
+			v->store_state[0] ? v->store_state : "-", prog);
 	}
 }

@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
+#include "blockhash.h"
 #include "log.h"
 #include "migrate.h"
 #include "points.h"
@@ -94,17 +96,187 @@ static int hand_over(const char *replica, const struct apply_opts *aopts, uint64
 	return ret;
 }
 
-int migrate_run(const struct replicate_opts *src, const char *replica,
-		const struct apply_opts *aopts, struct migrate_result *res)
+/* The store volume the source replicates to (named as replicate names it). */
+static int open_source_volume(const struct replicate_opts *src, struct store **st,
+			      struct vstore **vs)
 {
-	struct replicate_summary sum;
+	char volume[VSTORE_NAME_MAX + 1];
 	struct replicator *rep = NULL;
-	struct apply_result ares;
+	int ret;
+
+	ret = replicator_open(src, &rep);
+	if (ret)
+		return ret;
+	snprintf(volume, sizeof(volume), "%s", replicator_volume(rep));
+	replicator_close(rep);
+	ret = apply_open_volume_opts(src->store, &src->remote, src->key_path, volume, st, vs);
+	if (ret == -ENOENT)
+		log_err("volume %s has not been replicated yet: migrate needs its initial replication done",
+			volume);
+	return ret;
+}
+
+/* Back to delta replication after a failed migration, saying why. */
+static void migrate_back(struct vstore *vs, const char *why)
+{
+	char note[VOL_NOTE_MAX];
+
+	snprintf(note, sizeof(note), "migration failed: %s; replication goes on", why);
+	if (vol_state_set(vs, VOL_DELTA, 0, note))
+		log_err("volume %s: could not record the state back as delta replication; run 'cbtship migrate' again or 'cbtship stop'",
+			vs->info.name);
+}
+
+/*
+ * Poll the state every second until it is one of want (a bitmask of
+ * 1 << state) or timeout seconds passed (-ETIMEDOUT, not logged).
+ */
+static int wait_state(struct vstore *vs, unsigned int want, unsigned int timeout,
+		      struct vol_state_rec *rec)
+{
+	time_t end = time(NULL) + (time_t)timeout;
+	int ret;
+
+	for (;;) {
+		ret = vol_state_get(vs, rec);
+		if (ret && ret != -ENOENT)
+			return ret;
+		if (!ret && (want & (1u << rec->state)))
+			return 0;
+		if (time(NULL) >= end)
+			return -ETIMEDOUT;
+		sleep(1);
+	}
+}
+
+/* The source part up to the final cycle: *cycle and res->sha256 from the migration record. */
+static int source_final(const struct replicate_opts *src, struct vstore *vs,
+			struct migrate_result *res)
+{
+	struct replicate_summary sum = { 0 };
+	struct replicator *rep = NULL;
+	struct vol_state_rec cur;
+	struct vol_migration mig;
+	int ret, i;
+
+	ret = vol_state_get(vs, &cur);
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (!ret && (cur.state == VOL_MIGRATED || cur.state == VOL_STOPPED ||
+		     cur.state == VOL_FAILED_OVER)) {
+		log_err("volume %s is %s (%s): there is nothing to migrate", vs->info.name,
+			vol_state_name(cur.state), cur.note);
+		return -EALREADY;
+	}
+	if (ret || cur.state != VOL_MIGRATION_RUNNING) {
+		ret = vol_state_set(vs, VOL_MIGRATION_QUEUED, 0, "migration requested: final cycle");
+		if (ret)
+			return ret;
+		ret = replicator_open(src, &rep);
+		if (ret)
+			goto out_back;
+		/* The on-demand final cycle: the first that finds no change (at most the second). */
+		for (i = 0; i < 2 && !ret && !sum.migration_final; i++)
+			ret = replicator_cycle(rep, &sum);
+		replicator_close(rep);
+		if (ret)
+			goto out_back;
+		if (!sum.migration_final) {
+			log_err("volume %s: the source changed while migrating (cycle %" PRIu64 " has %" PRIu64 " blocks): stop the applications writing it (or shut the server down) and run migrate again",
+				vs->info.name, sum.cycle, sum.blocks);
+			ret = -EBUSY;
+			goto out_back;
+		}
+	} else {
+		log_notice("volume %s: the final cycle %" PRIu64 " is in the store already; waiting for the target side",
+			   vs->info.name, cur.cycle);
+	}
+	ret = vol_migration_get(vs, &mig);
+	if (ret) {
+		log_err("volume %s: the migration record is missing or unreadable (%s); run migrate again",
+			vs->info.name, strerror(-ret));
+		goto out_back;
+	}
+	res->cycle = mig.cycle;
+	memcpy(res->sha256, mig.sha256, 32);
+	return 0;
+out_back:
+	migrate_back(vs, strerror(-ret));
+	return ret;
+}
+
+int migrate_source(const struct replicate_opts *src, unsigned int timeout,
+		   struct migrate_result *res)
+{
+	struct vol_state_rec rec;
 	struct vstore *vs = NULL;
 	struct store *st = NULL;
+	const char *volume;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	ret = open_source_volume(src, &st, &vs);
+	if (ret)
+		return ret;
+	volume = vs->info.name;
+	ret = source_final(src, vs, res);
+	if (ret || !timeout)
+		goto out;
+	log_info("volume %s: final cycle %" PRIu64 " shipped; waiting up to %u s for the target side (cbtship migrate --replica ...)",
+		 volume, res->cycle, timeout);
+	ret = wait_state(vs, 1u << VOL_MIGRATED | 1u << VOL_DELTA | 1u << VOL_STOPPED |
+			 1u << VOL_FAILED_OVER, timeout, &rec);
+	if (ret == -ETIMEDOUT) {
+		log_err("volume %s: the target side did not finish the migration within %u s; it stays migration-running: run the target part (cbtship migrate --replica ... --volume %s) and this again to wait",
+			volume, timeout, volume);
+	} else if (!ret && rec.state != VOL_MIGRATED) {
+		log_err("volume %s: the target side ended the migration as %s (%s); the source is not migrated: fix that and run migrate again",
+			volume, vol_state_name(rec.state), rec.note);
+		ret = -EIO;
+	} else if (!ret && rec.cycle != res->cycle) {
+		log_err("volume %s: the target records migration at cycle %" PRIu64 ", not the final cycle %" PRIu64 "; check the store's history",
+			volume, rec.cycle, res->cycle);
+		ret = -ESTALE;
+	}
+out:
+	vstore_close(vs);
+	store_close(st);
+	return ret;
+}
+
+/* Every block of the replica against the hash list the source published at the final cycle. */
+static int compare_blocks(struct vstore *vs, const char *replica, uint64_t cycle)
+{
+	struct cbt_extent_list diff = { 0 };
+	struct blockhash_stats hs = { 0 };
+	struct block_reader *br = NULL;
+	int ret;
+
+	ret = block_reader_open(replica, NULL, &br);
+	if (ret)
+		return ret;
+	ret = blockhash_compare(vs, cycle, br, &diff, &hs);
+	block_reader_close(br);
+	if (!ret && diff.nr) {
+		log_err("volume %s: %" PRIu64 " blocks of replica %s differ from the source's hash list of final cycle %" PRIu64 " (the first at block %" PRIu64 "): not migrated; run 'cbtship verify' after the next cycles, or migrate again",
+			vs->info.name, hs.diff_blocks, replica, cycle, (uint64_t)diff.ext[0].start);
+		ret = -EIO;
+	} else if (!ret) {
+		log_info("volume %s: all %" PRIu64 " blocks of replica %s match the source's hash list of cycle %" PRIu64,
+			 vs->info.name, hs.blocks, replica, cycle);
+	}
+	cbt_extent_list_free(&diff);
+	return ret;
+}
+
+int migrate_target(struct vstore *vs, const char *replica, const struct apply_opts *aopts,
+		   unsigned int timeout, struct migrate_result *res)
+{
+	struct vol_state_rec rec;
+	struct vol_migration mig;
+	struct apply_result ares;
 	uint8_t rhash[32];
-	struct cbt_key key;
-	char h1[65], note[VOL_NOTE_MAX];
+	char h1[65], h2[65], note[VOL_NOTE_MAX];
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -112,75 +284,92 @@ int migrate_run(const struct replicate_opts *src, const char *replica,
 		log_err("migrating to remote replica %s is not supported yet", replica);
 		return -EPROTONOSUPPORT;
 	}
-	ret = replicator_open(src, &rep);
-	if (ret)
+	ret = vol_state_get(vs, &rec);
+	if (ret && ret != -ENOENT)
 		return ret;
-	ret = key_load(src->key_path, &key);
-	if (ret)
-		goto out_rep;
-	ret = store_open(src->store, false, &st);
-	if (ret)
-		goto out_key;
-	ret = vstore_open(st, replicator_volume(rep), &key, &vs);
-	if (ret == -ENOENT)
-		log_err("volume %s has not been replicated yet: migrate needs its initial replication done",
-			replicator_volume(rep));
-	if (ret)
-		goto out_store;
-	ret = vol_state_set(vs, VOL_MIGRATION_RUNNING, 0, "final cycle");
-	if (ret)
-		goto out_vs;
-	/* The on-demand final cycle, then proof that nothing writes any more. */
-	ret = replicator_cycle(rep, &sum);
-	if (ret)
-		goto out_back;
-	ret = replicator_cycle(rep, &sum);
-	if (ret)
-		goto out_back;
-	if (sum.result != REPLICATE_NO_CHANGES) {
-		log_err("volume %s: the source changed while migrating (cycle %" PRIu64 " has %" PRIu64 " blocks): stop the applications writing it (or shut the server down) and run migrate again",
-			replicator_volume(rep), sum.cycle, sum.blocks);
-		ret = -EBUSY;
-		goto out_back;
+	if (!ret && rec.state == VOL_MIGRATED) {
+		log_err("volume %s is migrated already (%s)", vs->info.name, rec.note);
+		return -EALREADY;
 	}
+	if (ret || rec.state != VOL_MIGRATION_RUNNING) {
+		/* Ask the source side (replicate, daemon or migrate) for the final cycle. */
+		if ((ret || rec.state != VOL_MIGRATION_QUEUED) &&
+		    vol_state_set(vs, VOL_MIGRATION_QUEUED, 0, "migration requested by the target side"))
+			return -EIO;
+		log_info("volume %s: waiting up to %u s for the source's final cycle (stop the applications there; cbtship migrate DEVICE on the source runs it)",
+			 vs->info.name, timeout);
+		ret = wait_state(vs, 1u << VOL_MIGRATION_RUNNING, timeout, &rec);
+		if (ret == -ETIMEDOUT)
+			log_err("volume %s: no final cycle from the source within %u s; the migration stays requested: run migrate on the source, or this again",
+				vs->info.name, timeout);
+		if (ret)
+			return ret;
+	}
+	ret = vol_migration_get(vs, &mig);
+	if (!ret && (mig.cycle != rec.cycle || mig.size_bytes != vs->info.size_bytes)) {
+		log_err("volume %s: the migration record (cycle %" PRIu64 ") does not match the state (final cycle %" PRIu64 ")",
+			vs->info.name, mig.cycle, rec.cycle);
+		ret = -EPROTO;
+	}
+	if (ret)
+		goto out_back;
 	ret = apply_pending_opts(vs, replica, aopts, &ares);
 	if (ret)
 		goto out_back;
-	ret = migrate_hash_file(src->device, vs->info.size_bytes, res->sha256);
-	if (!ret)
-		ret = migrate_hash_file(replica, vs->info.size_bytes, rhash);
+	if (ares.now != mig.cycle) {
+		log_err("volume %s: the replica is at cycle %" PRIu64 " after applying, not at the final cycle %" PRIu64 ": the source shipped after its final cycle",
+			vs->info.name, ares.now, mig.cycle);
+		ret = -ESTALE;
+		goto out_back;
+	}
+	ret = compare_blocks(vs, replica, mig.cycle);
 	if (ret)
 		goto out_back;
-	hex(res->sha256, 32, h1);
-	if (memcmp(res->sha256, rhash, 32)) {
-		char h2[65];
-
+	ret = migrate_hash_file(replica, vs->info.size_bytes, rhash);
+	if (ret)
+		goto out_back;
+	hex(mig.sha256, 32, h1);
+	if (memcmp(mig.sha256, rhash, 32)) {
 		hex(rhash, 32, h2);
 		log_err("volume %s: after the final cycle the replica (SHA-256 %s) differs from the source (%s): not migrated; run 'cbtship verify' to find the blocks",
-			replicator_volume(rep), h2, h1);
+			vs->info.name, h2, h1);
 		ret = -EIO;
 		goto out_back;
 	}
-	ret = hand_over(replica, aopts, ares.now);
+	ret = hand_over(replica, aopts, mig.cycle);
 	if (ret)
 		goto out_back;
-	res->cycle = ares.now;
+	res->cycle = mig.cycle;
+	memcpy(res->sha256, mig.sha256, 32);
 	snprintf(note, sizeof(note), "replica equals source at cycle %" PRIu64 ", sha256 %.16s...",
-		 ares.now, h1);
-	ret = vol_state_set(vs, VOL_MIGRATED, ares.now, note);
-	goto out_vs;
+		 mig.cycle, h1);
+	return vol_state_set(vs, VOL_MIGRATED, mig.cycle, note);
 out_back:
-	if (vol_state_set(vs, VOL_DELTA, 0, "migration failed; replication goes on"))
-		log_err("volume %s: could not record the state back as delta replication",
-			replicator_volume(rep));
-out_vs:
+	migrate_back(vs, strerror(-ret));
+	return ret;
+}
+
+int migrate_run(const struct replicate_opts *src, const char *replica,
+		const struct apply_opts *aopts, struct migrate_result *res)
+{
+	struct vstore *vs = NULL;
+	struct store *st = NULL;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (replica_spec_is_remote(replica)) {
+		log_err("migrating to remote replica %s is not supported yet", replica);
+		return -EPROTONOSUPPORT;
+	}
+	ret = open_source_volume(src, &st, &vs);
+	if (ret)
+		return ret;
+	/* Both parts in one process: the target part finds the final cycle at once. */
+	ret = source_final(src, vs, res);
+	if (!ret)
+		ret = migrate_target(vs, replica, aopts, 0, res);
 	vstore_close(vs);
-out_store:
 	store_close(st);
-out_key:
-	key_wipe(&key);
-out_rep:
-	replicator_close(rep);
 	return ret;
 }
 

@@ -17,14 +17,33 @@ struct migrate_result {
 };
 
 /*
- * With the source quiesced: run the final cycle, check a second one finds
- * no change (else -EBUSY: something still writes), apply everything to the
- * replica, compare the whole source with the whole replica (SHA-256), hand
- * the replica over as the live disk and record the volume as migrated.
- * On failure the volume goes back to delta replication.
+ * Both parts on one machine (source and replica here): migrate_source()
+ * without waiting, then migrate_target().
  */
 int migrate_run(const struct replicate_opts *src, const char *replica,
 		const struct apply_opts *aopts, struct migrate_result *res);
+
+/*
+ * Across machines, coordinated only through the store's state record.
+ *
+ * The source part, on the source machine with the source quiesced: record
+ * migration-queued, run cycles until one finds no change (at most two,
+ * else -EBUSY: something still writes), which records the final cycle and
+ * the source's SHA-256 (src-state.h) and migration-running; then wait up
+ * to timeout seconds (0: do not wait) for the target part to record the
+ * volume as migrated (0) or put it back to delta replication (-EIO).
+ */
+int migrate_source(const struct replicate_opts *src, unsigned int timeout,
+		   struct migrate_result *res);
+/*
+ * The target part: ask for the final cycle (migration-queued) unless it is
+ * there, wait up to timeout seconds for migration-running, apply up to the
+ * final cycle, compare the replica's SHA-256 with the source's, hand the
+ * replica over and record migrated.  On failure the volume goes back to
+ * delta replication, with why in the note.
+ */
+int migrate_target(struct vstore *vs, const char *replica, const struct apply_opts *aopts,
+		   unsigned int timeout, struct migrate_result *res);
 
 /*
  * Stop replicating vs: record it as stopped (a source checking the state

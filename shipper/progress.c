@@ -64,6 +64,8 @@ static void status_fill(FILE *f, const void *arg)
 #define W_I64(f_) fprintf(f, #f_ " %" PRId64 "\n", s->f_);
 	U64_FIELDS(W_U64)
 	I64_FIELDS(W_I64)
+	if (s->store_state[0])
+		fprintf(f, "store_state %s\n", s->store_state);
 }
 
 int status_write(const char *dir, const struct vol_status *s)
@@ -117,6 +119,8 @@ int status_read(const char *path, struct vol_status *s)
 			s->block_size = (uint32_t)strtoul(val, NULL, 10);
 		else if (!strcmp(key, "last_error"))
 			s->last_error = atoi(val);
+		else if (!strcmp(key, "store_state"))
+			copy_word(s->store_state, sizeof(s->store_state), val);
 #define R_U64(f_) else if (!strcmp(key, #f_)) s->f_ = strtoull(val, NULL, 10);
 #define R_I64(f_) else if (!strcmp(key, #f_)) s->f_ = strtoll(val, NULL, 10);
 		U64_FIELDS(R_U64)

@@ -40,6 +40,8 @@ struct vol_status {
 	uint64_t cycles_ok, cycles_failed;
 	int64_t next_due_us;
 	int last_error;		/* -errno of the last failed cycle, 0 after a success */
+	/* The store's volume state (vol-state.h) as the last cycle read it; "" unknown. */
+	char store_state[32];
 };
 
 /*

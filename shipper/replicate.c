@@ -22,6 +22,7 @@
 #include "key.h"
 #include "log.h"
 #include "replicate.h"
+#include "src-state.h"
 #include "statedir.h"
 #include "store.h"
 #include "vol-state.h"
@@ -441,6 +442,9 @@ enum cycle_mode {
 static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicate_summary *sum)
 {
 	struct cbt_extent_list ext = { 0 }, tracked = { 0 }, diff = { 0 }, rest = { 0 };
+	struct cbt_extent_list repair = { 0 };
+	struct vol_state_rec vst = { 0 };
+	struct vol_rejection rej = { 0 };
 	struct cbt_extent_list *read = &ext;
 	struct vstore_cycle_info last;
 	struct cbt_volume_info info;
@@ -448,6 +452,7 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	struct statedir_set set = { 0 };
 	struct blockhash_stats hs = { 0 };
 	bool have_last = false, frozen = false, restored = false, have_set = false, adopt;
+	bool repairing = false, restarted = false;
 	uint64_t tcycle = 0, seq, from = 0;
 	struct cycle_writer_opts wopts = r->opts.writer;
 	double t0 = now();
@@ -478,6 +483,11 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 		return err;
 	if (mode == MODE_REPROTECT && have_last)
 		mode = MODE_AUTO;	/* the first reverse cycle is stored: deltas */
+	/* What the target side recorded: stopped, migrated, failed over end it. */
+	err = src_state_check(r->vs, &vst);
+	sum->store_state = vst.state;
+	if (err)
+		return err;
 	if (mode == MODE_RESYNC && !have_last) {
 		log_err("volume %s: the store has no complete cycle yet, so there is nothing to resync against; run cbtship replicate for the initial copy",
 			r->volume);
@@ -508,6 +518,7 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 			log_warn("volume %s: resync required: tracking was restarted since store cycle %" PRIu64 " (tracking id changed) without a saved change set (unclean shutdown?), so changes may be missing: shipping every block; cbtship resync ships only the blocks that differ instead",
 				 r->volume, last.cycle);
 			sum->full = true;
+			restarted = true;
 		}
 	} else if (have_last) {
 		/*
@@ -527,13 +538,30 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 				return err;
 		}
 	}
-	/* The target rejected a cycle: only a cycle of every block helps it on. */
+	/*
+	 * The target rejected a cycle: ship the blocks of the cycles it misses
+	 * again (marked dirty, so they join the tracked changes), or every
+	 * block if their block sets cannot be read.
+	 */
 	if (have_last && !sum->full) {
-		err = vol_rejection_needs_full(r->vs);
+		err = src_repair_plan(r->vs, &repair, &rej);
 		if (err < 0)
-			return err;
-		sum->full = err == 1;
+			goto out;
+		sum->full = err == SRC_REPAIR_FULL;
+		repairing = err == SRC_REPAIR_BLOCKS;
+		err = repairing ? r->src->ops->mark_dirty(r->src, repair.ext, repair.nr) : 0;
+		if (err)
+			goto out;
+		sum->repair_blocks = cbt_extent_list_blocks(&repair);
 	}
+	if (sum->kind == CYCLE_INITIAL)
+		err = src_state_enter(r->vs, &vst, VOL_INITIAL_RUNNING, 0, "initial replication: every block");
+	else if (restarted || mode == MODE_RESYNC)
+		err = src_state_enter(r->vs, &vst, VOL_RESYNC_REQUIRED, last.cycle,
+				      mode == MODE_RESYNC ? "checksum resync running" :
+				      "tracking restarted without a saved change set: shipping every block");
+	if (err)
+		goto out;
 	seq = have_last ? last.cycle + 1 : 1;
 	/* Trusting a restarted tracking: a stored cycle must record its id. */
 	adopt = have_last && !sum->full &&
@@ -631,13 +659,27 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	sum->tracking_cycle = tcycle;
 	sum->blocks = ship.blocks;
 	sum->bytes_read = ship.bytes;
-	goto out;
+	/* After the cycle: a later one answers the rejection if this record is lost. */
+	if (repairing && vol_repair_set(r->vs, seq, rej.replica_at, rej.cycle))
+		log_warn("volume %s: cannot record cycle %" PRIu64 " as the repair of rejected cycle %" PRIu64 "; the next cycle ships those blocks again",
+			 r->volume, seq, rej.cycle);
+	goto states;
 
 no_changes:
 	err = r->src->ops->commit(r->src, tcycle);
 	frozen = false;
+	if (err)
+		goto out;
 	sum->result = REPLICATE_NO_CHANGES;
 	sum->tracking_cycle = tcycle;
+	sum->cycle = have_last ? last.cycle : 0;
+states:
+	/* The replica is in line: delta replication, or a migration's final cycle. */
+	if (vst.state == VOL_MIGRATION_QUEUED)
+		err = src_state_migration(r->vs, &vst, sum->result == REPLICATE_SHIPPED, sum->cycle,
+					  info.data_path, &sum->migration_final);
+	else if (vst.state != VOL_DELTA && vst.state != VOL_MIGRATION_RUNNING)
+		err = src_state_enter(r->vs, &vst, VOL_DELTA, sum->cycle, "replicating changes");
 out:
 	if (frozen) {
 		err2 = r->src->ops->abort(r->src, tcycle);
@@ -656,10 +698,12 @@ out:
 		err = statedir_remove(r->opts.state_dir, r->volume);
 	if (have_set)
 		statedir_set_free(&set);
+	cbt_extent_list_free(&repair);
 	cbt_extent_list_free(&tracked);
 	cbt_extent_list_free(&diff);
 	cbt_extent_list_free(&rest);
 	cbt_extent_list_free(&ext);
+	sum->store_state = vst.state;
 	sum->bytes_stored = r->cs.bytes_put;
 	sum->seconds = now() - t0;
 	return err;
@@ -683,6 +727,27 @@ int replicator_reprotect(struct replicator *r, struct replicate_summary *sum)
 		return -ENOENT;
 	}
 	return run_cycle(r, MODE_REPROTECT, sum);
+}
+
+int replicator_mark_queued(struct replicator *r)
+{
+	struct vstore_cycle_info last;
+	struct cbt_volume_info info;
+	struct vol_state_rec vst;
+	bool have_last;
+	int err;
+
+	err = r->src->ops->info(r->src, &info);
+	if (!err)
+		err = check_volume(r, &info, &last, &have_last);
+	if (!err && !have_last)
+		err = src_state_check(r->vs, &vst);
+	if (err || have_last)
+		return err;
+	if (vst.state && vst.state != VOL_INITIAL_RUNNING)
+		return 0;
+	return src_state_enter(r->vs, &vst, VOL_INITIAL_QUEUED, 0,
+			       "initial replication waits for its turn");
 }
 
 /* ---- clean detach ---- */

@@ -13,6 +13,7 @@
 
 #include "block-reader.h"
 #include "remote-opts.h"
+#include "vol-state.h"
 #include "vstore.h"
 
 /*
@@ -71,6 +72,9 @@ struct replicate_summary {
 	uint64_t diff_bytes;
 	uint64_t hashed_bytes;		/* resync: source bytes hashed */
 	uint64_t hash_list_bytes;	/* resync: hash-list bytes read from the store */
+	uint64_t repair_blocks;		/* blocks of rejected cycles shipped again */
+	bool migration_final;		/* this cycle was a migration's final one */
+	enum vol_state store_state;	/* the store's volume state after it; 0 unknown */
 };
 
 struct replicator;
@@ -106,6 +110,12 @@ int replicator_reprotect(struct replicator *r, struct replicate_summary *sum);
  * opts->force.  The kernel keeps its set too (merged back).
  */
 int replicator_detach(struct replicator *r, uint64_t *saved_blocks);
+/*
+ * A service about to queue the volume: if the store holds no complete
+ * cycle yet, create the volume there and record initial-replication-queued
+ * (unless the store's state says otherwise).  -ECANCELED as for a cycle.
+ */
+int replicator_mark_queued(struct replicator *r);
 const char *replicator_volume(const struct replicator *r);
 /* Blocks changed since the last cycle (the source's dirty count), without starting one. */
 int replicator_pending(struct replicator *r, uint64_t *dirty_blocks);

@@ -19,8 +19,12 @@
 #define REC_VERSION	1
 #define REC_STATE	1
 #define REC_REJECTED	2
+#define REC_REPAIR	3
+#define REC_MIGRATION	4
 #define STATE_BYTES	(24 + VOL_NOTE_MAX)
 #define REJECTED_BYTES	(32 + VOL_NOTE_MAX)
+#define REPAIR_BYTES	40
+#define MIGRATION_BYTES	64
 
 static const char *const state_names[] = {
 	[VOL_INITIAL_QUEUED] = "initial-replication-queued",
@@ -58,10 +62,16 @@ int vol_failback_step(enum vol_state from, enum vol_state to)
 	}
 }
 
+static const char *const rec_names[] = {
+	[REC_STATE] = "state",
+	[REC_REJECTED] = "rejected",
+	[REC_REPAIR] = "repair",
+	[REC_MIGRATION] = "migration",
+};
+
 static void rec_path(const struct vstore *vs, uint32_t kind, char *buf)
 {
-	snprintf(buf, VSTORE_PATH_MAX, "volumes/%s/%s", vs->info.name,
-		 kind == REC_STATE ? "state" : "rejected");
+	snprintf(buf, VSTORE_PATH_MAX, "volumes/%s/%s", vs->info.name, rec_names[kind]);
 }
 
 static int rec_put(struct vstore *vs, uint32_t kind, const uint8_t *payload, size_t len)
@@ -107,7 +117,8 @@ static int rec_get(struct vstore *vs, uint32_t kind, uint8_t *payload, size_t le
 	ret = envelope_open(&vs->key, what, obj, olen, &expect, false, &got, plain, &plen);
 	if (ret)
 		goto out;
-	if (plen != len || get_le32(plain) != REC_VERSION || plain[len - 1]) {
+	if (plen != len || get_le32(plain) != REC_VERSION ||
+	    ((kind == REC_STATE || kind == REC_REJECTED) && plain[len - 1])) {
 		log_err("%s is not a record this cbtship understands (%zu bytes, version %u); upgrade cbtship",
 			what, plen, plen >= 4 ? get_le32(plain) : 0);
 		ret = -EPROTO;
@@ -187,14 +198,79 @@ int vol_rejection_set(struct vstore *vs, uint64_t cycle, uint64_t replica_at, co
 	return rec_put(vs, REC_REJECTED, p, sizeof(p));
 }
 
-int vol_rejection_clear(struct vstore *vs)
+/* Remove a record; one that is not there is no error. */
+static int rec_remove(struct vstore *vs, uint32_t kind)
 {
 	char path[VSTORE_PATH_MAX];
 	int ret;
 
-	rec_path(vs, REC_REJECTED, path);
+	rec_path(vs, kind, path);
 	ret = vs->st->ops->remove(vs->st, path);
 	return ret == -ENOENT ? 0 : ret;
+}
+
+int vol_rejection_clear(struct vstore *vs)
+{
+	return rec_remove(vs, REC_REJECTED);
+}
+
+int vol_repair_get(struct vstore *vs, struct vol_repair *out)
+{
+	uint8_t p[REPAIR_BYTES];
+	int ret = rec_get(vs, REC_REPAIR, p, sizeof(p));
+
+	if (ret)
+		return ret;
+	out->cycle = get_le64(p + 8);
+	out->base = get_le64(p + 16);
+	out->rejected = get_le64(p + 24);
+	out->time = get_le64(p + 32);
+	return 0;
+}
+
+int vol_repair_set(struct vstore *vs, uint64_t cycle, uint64_t base, uint64_t rejected)
+{
+	uint8_t p[REPAIR_BYTES];
+
+	put_le32(p, REC_VERSION);
+	put_le32(p + 4, 0);
+	put_le64(p + 8, cycle);
+	put_le64(p + 16, base);
+	put_le64(p + 24, rejected);
+	put_le64(p + 32, (uint64_t)time(NULL));
+	return rec_put(vs, REC_REPAIR, p, sizeof(p));
+}
+
+int vol_repair_clear(struct vstore *vs)
+{
+	return rec_remove(vs, REC_REPAIR);
+}
+
+int vol_migration_get(struct vstore *vs, struct vol_migration *out)
+{
+	uint8_t p[MIGRATION_BYTES];
+	int ret = rec_get(vs, REC_MIGRATION, p, sizeof(p));
+
+	if (ret)
+		return ret;
+	out->cycle = get_le64(p + 8);
+	out->size_bytes = get_le64(p + 16);
+	memcpy(out->sha256, p + 24, sizeof(out->sha256));
+	out->time = get_le64(p + 56);
+	return 0;
+}
+
+int vol_migration_set(struct vstore *vs, uint64_t cycle, const uint8_t sha256[32])
+{
+	uint8_t p[MIGRATION_BYTES];
+
+	put_le32(p, REC_VERSION);
+	put_le32(p + 4, 0);
+	put_le64(p + 8, cycle);
+	put_le64(p + 16, vs->info.size_bytes);
+	memcpy(p + 24, sha256, 32);
+	put_le64(p + 56, (uint64_t)time(NULL));
+	return rec_put(vs, REC_MIGRATION, p, sizeof(p));
 }
 
 int vol_cycle_is_full(struct vstore *vs, uint64_t cycle)

@@ -4,9 +4,12 @@
  * written by both sides (FORMAT.md "Records"):
  *
  *   volumes/NAME/state     the volume's replication state (cbtship status)
- *   volumes/NAME/rejected  the target rejected a cycle: the source must ship
- *                          every block in its next cycle (a full cycle),
- *                          which the target applies over its last good cycle
+ *   volumes/NAME/rejected  the target rejected a cycle: the source ships the
+ *                          blocks of the cycles it misses again (or every
+ *                          block), which the target applies over its last
+ *                          good cycle
+ *   volumes/NAME/repair    the source's cycle that does so (src-state.h)
+ *   volumes/NAME/migration the final cycle of a migration and the source's hash
  */
 #ifndef CBTSHIP_VOL_STATE_H
 #define CBTSHIP_VOL_STATE_H
@@ -68,11 +71,44 @@ int vol_rejection_set(struct vstore *vs, uint64_t cycle, uint64_t replica_at, co
 int vol_rejection_clear(struct vstore *vs);
 
 /*
- * For the source, before each cycle: 1 if the target rejected a cycle and
- * the store holds no full cycle after it yet (ship every block now), 0 if
- * not, or -errno.
+ * 1 if the target rejected a cycle and the store holds no full cycle after
+ * it yet, 0 if not, or -errno.  (The source plans with src_repair_plan(),
+ * which ships only the missing cycles' blocks when it can.)
  */
 int vol_rejection_needs_full(struct vstore *vs);
+
+/*
+ * volumes/NAME/repair: the source's answer to a rejection that ships only
+ * the blocks of the cycles the replica could not apply.  Complete cycle
+ * `cycle` holds every block written in cycles base+1 .. cycle, so it can
+ * be applied directly over a replica at `base`.  Written after the cycle
+ * is complete, so a cycle it names always is one.
+ */
+struct vol_repair {
+	uint64_t cycle;
+	uint64_t base;			/* the replica's last good cycle */
+	uint64_t rejected;		/* the rejected cycle it answers */
+	uint64_t time;
+};
+
+int vol_repair_get(struct vstore *vs, struct vol_repair *out);	/* -ENOENT if none */
+int vol_repair_set(struct vstore *vs, uint64_t cycle, uint64_t base, uint64_t rejected);
+int vol_repair_clear(struct vstore *vs);
+
+/*
+ * volumes/NAME/migration: the source's final cycle of a migration and the
+ * SHA-256 of the whole source volume as it was then, for the target side
+ * to prove the replica equal before it records the volume as migrated.
+ */
+struct vol_migration {
+	uint64_t cycle;
+	uint64_t size_bytes;
+	uint8_t sha256[32];
+	uint64_t time;
+};
+
+int vol_migration_get(struct vstore *vs, struct vol_migration *out);	/* -ENOENT if none */
+int vol_migration_set(struct vstore *vs, uint64_t cycle, const uint8_t sha256[32]);
 
 /* Whether complete cycle `cycle` lists every block (1), not (0), or -errno. */
 int vol_cycle_is_full(struct vstore *vs, uint64_t cycle);
