@@ -19,6 +19,9 @@ static void points_usage(void)
 	       "List the recovery points of a replica, oldest first: every cycle applied\n"
 	       "and still kept (cbtship apply --keep-age/--keep-count).  POINT is what\n"
 	       "test-failover and failover take; TIME is when the source froze the cycle.\n"
+	       "KIND: crash-consistent (the volume at one instant: a snapshot was read),\n"
+	       "app-consistent (that, with the freeze hooks run), or none (read from the\n"
+	       "live volume while it was written: no file system or database promise).\n"
 	       "\n"
 	       "  -r, --replica PATH   the replica cbtship apply writes\n"
 	       "  -S, --state DIR      its state directory (default PATH.cbtship)\n"
@@ -61,7 +64,7 @@ static void json_str(const char *s)
 
 static const char *kind_str(enum point_kind k)
 {
-	return k == POINT_APP ? "app-consistent" : "crash-consistent";
+	return k == POINT_APP ? "app-consistent" : k == POINT_CRASH ? "crash-consistent" : "none";
 }
 
 static int points_run(int argc, char **argv)
@@ -112,7 +115,7 @@ static int points_run(int argc, char **argv)
 
 			printf("%s{\"point\":%" PRIu64 ",\"time\":%" PRIu64 ",\"applied\":%" PRIu64
 			       ",\"kind\":\"%s\"}", i ? "," : "", p->cycle, p->created, p->applied,
-			       p->kind == POINT_APP ? "app" : "crash");
+			       journal_point_kind_name(p->kind));
 		}
 		printf("]}\n");
 	} else {

@@ -51,6 +51,18 @@ static void replicate_usage(void)
 	       "  --fake-state FILE    for tests: DEVICE is a plain file, FILE the fake\n"
 	       "                       tracking state (see shipper/cbt-source.h)\n"
 	       "\n"
+	       "Consistent recovery points (docs/CONSISTENCY.md):\n"
+	       "  --origin NAME        the snapshot-origin dm device stacked on DEVICE that\n"
+	       "                       users write to: each cycle is read from a snapshot\n"
+	       "                       taken at its freeze (crash-consistent points)\n"
+	       "  --cow DEV            block device that holds the snapshot's copies of\n"
+	       "                       blocks written during a cycle (needed with --origin)\n"
+	       "  --hook CMD           executable run as 'CMD pre' before the freeze and\n"
+	       "                       'CMD post' after it (app-consistent points)\n"
+	       "  --fsfreeze MOUNT     freeze and thaw the file system at MOUNT as a hook\n"
+	       "  --hook-timeout SECS  time a hook run may take (default 60)\n"
+	       "  --app-interval SECS  run the hooks at most this often (default: every cycle)\n"
+	       "\n"
 	       AZURE_CLI_USAGE
 	       "\n"
 	       "Prints one line per cycle. SIGINT/SIGTERM stop after merging back an\n"
@@ -82,6 +94,9 @@ static void print_summary(const struct replicate_summary *s)
 	printf("cycle %" PRIu64 " (%s): %" PRIu64 " blocks, %.1f MiB read, %.1f MiB stored, %.1f s\n",
 	       s->cycle, kind, s->blocks, s->bytes_read / 1048576.0, s->bytes_stored / 1048576.0,
 	       s->seconds);
+	if (s->consistency != CONS_NONE)
+		printf("  %s point: read from a snapshot taken at the freeze\n",
+		       cons_point_name(s->consistency));
 	if (s->restored_blocks)
 		printf("  %" PRIu64 " blocks restored from the change set saved at detach\n",
 		       s->restored_blocks);
@@ -155,16 +170,26 @@ int source_opts_finish(const char *cmd, int argc, char **argv, struct replicate_
 
 static int replicate_run(int argc, char **argv)
 {
-	enum { OPT_ONCE = OPT_SOURCE_END, OPT_INTERVAL, OPT_LEVEL, OPT_WORKERS };
+	enum { OPT_ONCE = OPT_SOURCE_END, OPT_INTERVAL, OPT_LEVEL, OPT_WORKERS, OPT_ORIGIN,
+	       OPT_COW, OPT_HOOK, OPT_FSFREEZE, OPT_HOOK_TIMEOUT, OPT_APP_INTERVAL };
 	static const struct option longopts[] = {
 		SOURCE_LONGOPTS,
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "level", required_argument, NULL, OPT_LEVEL },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
+		{ "origin", required_argument, NULL, OPT_ORIGIN },
+		{ "cow", required_argument, NULL, OPT_COW },
+		{ "hook", required_argument, NULL, OPT_HOOK },
+		{ "fsfreeze", required_argument, NULL, OPT_FSFREEZE },
+		{ "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },
+		{ "app-interval", required_argument, NULL, OPT_APP_INTERVAL },
 		AZURE_CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cons_config cons = { 0 };
+	struct cons_hooks cons_hooks = { 0 };
+	unsigned long secs;
 	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop,
 				    .state_dir = STATEDIR_DEFAULT };
 	struct progress_tty bar = { .fd = STDERR_FILENO };
@@ -200,6 +225,31 @@ static int replicate_run(int argc, char **argv)
 				return 2;
 			o.writer.workers = (unsigned int)workers;
 			break;
+		case OPT_ORIGIN:
+			cons.origin = optarg;
+			o.cons = &cons;
+			break;
+		case OPT_COW:
+			cons.cow = optarg;
+			break;
+		case OPT_HOOK:
+			cons_hooks.command = optarg;
+			o.cons_hooks = &cons_hooks;
+			break;
+		case OPT_FSFREEZE:
+			cons_hooks.fsfreeze = optarg;
+			o.cons_hooks = &cons_hooks;
+			break;
+		case OPT_HOOK_TIMEOUT:
+		case OPT_APP_INTERVAL:
+			if (parse_uint(optarg, c == OPT_HOOK_TIMEOUT ? "--hook-timeout" :
+				       "--app-interval", 7 * 24 * 3600, &secs))
+				return 2;
+			if (c == OPT_HOOK_TIMEOUT)
+				cons_hooks.timeout = (unsigned int)secs;
+			else
+				cons_hooks.interval = (unsigned int)secs;
+			break;
 		case 'h':
 			replicate_usage();
 			return 0;
@@ -214,6 +264,10 @@ static int replicate_run(int argc, char **argv)
 	}
 	if (source_opts_finish("replicate", argc, argv, &o))
 		return 2;
+	if (!!cons.origin != !!cons.cow) {
+		log_err("replicate: --origin and --cow go together (docs/CONSISTENCY.md)");
+		return 2;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;	/* no SA_RESTART: waits return EINTR */

@@ -34,6 +34,7 @@ struct cycle_writer {
 	struct cbt_extent *added;
 	size_t nr_added, added_alloc;
 	uint64_t blocks_added;
+	uint32_t consistency;		/* FMT_CONSISTENCY_* */
 };
 
 static void writer_free(struct cycle_writer *w)
@@ -395,6 +396,11 @@ static bool extents_match(const struct cycle_writer *w, const struct cbt_extent 
 	return j == w->nr_added && total == w->blocks_added;
 }
 
+void cycle_writer_set_consistency(struct cycle_writer *w, uint32_t consistency)
+{
+	w->consistency = consistency;
+}
+
 int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, size_t nr_ext,
 			uint64_t tracking_cycle, const uint8_t tracking_id[16])
 {
@@ -437,6 +443,7 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 	m.nr_segments = nr_segs;
 	m.nr_extents = w->nr_added;
 	m.blocks_sent = w->blocks_added;
+	m.consistency = w->consistency;
 	m.segs = segs;
 	m.ext = w->added;
 	len = fmt_manifest_bytes(m.nr_segments, m.nr_extents);

@@ -196,6 +196,7 @@ void fmt_manifest_encode(const struct fmt_manifest *m, uint8_t *out)
 	put_le64(p + 24, m->tracking_cycle);
 	memcpy(p + 32, m->tracking_id, 16);
 	put_le32(p + 48, m->nr_segments);
+	put_le32(p + 52, m->consistency);
 	put_le64(p + 56, m->nr_extents);
 	put_le64(p + 64, m->blocks_sent);
 	p += FMT_MANIFEST_HDR_BYTES;
@@ -271,8 +272,9 @@ int fmt_manifest_decode(const char *what, const void *buf, size_t len, struct fm
 	m->blocks_sent = get_le64(p + 64);
 	if (m->kind != 1 && m->kind != 2)
 		return bad(what, "the cycle kind is neither initial nor delta");
-	if (get_le32(p + 52))
-		return bad(what, "a reserved field is not zero");
+	m->consistency = get_le32(p + 52);
+	if (m->consistency > FMT_CONSISTENCY_APP)
+		return bad(what, "the consistency field is not 0, 1 or 2");
 	if (!fmt_block_size_ok(m->block_size) || m->size_bytes == 0)
 		return bad(what, "the block size or volume size is invalid");
 	/* Divide rather than multiply: counts come from the object. */

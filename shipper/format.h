@@ -19,6 +19,11 @@
 #define FMT_SEG_HDR_BYTES	8
 #define FMT_REC_HDR_BYTES	24
 #define FMT_MANIFEST_HDR_BYTES	72
+
+/* A manifest's consistency field: what the cycle's data is (CONSISTENCY.md). */
+#define FMT_CONSISTENCY_NONE	0	/* read from the live device while written */
+#define FMT_CONSISTENCY_CRASH	1	/* the volume at the freeze (a snapshot) */
+#define FMT_CONSISTENCY_APP	2	/* that, with the application's hooks run */
 #define FMT_MANIFEST_SEG_BYTES	48
 #define FMT_MANIFEST_EXT_BYTES	16
 #define FMT_SHA256_BYTES	32
@@ -96,6 +101,7 @@ struct fmt_manifest {
 	uint32_t nr_segments;
 	uint64_t nr_extents;
 	uint64_t blocks_sent;
+	uint32_t consistency;		/* FMT_CONSISTENCY_* */
 	struct fmt_manifest_seg *segs;
 	struct cbt_extent *ext;
 };

@@ -136,6 +136,17 @@ static int unseal_text(struct journal *j, const char *name, char *text)
 
 /* ---- state ---- */
 
+const char *journal_point_kind_name(enum point_kind k)
+{
+	return k == POINT_APP ? "app" : k == POINT_CRASH ? "crash" : "none";
+}
+
+static enum point_kind kind_parse(const char *name)
+{
+	return !strcmp(name, "app") ? POINT_APP : !strcmp(name, "crash") ? POINT_CRASH : POINT_NONE;
+}
+
+
 int journal_save_state(struct journal *j)
 {
 	const struct journal_state *s = &j->st;
@@ -151,6 +162,9 @@ int journal_save_state(struct journal *j)
 				"\nfailed-over %" PRIu64 "\n",
 				s->block_size, s->size_bytes, s->at, s->at_created, s->pending,
 				s->failed_over);
+	/* Since consistent cycles; a state file without it says "none". */
+	len += (size_t)snprintf(text + len, sizeof(text) - len, "at-kind %s\n",
+				journal_point_kind_name(s->at_kind));
 	len = seal_text(text, len, sizeof(text));
 	return journal_put_file(j, "state", text, len);
 }
@@ -159,6 +173,7 @@ static int parse_state(struct journal *j, char *text)
 {
 	struct journal_state *s = &j->st;
 	char id[2 * JOURNAL_ID_BYTES + 1];
+	char kind[8];
 	int n = 0;
 
 	if (strncmp(text, STATE_MAGIC, strlen(STATE_MAGIC)) ||
@@ -168,6 +183,9 @@ static int parse_state(struct journal *j, char *text)
 		   id, &s->block_size, &s->size_bytes, &s->at, &s->at_created, &s->pending,
 		   &s->failed_over, &n) != 7 || !n || strlen(id) != 2 * JOURNAL_ID_BYTES)
 		goto bad;
+	s->at_kind = POINT_NONE;
+	if (sscanf(text + strlen(STATE_MAGIC) + n, "at-kind %7s", kind) == 1)
+		s->at_kind = kind_parse(kind);
 	for (int i = 0; i < JOURNAL_ID_BYTES; i++) {
 		unsigned int b;
 
@@ -185,11 +203,6 @@ bad:
 
 /* ---- points ---- */
 
-static const char *kind_name(enum point_kind k)
-{
-	return k == POINT_APP ? "app" : "crash";
-}
-
 static int save_points(struct journal *j)
 {
 	size_t room = 64 + j->nr_points * 96, len;
@@ -204,7 +217,7 @@ static int save_points(struct journal *j)
 
 		len += (size_t)snprintf(text + len, room - len,
 					"%" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n",
-					p->cycle, p->created, p->applied, kind_name(p->kind));
+					p->cycle, p->created, p->applied, journal_point_kind_name(p->kind));
 	}
 	len = seal_text(text, len, room);
 	ret = journal_put_file(j, "points", text, len);
@@ -248,7 +261,7 @@ static int load_points(struct journal *j)
 			   &p->applied, kind) != 4 ||
 		    (j->nr_points && p->cycle <= p[-1].cycle))
 			goto bad;
-		p->kind = strcmp(kind, "app") ? POINT_CRASH : POINT_APP;
+		p->kind = kind_parse(kind);
 		j->nr_points++;
 	}
 	ret = 0;

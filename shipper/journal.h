@@ -28,10 +28,15 @@
 
 #define JOURNAL_ID_BYTES	16
 
+/* What a point's data is: the cycle manifest's consistency (CONSISTENCY.md). */
 enum point_kind {
+	POINT_NONE = 0,		/* read from the live disk while written: fuzzy */
 	POINT_CRASH = 1,	/* crash-consistent: what the disk held at the freeze */
-	POINT_APP = 2,		/* application-consistent (issue 9) */
+	POINT_APP = 2,		/* that, with the application's freeze hooks run */
 };
+
+/* "none", "crash", "app" */
+const char *journal_point_kind_name(enum point_kind k);
 
 struct journal_point {
 	uint64_t cycle;
@@ -46,6 +51,7 @@ struct journal_state {
 	uint64_t size_bytes;
 	uint64_t at;		/* the replica holds exactly this cycle (when !pending) */
 	uint64_t at_created;	/* that cycle's source time (unix seconds) */
+	enum point_kind at_kind;	/* that cycle's consistency */
 	uint64_t pending;	/* 0, or a cycle being written or rolled back */
 	uint64_t failed_over;	/* 0, or the point the replica was failed over at */
 };

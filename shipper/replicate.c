@@ -43,6 +43,10 @@ struct replicator {
 	struct cbt_source *src;
 	struct vstore *vs;		/* NULL until the volume exists in the store */
 	struct block_reader *br;
+	struct cons_volume cv;		/* the freeze instant's snapshot */
+	double last_app;		/* monotonic time of the last app-consistent point */
+	bool snap_overflowed;		/* this cycle's snapshot was invalidated */
+	bool read_live;			/* ship this cycle from the live device */
 };
 
 /* ---- counting store ---- */
@@ -172,6 +176,10 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 		goto out_src;
 	}
 
+	err = cons_volume_init(&r->cv, r->src, opts->device, &info,
+			       opts->cons);
+	if (err)
+		goto out_src;
 	err = block_reader_open(info.data_path, &opts->reader, &r->br);
 	if (err)
 		goto out_src;
@@ -430,6 +438,58 @@ static int begin_initial(struct replicator *r, const struct cbt_volume_info *inf
 	return err;
 }
 
+/*
+ * Freeze the kernel cycle: with a snapshot origin configured, as one
+ * consistent instant (hooks when an app point is due), else plainly.
+ */
+static int freeze_instant(struct replicator *r, uint64_t *tcycle, enum cons_level *level)
+{
+	const struct cons_hooks *h = r->opts.cons_hooks;
+	const struct cons_config *cfg = r->cv.cfg;
+	bool app = h && (!r->last_app || now() - r->last_app >= h->interval);
+	int err;
+
+	if (r->read_live)
+		r->cv.cfg = NULL;	/* just this cycle: the last snapshot overflowed */
+	err = cons_freeze(&r->cv, 1, h, app, level);
+	r->cv.cfg = cfg;
+	if (err)
+		return err;
+	*tcycle = r->cv.tcycle;
+	if (*level == CONS_APP)
+		r->last_app = now();
+	return 0;
+}
+
+/*
+ * Read the cycle's blocks: from the snapshot if the instant has one (and
+ * check that it was not invalidated meanwhile), else from the live device.
+ */
+static int read_blocks(struct replicator *r, const struct cbt_extent_list *read,
+		       struct ship_ctx *ship)
+{
+	struct block_reader *br = r->br;
+	bool valid = true;
+	int err;
+
+	if (!read->nr)
+		return 0;
+	if (r->cv.snapped) {
+		err = block_reader_open(r->cv.read_path, &r->opts.reader, &br);
+		if (err)
+			return err;
+	}
+	err = block_reader_read(br, ship->block_size, read->ext, read->nr, ship_run, ship);
+	if (br != r->br) {
+		block_reader_close(br);
+		if (err != -EINTR && !cons_snapshot_valid(&r->cv, &valid) && !valid) {
+			r->snap_overflowed = true;
+			err = -ENOSPC;
+		}
+	}
+	return err;
+}
+
 enum cycle_mode {
 	MODE_AUTO,		/* tracked changes; full (or resync) if tracking restarted */
 	MODE_RESYNC,		/* tracked changes plus blocks whose hashes differ */
@@ -532,7 +592,7 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	adopt = have_last && !sum->full &&
 		memcmp(last.tracking_id, info.tracking_id, sizeof(last.tracking_id));
 
-	err = r->src->ops->freeze(r->src, &tcycle);
+	err = freeze_instant(r, &tcycle, &sum->consistency);
 	if (err)
 		goto out;
 	frozen = true;
@@ -586,8 +646,7 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	}
 	ship.block_size = info.block_size;
 	ship.total = cbt_extent_list_blocks(read);
-	err = read->nr ? block_reader_read(r->br, info.block_size, read->ext, read->nr, ship_run,
-					  &ship) : 0;
+	err = read_blocks(r, read, &ship);
 	if (err) {
 		if (err == -EINTR)
 			log_notice("volume %s: interrupted while reading cycle %" PRIu64,
@@ -595,6 +654,7 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 		cycle_writer_abort(ship.w);
 		goto out;
 	}
+	cycle_writer_set_consistency(ship.w, sum->consistency);
 	err = cycle_writer_commit(ship.w, ext.ext, ext.nr, tcycle, info.tracking_id);
 	if (err)
 		goto out;
@@ -627,6 +687,9 @@ no_changes:
 	sum->result = REPLICATE_NO_CHANGES;
 	sum->tracking_cycle = tcycle;
 out:
+	err2 = cons_release(&r->cv);
+	if (err2 && !err)
+		err = err2;
 	if (frozen) {
 		err2 = r->src->ops->abort(r->src, tcycle);
 		if (err2)
@@ -653,14 +716,36 @@ out:
 	return err;
 }
 
+/*
+ * A snapshot invalidated during the cycle (its COW device filled up): the
+ * cycle was merged back; ship it again at once, read from the live device
+ * and labelled "none", so replication goes on.  The next cycle takes a
+ * snapshot again.
+ */
+static int cycle_or_live(struct replicator *r, enum cycle_mode mode, struct replicate_summary *sum)
+{
+	int err;
+
+	r->snap_overflowed = false;
+	err = run_cycle(r, mode, sum);
+	if (err != -ENOSPC || !r->snap_overflowed)
+		return err;
+	log_warn("volume %s: the cycle's snapshot overflowed, so it is shipped from the live device and its recovery point is not consistent (none); give a larger COW device (--cow)",
+		 r->volume);
+	r->read_live = true;
+	err = run_cycle(r, mode, sum);
+	r->read_live = false;
+	return err;
+}
+
 int replicator_cycle(struct replicator *r, struct replicate_summary *sum)
 {
-	return run_cycle(r, MODE_AUTO, sum);
+	return cycle_or_live(r, MODE_AUTO, sum);
 }
 
 int replicator_resync(struct replicator *r, struct replicate_summary *sum)
 {
-	return run_cycle(r, MODE_RESYNC, sum);
+	return cycle_or_live(r, MODE_RESYNC, sum);
 }
 
 /* ---- clean detach ---- */

@@ -65,6 +65,8 @@ static int write_cycle(struct vstore *vs, uint64_t c)
 			n++;
 		}
 	}
+	/* Cycles 1, 2, 3, 4, ... are labelled crash, app, none, crash, ... */
+	cycle_writer_set_consistency(w, (uint32_t)(c % 3));
 	return cycle_writer_commit(w, ext, n, c, tid);
 }
 

@@ -179,6 +179,17 @@ static void test_manifest(void)
 	       m.segs[1].sha256[31] == 0xab && m.ext[1].start == 4 && m.ext[2].count == 2,
 	       "delta manifest round trip");
 	fmt_manifest_free(&m);
+	for (uint32_t c = 0; c <= FMT_CONSISTENCY_APP; c++) {
+		uint8_t *copy = malloc(len);
+
+		memcpy(copy, buf, len);
+		put_le32(copy + 52, c);
+		ret = fmt_manifest_decode("m", copy, len, &m);
+		tap_ok(ret == 0 && m.consistency == c, "manifest with consistency %u decodes", c);
+		if (!ret)
+			fmt_manifest_free(&m);
+		free(copy);
+	}
 	bad = malloc(len + 16);
 
 #define MBAD(stmt, blen, what) do { \
@@ -187,7 +198,8 @@ static void test_manifest(void)
 		tap_eq(fmt_manifest_decode("m", bad, (blen), &m), -EBADMSG, what); \
 	} while (0)
 	MBAD(put_le32(bad, 3), len, "unknown cycle kind");
-	MBAD(put_le32(bad + 52, 1), len, "reserved field set");
+	MBAD(put_le32(bad + 52, 3), len, "consistency 3 (only 0 none, 1 crash, 2 app exist)");
+	MBAD(put_le32(bad + 52, 0x101), len, "consistency with bits above the level set");
 	MBAD(put_le32(bad + 48, 3), len, "segment count larger than present");
 	MBAD(put_le32(bad + 48, 0x7fffffff), len, "huge segment count");
 	MBAD(put_le64(bad + 56, 4), len, "extent count larger than present");
