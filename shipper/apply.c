@@ -356,7 +356,10 @@ static int apply_one(struct vstore *vs, uint64_t cycle, struct replica *r, struc
 	if (j) {
 		j->st.at = cycle;
 		j->st.at_created = m.created;
-		j->st.at_kind = (enum point_kind)m.consistency;
+		j->st.at_kind = (enum point_kind)(m.consistency & FMT_CONSISTENCY_LEVEL);
+		snprintf(j->st.at_group, sizeof(j->st.at_group), "%s",
+			 m.consistency & FMT_CONSISTENCY_GROUP ? m.group : "");
+		j->st.at_instant = m.consistency & FMT_CONSISTENCY_GROUP ? m.group_instant : 0;
 		j->st.pending = 0;
 		ret = journal_save_state(j);
 	}

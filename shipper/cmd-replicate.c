@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,9 @@ static void replicate_usage(void)
 	       "  --fsfreeze MOUNT     freeze and thaw the file system at MOUNT as a hook\n"
 	       "  --hook-timeout SECS  time a hook run may take (default 60)\n"
 	       "  --app-interval SECS  run the hooks at most this often (default: every cycle)\n"
+	       "  --group NAME         replicate every DEVICE given as consistency group NAME:\n"
+	       "                       all frozen at one instant per cycle; give one\n"
+	       "                       --origin and --cow per DEVICE, in the same order\n"
 	       "\n"
 	       AZURE_CLI_USAGE
 	       "\n"
@@ -168,10 +172,113 @@ int source_opts_finish(const char *cmd, int argc, char **argv, struct replicate_
 	return 0;
 }
 
+#define GROUP_MAX	16
+
+struct group_member {
+	pthread_t thread;
+	struct replicator *r;
+	struct replicate_summary sum;
+	int err;
+};
+
+static void *group_member_cycle(void *arg)
+{
+	struct group_member *m = arg;
+
+	m->err = replicator_cycle(m->r, &m->sum);
+	return NULL;
+}
+
+/*
+ * cbtship replicate --group NAME DEV...: one replicator and thread per
+ * volume, each round all of them in one freeze instant (consistency.h).
+ */
+static int replicate_group(const char *name, const struct replicate_opts *base,
+			   const struct cons_config *cfg, size_t nr_cfg,
+			   const struct cons_hooks *hooks, bool once, unsigned long interval,
+			   int argc, char **argv)
+{
+	struct group_member m[GROUP_MAX] = { { 0 } };
+	struct replicate_opts o[GROUP_MAX];
+	struct cons_group g;
+	size_t n = (size_t)(argc - optind), i, opened = 0;
+	int err;
+
+	if (argc - optind < 2 || n > GROUP_MAX || !base->store || !base->key_path ||
+	    base->volume || base->fake_state) {
+		log_err("replicate --group needs --store, --key and 2 to %d DEVICEs (volume names are the dm names; no --volume, --fake-state)",
+			GROUP_MAX);
+		return 2;
+	}
+	if (nr_cfg && nr_cfg != n) {
+		log_err("replicate --group: give one --origin and --cow per DEVICE (%zu DEVICEs, %zu --origin)",
+			n, nr_cfg);
+		return 2;
+	}
+	if (cons_group_init(&g, name, n, hooks->command || hooks->fsfreeze ? hooks : NULL))
+		return 2;
+	for (i = 0; i < n; i++) {
+		o[i] = *base;
+		o[i].device = argv[optind + (int)i];
+		o[i].cons = nr_cfg ? &cfg[i] : NULL;
+		o[i].group = &g;
+		o[i].group_index = i;
+		if (o[i].writer.codec == CODEC_ZSTD && !o[i].writer.level)
+			o[i].writer.level = 1;
+		err = replicator_open(&o[i], &m[i].r);
+		if (err)
+			goto out;
+		opened++;
+	}
+	for (;;) {
+		cons_group_round(&g);
+		for (i = 0; i < n; i++) {
+			err = -pthread_create(&m[i].thread, NULL, group_member_cycle, &m[i]);
+			if (err) {
+				log_err("group %s: cannot start a thread: %s", name, strerror(-err));
+				for (size_t k = i; k < n; k++)
+					cons_group_leave(&g);
+				n = i;	/* join the started ones, then stop */
+				break;
+			}
+		}
+		for (i = 0; i < n; i++)
+			pthread_join(m[i].thread, NULL);
+		if (n < opened)
+			goto out;
+		for (i = 0, err = 0; i < n; i++) {
+			if (!m[i].err && m[i].sum.result == REPLICATE_SHIPPED) {
+				printf("%s ", replicator_volume(m[i].r));
+				print_summary(&m[i].sum);
+			}
+			if (m[i].err && !err)
+				err = m[i].err;
+		}
+		if (!err)
+			printf("group %s: instant %" PRIu64 "\n", name, m[0].sum.group_instant);
+		fflush(stdout);
+		if (replicate_stop || (err && once))
+			break;
+		if (err)
+			log_err("group %s: cycle failed (%s); retrying in %lu s", name, strerror(-err),
+				interval);
+		else if (once)
+			break;
+		pause_between(interval);
+		if (replicate_stop)
+			break;
+	}
+out:
+	for (i = 0; i < opened; i++)
+		replicator_close(m[i].r);
+	cons_group_destroy(&g);
+	return err ? 1 : 0;
+}
+
 static int replicate_run(int argc, char **argv)
 {
 	enum { OPT_ONCE = OPT_SOURCE_END, OPT_INTERVAL, OPT_LEVEL, OPT_WORKERS, OPT_ORIGIN,
-	       OPT_COW, OPT_HOOK, OPT_FSFREEZE, OPT_HOOK_TIMEOUT, OPT_APP_INTERVAL };
+	       OPT_COW, OPT_HOOK, OPT_FSFREEZE, OPT_HOOK_TIMEOUT, OPT_APP_INTERVAL, OPT_GROUP };
 	static const struct option longopts[] = {
 		SOURCE_LONGOPTS,
 		{ "once", no_argument, NULL, OPT_ONCE },
@@ -184,11 +291,14 @@ static int replicate_run(int argc, char **argv)
 		{ "fsfreeze", required_argument, NULL, OPT_FSFREEZE },
 		{ "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },
 		{ "app-interval", required_argument, NULL, OPT_APP_INTERVAL },
+		{ "group", required_argument, NULL, OPT_GROUP },
 		AZURE_CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cons_config cons = { 0 };
+	struct cons_config cons = { 0 }, members[GROUP_MAX] = { { 0 } };
 	struct cons_hooks cons_hooks = { 0 };
+	size_t nr_origin = 0, nr_cow = 0;
+	const char *group = NULL;
 	unsigned long secs;
 	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop,
 				    .state_dir = STATEDIR_DEFAULT };
@@ -226,11 +336,18 @@ static int replicate_run(int argc, char **argv)
 			o.writer.workers = (unsigned int)workers;
 			break;
 		case OPT_ORIGIN:
-			cons.origin = optarg;
-			o.cons = &cons;
-			break;
 		case OPT_COW:
-			cons.cow = optarg;
+			if ((c == OPT_ORIGIN ? nr_origin : nr_cow) == GROUP_MAX) {
+				log_err("replicate: at most %d --origin and --cow", GROUP_MAX);
+				return 2;
+			}
+			if (c == OPT_ORIGIN)
+				members[nr_origin++].origin = optarg;
+			else
+				members[nr_cow++].cow = optarg;
+			break;
+		case OPT_GROUP:
+			group = optarg;
 			break;
 		case OPT_HOOK:
 			cons_hooks.command = optarg;
@@ -262,11 +379,22 @@ static int replicate_run(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (source_opts_finish("replicate", argc, argv, &o))
-		return 2;
-	if (!!cons.origin != !!cons.cow) {
+	if (nr_origin != nr_cow) {
 		log_err("replicate: --origin and --cow go together (docs/CONSISTENCY.md)");
 		return 2;
+	}
+	if (group)
+		return replicate_group(group, &o, members, nr_origin, &cons_hooks, once, interval,
+				       argc, argv);
+	if (source_opts_finish("replicate", argc, argv, &o))
+		return 2;
+	if (nr_origin > 1) {
+		log_err("replicate: one --origin and --cow per DEVICE; several DEVICEs need --group");
+		return 2;
+	}
+	if (nr_origin) {
+		cons = members[0];
+		o.cons = &cons;
 	}
 
 	memset(&sa, 0, sizeof(sa));

@@ -189,7 +189,7 @@ static int hooks_post(const struct cons_hooks *h, bool cmd_ran, bool fs_frozen)
 
 /* ---- the instant ---- */
 
-int cons_freeze(struct cons_volume *v, size_t n, const struct cons_hooks *hooks, bool app,
+int cons_freeze(struct cons_volume **vp, size_t n, const struct cons_hooks *hooks, bool app,
 		enum cons_level *level)
 {
 	bool cmd_ran = false, fs_frozen = false, snap_all = true;
@@ -197,9 +197,9 @@ int cons_freeze(struct cons_volume *v, size_t n, const struct cons_hooks *hooks,
 	int err = 0, e;
 
 	for (i = 0; i < n; i++) {
-		v[i].frozen = v[i].snapped = false;
-		v[i].read_path[0] = '\0';
-		snap_all = snap_all && v[i].cfg;
+		vp[i]->frozen = vp[i]->snapped = false;
+		vp[i]->read_path[0] = '\0';
+		snap_all = snap_all && vp[i]->cfg;
 	}
 	app = app && hooks && (hooks->command || hooks->fsfreeze);
 	if (app && hooks_pre(hooks, &cmd_ran, &fs_frozen)) {
@@ -208,37 +208,37 @@ int cons_freeze(struct cons_volume *v, size_t n, const struct cons_hooks *hooks,
 	}
 	/* From here no write reaches the dm-cbt devices until the resume. */
 	for (; suspended < n; suspended++) {
-		if (!v[suspended].cfg)
+		if (!vp[suspended]->cfg)
 			continue;
 		/* A file system frozen by the hook cannot be frozen again by dm. */
-		err = dmsnap_suspend(v[suspended].cfg->origin, !fs_frozen);
+		err = dmsnap_suspend(vp[suspended]->cfg->origin, !fs_frozen);
 		if (err)
 			goto resume;
 	}
 	for (i = 0; i < n; i++) {
-		err = v[i].src->ops->freeze(v[i].src, &v[i].tcycle);
+		err = vp[i]->src->ops->freeze(vp[i]->src, &vp[i]->tcycle);
 		if (err)
 			goto resume;
-		v[i].frozen = true;
+		vp[i]->frozen = true;
 	}
 	for (i = 0; i < n; i++) {
-		if (!v[i].cfg)
+		if (!vp[i]->cfg)
 			continue;
-		err = dmsnap_create(v[i].snap, v[i].cbt_dev, v[i].cfg->cow, v[i].sectors,
-				    v[i].cfg->chunk_sectors ? v[i].cfg->chunk_sectors : 8,
-				    v[i].read_path, sizeof(v[i].read_path));
+		err = dmsnap_create(vp[i]->snap, vp[i]->cbt_dev, vp[i]->cfg->cow, vp[i]->sectors,
+				    vp[i]->cfg->chunk_sectors ? vp[i]->cfg->chunk_sectors : 8,
+				    vp[i]->read_path, sizeof(vp[i]->read_path));
 		if (err)
 			goto resume;
-		v[i].snapped = true;
+		vp[i]->snapped = true;
 	}
 resume:
 	while (suspended--) {
-		if (!v[suspended].cfg)
+		if (!vp[suspended]->cfg)
 			continue;
-		e = dmsnap_resume(v[suspended].cfg->origin);
+		e = dmsnap_resume(vp[suspended]->cfg->origin);
 		if (e) {
 			log_err("device %s stays suspended: resume it with dmsetup resume %s",
-				v[suspended].cfg->origin, v[suspended].cfg->origin);
+				vp[suspended]->cfg->origin, vp[suspended]->cfg->origin);
 			if (!err)
 				err = e;
 		}
@@ -249,15 +249,111 @@ resume:
 	}
 	if (err) {
 		for (i = 0; i < n; i++) {
-			if (v[i].snapped)
-				cons_release(&v[i]);
-			if (v[i].frozen && !v[i].src->ops->abort(v[i].src, v[i].tcycle))
-				v[i].frozen = false;
+			if (vp[i]->snapped)
+				cons_release(vp[i]);
+			if (vp[i]->frozen && !vp[i]->src->ops->abort(vp[i]->src, vp[i]->tcycle))
+				vp[i]->frozen = false;
 		}
 		return err;
 	}
 	*level = !snap_all ? CONS_NONE : app ? CONS_APP : CONS_CRASH;
 	return 0;
+}
+
+/* ---- consistency groups ---- */
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int cons_group_init(struct cons_group *g, const char *name, size_t n,
+		    const struct cons_hooks *hooks)
+{
+	memset(g, 0, sizeof(*g));
+	if (strlen(name) > FMT_GROUP_NAME_MAX || !fmt_volume_name_ok(name)) {
+		log_err("invalid group name \"%s\": use letters, digits, '.', '_' and '-', at most %d bytes",
+			name, FMT_GROUP_NAME_MAX);
+		return -EINVAL;
+	}
+	g->vols = calloc(n, sizeof(*g->vols));
+	if (!g->vols)
+		return -ENOMEM;
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->n = n;
+	g->hooks = hooks;
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	return 0;
+}
+
+void cons_group_destroy(struct cons_group *g)
+{
+	if (!g->vols)
+		return;
+	pthread_mutex_destroy(&g->lock);
+	pthread_cond_destroy(&g->cond);
+	free(g->vols);
+	g->vols = NULL;
+}
+
+void cons_group_round(struct cons_group *g)
+{
+	g->arrived = g->left = 0;
+	g->done = false;
+	g->result = 0;
+}
+
+/* The last member in: take the instant for all (lock held; the rest wait). */
+static void group_instant(struct cons_group *g)
+{
+	const struct cons_hooks *h = g->hooks;
+	bool app = h && (!g->last_app || mono_now() - g->last_app >= h->interval);
+	struct timespec ts;
+
+	if (g->left) {
+		if (g->arrived)
+			log_err("group %s: %zu of its %zu volumes cannot take part in this cycle, so no group instant is taken; the others' cycles are merged back",
+				g->name, g->left, g->n);
+		g->result = -EAGAIN;
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		g->instant = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+		g->result = cons_freeze(g->vols, g->n, h, app, &g->level);
+		if (!g->result && g->level == CONS_APP)
+			g->last_app = mono_now();
+	}
+	g->done = true;
+	pthread_cond_broadcast(&g->cond);
+}
+
+int cons_group_freeze(struct cons_group *g, enum cons_level *level, uint64_t *instant)
+{
+	int err;
+
+	pthread_mutex_lock(&g->lock);
+	g->arrived++;
+	if (g->arrived + g->left == g->n)
+		group_instant(g);
+	while (!g->done)
+		pthread_cond_wait(&g->cond, &g->lock);
+	err = g->result;
+	*level = g->level;
+	*instant = g->instant;
+	pthread_mutex_unlock(&g->lock);
+	return err;
+}
+
+void cons_group_leave(struct cons_group *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->left++;
+	if (g->arrived + g->left == g->n && !g->done)
+		group_instant(g);
+	pthread_mutex_unlock(&g->lock);
 }
 
 int cons_snapshot_valid(struct cons_volume *v, bool *valid)

@@ -11,6 +11,7 @@
 #ifndef CBTSHIP_CONSISTENCY_H
 #define CBTSHIP_CONSISTENCY_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -76,8 +77,39 @@ int cons_volume_init(struct cons_volume *v, struct cbt_source *src, const char *
  * any volume has no snapshot).  app: run the hooks (the caller's
  * interval decision).  On failure nothing is left frozen or snapshotted.
  */
-int cons_freeze(struct cons_volume *v, size_t n, const struct cons_hooks *hooks, bool app,
+int cons_freeze(struct cons_volume **v, size_t n, const struct cons_hooks *hooks, bool app,
 		enum cons_level *level);
+
+/*
+ * A consistency group: n volumes, each replicated by its own thread, frozen
+ * together.  Per round every member either arrives at the freeze
+ * (cons_group_freeze, which waits for the others; the last to arrive takes
+ * the instant for all) or leaves (cons_group_leave: it will not take part,
+ * so the instant is not taken and the arrived members get -EAGAIN).
+ */
+struct cons_group {
+	char name[FMT_GROUP_NAME_MAX + 1];
+	const struct cons_hooks *hooks;
+	size_t n;
+	struct cons_volume **vols;	/* members' volumes, registered by index */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t arrived, left;
+	bool done;
+	int result;
+	enum cons_level level;
+	uint64_t instant;		/* us since the epoch, unique per instant */
+	double last_app;
+};
+
+/* name must be a valid volume-style name of at most FMT_GROUP_NAME_MAX bytes. */
+int cons_group_init(struct cons_group *g, const char *name, size_t n,
+		    const struct cons_hooks *hooks);
+void cons_group_destroy(struct cons_group *g);
+/* Before each round, with no member inside. */
+void cons_group_round(struct cons_group *g);
+int cons_group_freeze(struct cons_group *g, enum cons_level *level, uint64_t *instant);
+void cons_group_leave(struct cons_group *g);
 
 /* Is v's snapshot still valid (its COW device did not fill up)? */
 int cons_snapshot_valid(struct cons_volume *v, bool *valid);

@@ -46,6 +46,7 @@ struct replicator {
 	struct cons_volume cv;		/* the freeze instant's snapshot */
 	double last_app;		/* monotonic time of the last app-consistent point */
 	bool snap_overflowed;		/* this cycle's snapshot was invalidated */
+	bool at_group;			/* this cycle reached the group's freeze */
 	bool read_live;			/* ship this cycle from the live device */
 };
 
@@ -180,6 +181,8 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 			       opts->cons);
 	if (err)
 		goto out_src;
+	if (opts->group)
+		opts->group->vols[opts->group_index] = &r->cv;
 	err = block_reader_open(info.data_path, &opts->reader, &r->br);
 	if (err)
 		goto out_src;
@@ -442,16 +445,25 @@ static int begin_initial(struct replicator *r, const struct cbt_volume_info *inf
  * Freeze the kernel cycle: with a snapshot origin configured, as one
  * consistent instant (hooks when an app point is due), else plainly.
  */
-static int freeze_instant(struct replicator *r, uint64_t *tcycle, enum cons_level *level)
+static int freeze_instant(struct replicator *r, uint64_t *tcycle, enum cons_level *level,
+			  uint64_t *instant)
 {
 	const struct cons_hooks *h = r->opts.cons_hooks;
 	const struct cons_config *cfg = r->cv.cfg;
+	struct cons_volume *one = &r->cv;
 	bool app = h && (!r->last_app || now() - r->last_app >= h->interval);
 	int err;
 
+	if (r->opts.group) {
+		r->at_group = true;
+		err = cons_group_freeze(r->opts.group, level, instant);
+		if (!err)
+			*tcycle = r->cv.tcycle;
+		return err;
+	}
 	if (r->read_live)
 		r->cv.cfg = NULL;	/* just this cycle: the last snapshot overflowed */
-	err = cons_freeze(&r->cv, 1, h, app, level);
+	err = cons_freeze(&one, 1, h, app, level);
 	r->cv.cfg = cfg;
 	if (err)
 		return err;
@@ -592,7 +604,7 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	adopt = have_last && !sum->full &&
 		memcmp(last.tracking_id, info.tracking_id, sizeof(last.tracking_id));
 
-	err = freeze_instant(r, &tcycle, &sum->consistency);
+	err = freeze_instant(r, &tcycle, &sum->consistency, &sum->group_instant);
 	if (err)
 		goto out;
 	frozen = true;
@@ -620,6 +632,11 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 		err = r->src->ops->changes(r->src, tcycle, &ext);
 		if (!err && !ext.nr && adopt)
 			err = adopt_tracking(r, &ext);
+		if (!err && !ext.nr && r->opts.group) {
+			log_info("volume %s: no changes; storing a one-block cycle so that group %s's instant has a point of every volume",
+				 r->volume, r->opts.group->name);
+			err = cbt_extent_list_add(&ext, 0, 1);
+		}
 		if (!err && !ext.nr) {
 			log_info("volume %s: no changes in tracking cycle %" PRIu64, r->volume, tcycle);
 			goto no_changes;
@@ -655,6 +672,8 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 		goto out;
 	}
 	cycle_writer_set_consistency(ship.w, sum->consistency);
+	if (r->opts.group)
+		cycle_writer_set_group(ship.w, r->opts.group->name, sum->group_instant);
 	err = cycle_writer_commit(ship.w, ext.ext, ext.nr, tcycle, info.tracking_id);
 	if (err)
 		goto out;
@@ -727,8 +746,12 @@ static int cycle_or_live(struct replicator *r, enum cycle_mode mode, struct repl
 	int err;
 
 	r->snap_overflowed = false;
+	r->at_group = false;
 	err = run_cycle(r, mode, sum);
-	if (err != -ENOSPC || !r->snap_overflowed)
+	if (r->opts.group && !r->at_group)
+		cons_group_leave(r->opts.group);	/* the others must not wait for it */
+	/* A group retries the whole instant with its next round. */
+	if (err != -ENOSPC || !r->snap_overflowed || r->opts.group)
 		return err;
 	log_warn("volume %s: the cycle's snapshot overflowed, so it is shipped from the live device and its recovery point is not consistent (none); give a larger COW device (--cow)",
 		 r->volume);

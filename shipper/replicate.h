@@ -54,6 +54,13 @@ struct replicate_opts {
 	 */
 	const struct cons_config *cons;
 	const struct cons_hooks *cons_hooks;
+	/*
+	 * A member of consistency group `group` (its hooks are the group's):
+	 * replicator_cycle() then takes its freeze together with the other
+	 * members' threads, and every instant stores a cycle of every member.
+	 */
+	struct cons_group *group;
+	size_t group_index;
 };
 
 enum replicate_result {
@@ -68,6 +75,7 @@ struct replicate_summary {
 	uint64_t tracking_cycle;	/* the source's cycle id */
 	enum cycle_kind kind;
 	enum cons_level consistency;	/* what the stored cycle's data is */
+	uint64_t group_instant;		/* a group member's: the instant's id */
 	bool full;			/* every block sent (initial, or tracking restarted) */
 	uint64_t blocks;
 	uint64_t bytes_read;

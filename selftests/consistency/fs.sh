@@ -15,6 +15,9 @@ requires_vm
 requires_root
 requires_cmd dmsetup mkfs.ext4 e2fsck mkfs.xfs xfs_repair mount
 cons_modules
+modprobe ext4 || fail "modprobe ext4 failed"
+modprobe xfs || fail "modprobe xfs failed"
+modprobe loop 2>/dev/null
 
 CYCLES=${CONS_CYCLES:-2}
 work=$(mktemp -d /tmp/consfs.XXXXXX)

@@ -190,6 +190,45 @@ static void test_manifest(void)
 			fmt_manifest_free(&m);
 		free(copy);
 	}
+	{
+		/* A consistency group's trailer: round trip, then damaged. */
+		struct fmt_manifest g;
+		uint8_t *gb, *gb2;
+		size_t glen;
+
+		ret = fmt_manifest_decode("m", buf, len, &g);
+		g.consistency = FMT_CONSISTENCY_CRASH | FMT_CONSISTENCY_GROUP;
+		g.group_instant = 1700000000123456ull;
+		snprintf(g.group, sizeof(g.group), "db-group");
+		glen = fmt_manifest_len(&g);
+		gb = malloc(glen);
+		gb2 = malloc(glen);
+		fmt_manifest_encode(&g, gb);
+		fmt_manifest_free(&g);
+		ret = fmt_manifest_decode("m", gb, glen, &g);
+		tap_ok(ret == 0 && glen == len + FMT_MANIFEST_GROUP_BYTES &&
+		       g.consistency == (FMT_CONSISTENCY_CRASH | FMT_CONSISTENCY_GROUP) &&
+		       g.group_instant == 1700000000123456ull && !strcmp(g.group, "db-group"),
+		       "a group's manifest round trip: name, instant, level");
+		if (!ret)
+			fmt_manifest_free(&g);
+		tap_eq(fmt_manifest_decode("m", gb, glen - FMT_MANIFEST_GROUP_BYTES, &m), -EBADMSG,
+		       "a group flag without its trailer is refused");
+		memcpy(gb2, gb, glen);
+		gb2[glen - 32 + 10] = 'x';	/* after the name's NUL */
+		tap_eq(fmt_manifest_decode("m", gb2, glen, &m), -EBADMSG,
+		       "a group name that is not NUL-padded is refused");
+		memcpy(gb2, gb, glen);
+		gb2[glen - 32] = '.';
+		tap_eq(fmt_manifest_decode("m", gb2, glen, &m), -EBADMSG,
+		       "an invalid group name is refused");
+		memcpy(gb2, gb, glen);
+		put_le32(gb2 + 52, FMT_CONSISTENCY_CRASH);
+		tap_eq(fmt_manifest_decode("m", gb2, glen, &m), -EBADMSG,
+		       "a trailer without the group flag is refused (length)");
+		free(gb);
+		free(gb2);
+	}
 	bad = malloc(len + 16);
 
 #define MBAD(stmt, blen, what) do { \
@@ -270,7 +309,7 @@ static void test_mutations(void)
 				for (uint64_t e = 0; e < m.nr_extents; e++)
 					blocks += m.ext[e].count;
 				consistent &= blocks == m.blocks_sent &&
-					      len == fmt_manifest_bytes(m.nr_segments, m.nr_extents);
+					      len == fmt_manifest_len(&m);
 				fmt_manifest_free(&m);
 			} else {
 				refused++;
