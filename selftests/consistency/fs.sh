@@ -5,8 +5,9 @@
 # snapshot-origin of a dm-cbt volume, mounted, under a file workload
 # (files created, rewritten with fsync, renamed, removed) while cycles with
 # a snapshot per cycle (no hooks: crash-consistent points) are taken.  At
-# every point of the replica a copy passes e2fsck -fn / xfs_repair -n,
-# mounts, lists its files and unmounts.  Negative control: a copy with its
+# every point of the replica a copy passes e2fsck -fn (ext4, before any
+# journal replay), mounts, lists its files and unmounts, and then (xfs,
+# whose mount replays its log) passes xfs_repair -n.  Negative control: a copy with its
 # first metadata blocks zeroed fails the same check.
 
 . "$(dirname "$0")/../common/lib.sh"
@@ -77,12 +78,19 @@ one_fs() {
 		[ "$kind" = crash ] || fail "$fs point $p is labelled $kind, not crash"
 		must "$CBTSHIP" test-failover --replica "$work/$fs.img" --point "$p" \
 			--output "$work/tf.img"
-		fsck_ok "$fs" "$work/tf.img" ||
-			fail "$fs point $p: the file system check failed: $(tail -n 5 "$work/fsck.out")"
+		# ext4: checked as it is, before anything replays its journal.
+		if [ "$fs" = ext4 ] && ! fsck_ok "$fs" "$work/tf.img"; then
+			fail "$fs point $p: the file system check failed: $(grep -v '^  *- \|^Phase' "$work/fsck.out" | head -n 30)"
+		fi
 		must mount -o loop "$work/tf.img" "$work/tfmnt"
 		ls -R "$work/tfmnt" >/dev/null || fail "$fs point $p: cannot list the files"
 		info "$fs point $p: clean, $(find "$work/tfmnt/w" -type f | wc -l) files"
 		must umount "$work/tfmnt"
+		# xfs: a frozen xfs still has a (covered) log that xfs_repair -n
+		# will not read; the mount above replayed it, nothing more.
+		if [ "$fs" = xfs ] && ! fsck_ok "$fs" "$work/tf.img"; then
+			fail "$fs point $p: the file system check failed: $(grep -v '^  *- \|^Phase' "$work/fsck.out" | head -n 30)"
+		fi
 		if [ "$n" = 1 ]; then
 			# Control: damaged metadata is caught by the same check.
 			dd if=/dev/zero of="$work/tf.img" bs=512 seek=1 count=15 conv=notrunc \
@@ -102,5 +110,9 @@ d1=$(make_ramdisk 64)
 c1=$(make_ramdisk 64)
 d2=$(make_ramdisk 64)
 c2=$(make_ramdisk 64)
-one_fs ext4 "$d1" "$c1"
-one_fs xfs "$d2" "$c2"
+for fs in ${CONS_FS:-ext4 xfs}; do
+	case $fs in
+	ext4) one_fs ext4 "$d1" "$c1" ;;
+	xfs) one_fs xfs "$d2" "$c2" ;;
+	esac
+done

@@ -3,6 +3,9 @@
  * An ordered writer and its checker, to prove that a recovery point is the
  * volume at one instant.
  *
+ * DEV and IMAGE may be lists, "A,B": the slots are then spread over the
+ * devices (slot s on device s % N), as one volume group's writer would.
+ *
  *   ordered-writer write DEV SEED SLOTS FIRST COUNT PROGRESS
  *	writes sequence numbers FIRST .. FIRST+COUNT-1 (COUNT 0: until
  *	killed), one 4 KiB record each, O_DIRECT, with fdatasync after every
@@ -31,6 +34,13 @@
 #include <linux/fs.h>
 
 #define REC_BYTES	4096
+#define MAX_DEVS	4
+
+struct devs {
+	int fd[MAX_DEVS];
+	uint64_t bytes[MAX_DEVS];
+	uint64_t n;
+};
 #define MAGIC		0x31574f5442434243ull	/* "CBCBTOW1" */
 
 struct rec_hdr {
@@ -75,12 +85,43 @@ static uint64_t dev_bytes(int fd)
 	return (uint64_t)st.st_size;
 }
 
-/* Byte offset of a slot: slots spread evenly over the device. */
-static off_t slot_off(uint64_t slot, uint64_t slots, uint64_t bytes)
+/* Open a comma-separated list of devices; 0 or -1 (reported). */
+static int open_devs(char *list, int flags, uint64_t slots, struct devs *d)
 {
-	uint64_t stride = bytes / REC_BYTES / slots;
+	char *save = NULL, *name;
 
-	return (off_t)(slot * stride * REC_BYTES);
+	d->n = 0;
+	for (name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		if (d->n == MAX_DEVS) {
+			fprintf(stderr, "ordered-writer: at most %d devices\n", MAX_DEVS);
+			return -1;
+		}
+		d->fd[d->n] = open(name, flags);
+		if (d->fd[d->n] < 0) {
+			perror(name);
+			return -1;
+		}
+		d->bytes[d->n] = dev_bytes(d->fd[d->n]);
+		d->n++;
+	}
+	for (uint64_t i = 0; i < d->n; i++) {
+		if (d->bytes[i] / REC_BYTES < (slots + d->n - 1) / d->n) {
+			fprintf(stderr, "ordered-writer: device %" PRIu64 " is too small for %" PRIu64 " slots\n",
+				i, slots);
+			return -1;
+		}
+	}
+	return d->n ? 0 : -1;
+}
+
+/* Device and byte offset of a slot: slots spread evenly over the devices. */
+static int slot_fd(const struct devs *d, uint64_t slot, uint64_t slots, off_t *off)
+{
+	uint64_t dev = slot % d->n, per = (slots + d->n - 1) / d->n;
+	uint64_t stride = d->bytes[dev] / REC_BYTES / per;
+
+	*off = (off_t)((slot / d->n) * stride * REC_BYTES);
+	return d->fd[dev];
 }
 
 static void fill(unsigned char *buf, uint64_t seed, uint64_t seq, uint64_t slot)
@@ -97,30 +138,28 @@ static void fill(unsigned char *buf, uint64_t seed, uint64_t seq, uint64_t slot)
 	memcpy(buf, &h, sizeof(h));
 }
 
-static int do_write(const char *dev, uint64_t seed, uint64_t slots, uint64_t first,
+static int do_write(char *dev, uint64_t seed, uint64_t slots, uint64_t first,
 		    uint64_t count, const char *progress)
 {
 	unsigned char *buf;
-	uint64_t bytes, seq;
+	struct devs d;
+	uint64_t seq;
 	int fd, pfd;
+	off_t off;
 
-	fd = open(dev, O_WRONLY | O_DIRECT);
 	pfd = open(progress, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || pfd < 0 || posix_memalign((void **)&buf, REC_BYTES, REC_BYTES)) {
+	if (pfd < 0 || posix_memalign((void **)&buf, REC_BYTES, REC_BYTES)) {
 		perror("ordered-writer: open");
 		return 2;
 	}
-	bytes = dev_bytes(fd);
-	if (bytes / REC_BYTES < slots) {
-		fprintf(stderr, "ordered-writer: %s is too small for %" PRIu64 " slots\n", dev, slots);
+	if (open_devs(dev, O_WRONLY | O_DIRECT, slots, &d))
 		return 2;
-	}
 	for (seq = first; !count || seq < first + count; seq++) {
 		uint64_t slot = slot_of(seed, seq, slots);
 
 		fill(buf, seed, seq, slot);
-		if (pwrite(fd, buf, REC_BYTES, slot_off(slot, slots, bytes)) != REC_BYTES ||
-		    fdatasync(fd) < 0) {
+		fd = slot_fd(&d, slot, slots, &off);
+		if (pwrite(fd, buf, REC_BYTES, off) != REC_BYTES || fdatasync(fd) < 0) {
 			fprintf(stderr, "ordered-writer: write %" PRIu64 ": %s\n", seq, strerror(errno));
 			return 2;
 		}
@@ -132,25 +171,25 @@ static int do_write(const char *dev, uint64_t seed, uint64_t slots, uint64_t fir
 	return 0;
 }
 
-static int do_check(const char *image, uint64_t seed, uint64_t slots)
+static int do_check(char *image, uint64_t seed, uint64_t slots)
 {
 	unsigned char *buf = malloc(REC_BYTES);
 	uint64_t *have = calloc(slots, sizeof(*have)), *want = calloc(slots, sizeof(*want));
-	uint64_t bytes, k = 0, bad = 0, s, seq;
+	uint64_t k = 0, bad = 0, s, seq;
 	struct rec_hdr h;
-	int fd = open(image, O_RDONLY);
+	struct devs d;
+	off_t off;
+	int fd;
 
-	if (fd < 0 || !buf || !have || !want) {
+	if (!buf || !have || !want) {
 		perror("ordered-writer: check");
 		return 2;
 	}
-	bytes = dev_bytes(fd);
-	if (bytes / REC_BYTES < slots) {
-		fprintf(stderr, "ordered-writer: %s is too small for %" PRIu64 " slots\n", image, slots);
+	if (open_devs(image, O_RDONLY, slots, &d))
 		return 2;
-	}
 	for (s = 0; s < slots; s++) {
-		if (pread(fd, buf, REC_BYTES, slot_off(s, slots, bytes)) != REC_BYTES) {
+		fd = slot_fd(&d, s, slots, &off);
+		if (pread(fd, buf, REC_BYTES, off) != REC_BYTES) {
 			perror("ordered-writer: read");
 			return 2;
 		}
