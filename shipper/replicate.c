@@ -44,6 +44,9 @@ struct replicator {
 	struct vstore *vs;		/* NULL until the volume exists in the store */
 	struct block_reader *br;
 	struct cons_volume cv;		/* the freeze instant's snapshot */
+	struct cons_config cons;	/* copies of opts' consistency settings */
+	struct cons_hooks cons_hooks;
+	char *cons_str[4];		/* owned strings of those */
 	double last_app;		/* monotonic time of the last app-consistent point */
 	bool snap_overflowed;		/* this cycle's snapshot was invalidated */
 	bool at_group;			/* this cycle reached the group's freeze */
@@ -136,6 +139,41 @@ static int open_source(const struct replicate_opts *o, struct cbt_source **src)
 				    access(o->fake_state, F_OK) == 0 ? 0 : 4096, src);
 }
 
+static char *dup_or_null(const char *s, char **slot, int *err)
+{
+	if (s && !(*slot = strdup(s)))
+		*err = -ENOMEM;
+	return *slot;
+}
+
+/* The replicator's own copies of the consistency settings (callers' may go). */
+static int copy_cons(struct replicator *r, const struct replicate_opts *opts)
+{
+	int err = 0;
+
+	if (opts->cons) {
+		r->cons = *opts->cons;
+		r->cons.origin = dup_or_null(opts->cons->origin, &r->cons_str[0], &err);
+		r->cons.cow = dup_or_null(opts->cons->cow, &r->cons_str[1], &err);
+		r->opts.cons = &r->cons;
+	}
+	if (opts->cons_hooks) {
+		r->cons_hooks = *opts->cons_hooks;
+		r->cons_hooks.command = dup_or_null(opts->cons_hooks->command, &r->cons_str[2],
+						    &err);
+		r->cons_hooks.fsfreeze = dup_or_null(opts->cons_hooks->fsfreeze, &r->cons_str[3],
+						     &err);
+		r->opts.cons_hooks = &r->cons_hooks;
+	}
+	return err;
+}
+
+static void free_cons(struct replicator *r)
+{
+	for (size_t i = 0; i < sizeof(r->cons_str) / sizeof(r->cons_str[0]); i++)
+		free(r->cons_str[i]);
+}
+
 int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 {
 	struct cbt_volume_info info;
@@ -147,6 +185,9 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 	if (!r)
 		return -ENOMEM;
 	r->opts = *opts;
+	err = copy_cons(r, opts);
+	if (err)
+		goto out_free;
 
 	err = key_load(opts->key_path, &r->key);
 	if (err)
@@ -177,8 +218,7 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 		goto out_src;
 	}
 
-	err = cons_volume_init(&r->cv, r->src, opts->device, &info,
-			       opts->cons);
+	err = cons_volume_init(&r->cv, r->src, opts->device, &info, r->opts.cons);
 	if (err)
 		goto out_src;
 	if (opts->group)
@@ -206,6 +246,7 @@ out_store:
 out_key:
 	key_wipe(&r->key);
 out_free:
+	free_cons(r);
 	free(r);
 	return err;
 }
@@ -219,6 +260,7 @@ void replicator_close(struct replicator *r)
 	cbt_source_close(r->src);
 	store_close(r->cs.inner);
 	key_wipe(&r->key);
+	free_cons(r);
 	free(r);
 }
 

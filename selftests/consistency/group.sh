@@ -34,14 +34,17 @@ cons_stack gb "$d2"
 must "$CBTSHIP" keygen "$work/key"
 DEVS=/dev/mapper/ga-origin,/dev/mapper/gb-origin
 
+# The hook's post step waits for 40 writes after the freeze (at most 120 s,
+# and not at all once the writer has died).
 cat >"$work/hook" <<HOOK
 #!/bin/bash
 [ "\$1" = post ] || exit 0
 start=\$(od -An -t u8 "$work/progress" 2>/dev/null | tr -d ' ')
-for i in \$(seq 1200); do
+end=\$((\$(date +%s) + 120))
+while [ \$(date +%s) -lt \$end ] && kill -0 "\$(cat "$work/writer.pid")" 2>/dev/null; do
 	now=\$(od -An -t u8 "$work/progress" 2>/dev/null | tr -d ' ')
 	[ "\${now:-0}" -ge \$(( \${start:-0} + 40 )) ] && exit 0
-	sleep 0.1
+	sleep 0.2
 done
 echo "hook: the writer made no progress" >&2
 exit 1
@@ -54,9 +57,11 @@ start_writer() {
 	rm -f "$work/progress"
 	"$work/ow" write "$DEVS" $SEED $SLOTS 1 0 "$work/progress" &
 	writer=$!
+	echo "$writer" >"$work/writer.pid"
 }
 
 stop_writer() {
+	kill -0 "$writer" || fail "the ordered writer died"
 	kill "$writer"
 	wait "$writer" 2>/dev/null
 }
