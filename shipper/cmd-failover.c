@@ -26,28 +26,29 @@ static int usage_error(const char *cmd, const char *msg)
 	return 2;
 }
 
-/* --point P: a cycle number, at least 1. */
-static int parse_point(const char *cmd, const char *arg, uint64_t *point)
+/* A number of at least 1 from 'cbtship points'; else a usage error saying `wants`. */
+static int parse_listed(const char *cmd, const char *arg, const char *wants, uint64_t *v)
 {
 	char *end;
 
 	errno = 0;
-	*point = strtoull(arg, &end, 10);
-	if (errno || *end || !*point || arg[0] == '-')
-		return usage_error(cmd, "--point wants a cycle number from 'cbtship points'");
+	*v = strtoull(arg, &end, 10);
+	if (errno || *end || !*v || arg[0] == '-')
+		return usage_error(cmd, wants);
 	return 0;
+}
+
+/* --point P: a cycle number, at least 1. */
+static int parse_point(const char *cmd, const char *arg, uint64_t *point)
+{
+	return parse_listed(cmd, arg, "--point wants a cycle number from 'cbtship points'", point);
 }
 
 /* --instant X: a consistency group's instant from 'cbtship points'. */
 static int parse_instant(const char *cmd, const char *arg, uint64_t *instant)
 {
-	char *end;
-
-	errno = 0;
-	*instant = strtoull(arg, &end, 10);
-	if (errno || *end || !*instant || arg[0] == '-')
-		return usage_error(cmd, "--instant wants a group instant from 'cbtship points'");
-	return 0;
+	return parse_listed(cmd, arg, "--instant wants a group instant from 'cbtship points'",
+			    instant);
 }
 
 static void tf_usage(void)

@@ -65,7 +65,8 @@ static int check_name(const char *name)
 	return 0;
 }
 
-static int suspend_resume(const char *name, uint32_t flags, const char *what)
+/* Send cmd for device `name` with flags; the reply in *out if wanted, else freed. */
+static int dm_named(unsigned long cmd, const char *name, uint32_t flags, struct dm_ioctl **out)
 {
 	struct dm_ioctl *io;
 	int err = check_name(name);
@@ -75,10 +76,20 @@ static int suspend_resume(const char *name, uint32_t flags, const char *what)
 	io = dm_alloc(name, flags);
 	if (!io)
 		return -ENOMEM;
-	err = dm_call(DM_DEV_SUSPEND, io);
+	err = dm_call(cmd, io);
+	if (!err && out)
+		*out = io;
+	else
+		free(io);
+	return err;
+}
+
+static int suspend_resume(const char *name, uint32_t flags, const char *what)
+{
+	int err = dm_named(DM_DEV_SUSPEND, name, flags, NULL);
+
 	if (err)
 		log_err("cannot %s device-mapper device %s: %s", what, name, strerror(-err));
-	free(io);
 	return err;
 }
 
@@ -120,16 +131,11 @@ static int table_or_status(const char *name, uint32_t flags, char *type, size_t 
 			   char *params, size_t params_len)
 {
 	struct dm_ioctl *io;
-	int err = check_name(name);
+	int err = dm_named(DM_TABLE_STATUS, name, flags, &io);
 
 	if (err)
 		return err;
-	io = dm_alloc(name, flags);
-	if (!io)
-		return -ENOMEM;
-	err = dm_call(DM_TABLE_STATUS, io);
-	if (!err)
-		err = first_target(io, type, type_len, params, params_len);
+	err = first_target(io, type, type_len, params, params_len);
 	free(io);
 	return err;
 }

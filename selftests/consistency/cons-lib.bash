@@ -29,3 +29,24 @@ point_list() {
 	"$CBTSHIP" points --replica "$1" --json | grep -o '"point":[0-9]*,[^}]*"kind":"[a-z]*"' |
 		sed 's/"point":\([0-9]*\),.*"kind":"\([a-z]*\)"/\1 \2/'
 }
+
+# cons_hook FILE DIR AFTER: write the freeze hook FILE, whose post step waits
+# until the ordered writer (pid in DIR/writer.pid, progress in DIR/progress)
+# has made AFTER more writes after the freeze: then every cycle is read while
+# the volume changes.  It gives up (exit 1) after 120 s or once the writer died.
+cons_hook() {
+	cat >"$1" <<HOOK
+#!/bin/bash
+[ "\$1" = post ] || exit 0
+start=\$(od -An -t u8 "$2/progress" 2>/dev/null | tr -d ' ')
+end=\$((\$(date +%s) + 120))
+while [ \$(date +%s) -lt \$end ] && kill -0 "\$(cat "$2/writer.pid")" 2>/dev/null; do
+	now=\$(od -An -t u8 "$2/progress" 2>/dev/null | tr -d ' ')
+	[ "\${now:-0}" -ge \$(( \${start:-0} + $3 )) ] && exit 0
+	sleep 0.2
+done
+echo "hook: the writer made no progress" >&2
+exit 1
+HOOK
+	chmod +x "$1"
+}

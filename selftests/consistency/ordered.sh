@@ -9,7 +9,7 @@
 # state after some write K (ordered-writer check).  Negative control: the
 # same without the snapshot (cycles read from the live device) must give at
 # least one point that is not, and those points must be labelled "none".
-# CONS_CYCLES (default 3 deltas) gives more points.
+# CONS_CYCLES (default 2 deltas) gives more points.
 
 . "$(dirname "$0")/../common/lib.sh"
 . "$(dirname "$0")/cons-lib.bash"
@@ -20,31 +20,18 @@ cons_modules
 
 SEED=4242
 SLOTS=256
-CYCLES=${CONS_CYCLES:-3}
+CYCLES=${CONS_CYCLES:-2}
 AFTER=${CONS_AFTER:-40}
 work=$(mktemp -d /tmp/cons.XXXXXX)
 at_exit "rm -rf '$work'"
 cc -O2 -Wall -o "$work/ow" "$CONS_DIR/ordered-writer.c" || fail "cannot build ordered-writer"
 
-disk=$(make_ramdisk 64)
-cow=$(make_ramdisk 64)
+disk=$(make_ramdisk 32)
+cow=$(make_ramdisk 32)
 cons_stack ow "$disk"
 must "$CBTSHIP" keygen "$work/key"
 
-# The hook: post waits for $AFTER writes made after the freeze.
-cat >"$work/hook" <<HOOK
-#!/bin/bash
-[ "\$1" = post ] || exit 0
-start=\$(od -An -t u8 "$work/progress" 2>/dev/null | tr -d ' ')
-for i in \$(seq 1200); do
-	now=\$(od -An -t u8 "$work/progress" 2>/dev/null | tr -d ' ')
-	[ "\${now:-0}" -ge \$(( \${start:-0} + $AFTER )) ] && exit 0
-	sleep 0.1
-done
-echo "hook: the writer made no progress" >&2
-exit 1
-HOOK
-chmod +x "$work/hook"
+cons_hook "$work/hook" "$work" "$AFTER"
 
 # series NAME [replicate options]: a writer from write 1, an initial and
 # $CYCLES delta cycles, the writer stopped, the cycles applied to a replica.
@@ -55,11 +42,13 @@ series() {
 	rm -f "$work/progress"
 	"$work/ow" write /dev/mapper/ow-origin $SEED $SLOTS 1 0 "$work/progress" &
 	writer=$!
+	echo "$writer" >"$work/writer.pid"
 	for i in $(seq 0 "$CYCLES"); do
 		must "$CBTSHIP" replicate --store "$work/$name.store" --key "$work/key" \
 			--state-dir "$work/$name.state" --volume ow --hook "$work/hook" --once "$@" \
 			/dev/mapper/ow
 	done
+	kill -0 "$writer" || fail "the ordered writer died"
 	kill "$writer"
 	wait "$writer" 2>/dev/null
 	must "$CBTSHIP" apply --store "$work/$name.store" --key "$work/key" --volume ow \
