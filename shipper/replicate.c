@@ -522,24 +522,24 @@ static int freeze_instant(struct replicator *r, uint64_t *tcycle, enum cons_leve
 static int read_blocks(struct replicator *r, const struct cbt_extent_list *read,
 		       struct ship_ctx *ship)
 {
-	struct block_reader *br = r->br;
+	struct block_reader *br;
 	bool valid = true;
 	int err;
 
 	if (!read->nr)
 		return 0;
-	if (r->cv.snapped) {
-		err = block_reader_open(r->cv.read_path, &r->opts.reader, &br);
-		if (err)
-			return err;
-	}
-	err = block_reader_read(br, ship->block_size, read->ext, read->nr, ship_run, ship);
-	if (br != r->br) {
+	if (!r->cv.snapped)
+		return block_reader_read(r->br, ship->block_size, read->ext, read->nr, ship_run,
+					 ship);
+	err = block_reader_open(r->cv.read_path, &r->opts.reader, &br);
+	if (!err) {
+		err = block_reader_read(br, ship->block_size, read->ext, read->nr, ship_run, ship);
 		block_reader_close(br);
-		if (err != -EINTR && !cons_snapshot_valid(&r->cv, &valid) && !valid) {
-			r->snap_overflowed = true;
-			err = -ENOSPC;
-		}
+	}
+	/* Whether the reads failed or not: an invalidated snapshot read nothing trustworthy. */
+	if (err != -EINTR && !cons_snapshot_valid(&r->cv, &valid) && !valid) {
+		r->snap_overflowed = true;
+		err = -ENOSPC;
 	}
 	return err;
 }
