@@ -268,6 +268,15 @@ static int replicate_group(const char *name, const struct replicate_opts *base,
 		if (replicate_stop)
 			break;
 	}
+	/* Stopped by a signal: save each member's change set, as a single volume does. */
+	for (i = 0; replicate_stop && i < opened; i++) {
+		int e = detach_on_stop(m[i].r);
+
+		if (e && (!err || err == -EINTR))
+			err = e;
+	}
+	if (replicate_stop && err == -EINTR)
+		err = 0;
 out:
 	for (i = 0; i < opened; i++)
 		replicator_close(m[i].r);
