@@ -1,14 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# A file system on a replica at any point is clean.  ext4, then xfs, on the
-# snapshot-origin of a dm-cbt volume, mounted, under a file workload
-# (files created, rewritten with fsync, renamed, removed) while cycles with
-# a snapshot per cycle (no hooks: crash-consistent points) are taken.  At
-# every point of the replica a copy passes e2fsck -fn (ext4, before any
-# journal replay), mounts, lists its files and unmounts, and then (xfs,
-# whose mount replays its log) passes xfs_repair -n.  Negative control: a copy with its
-# first metadata blocks zeroed fails the same check.
+# A file system on a replica at any point is clean.  ext4 (frozen by the
+# --fsfreeze hook: app-consistent points), then xfs (frozen by the suspend's
+# lockfs: crash-consistent points), on the snapshot-origin of a dm-cbt
+# volume, mounted, under a file workload (files created, rewritten with
+# fsync, renamed, removed) while cycles with a snapshot per cycle are taken.
+# At every point of the replica a copy passes e2fsck -fn (ext4, before any
+# journal replay), mounts, lists its files and unmounts, and then (xfs, whose
+# mount replays its log) passes xfs_repair -n.  Negative control: a copy
+# with its first metadata blocks zeroed fails the same check.
 
 . "$(dirname "$0")/../common/lib.sh"
 . "$(dirname "$0")/cons-lib.bash"
@@ -27,11 +28,12 @@ mkdir -p "$work/mnt" "$work/tfmnt"
 at_exit "umount '$work/tfmnt' 2>/dev/null; umount '$work/mnt' 2>/dev/null"
 must "$CBTSHIP" keygen "$work/key"
 
-# workload DIR: rewrite, rename and remove files, each write fsync'ed.
+# workload DIR STOPFILE: rewrite, rename and remove files, each write
+# fsync'ed, until STOPFILE exists.
 workload() {
 	local d=$1 i=0
 	mkdir -p "$d/w"
-	while :; do
+	while [ ! -e "$2" ]; do
 		i=$((i + 1))
 		dd if=/dev/urandom of="$d/w/f$((i % 23))" bs=4k count=$((1 + i % 40)) \
 			conv=fsync status=none 2>/dev/null || return
@@ -51,8 +53,12 @@ fsck_ok() {
 	esac
 }
 
+# one_fs FS DISK COW [fsfreeze]: with "fsfreeze", the file system is frozen by
+# the --fsfreeze hook (FIFREEZE; the suspend then skips its own lockfs) and
+# the points must be app-consistent; else the suspend freezes it (crash).
 one_fs() {
-	local fs=$1 disk=$2 cow=$3 name=fs$1 i wl p kind n=0
+	local fs=$1 disk=$2 cow=$3 hook=${4:-} name=fs$1 i wl p kind n=0 want=crash
+	[ -n "$hook" ] && want=app
 	cons_stack "$name" "$disk"
 	case $fs in
 	ext4) must mkfs.ext4 -q -F "/dev/mapper/$name-origin" ;;
@@ -60,22 +66,24 @@ one_fs() {
 	xfs) TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 must mkfs.xfs -q -f "/dev/mapper/$name-origin" ;;
 	esac
 	must mount "/dev/mapper/$name-origin" "$work/mnt"
-	workload "$work/mnt" &
+	rm -f "$work/stop"
+	workload "$work/mnt" "$work/stop" &
 	wl=$!
 	for i in $(seq 0 "$CYCLES"); do
 		must "$CBTSHIP" replicate --store "$work/$fs.store" --key "$work/key" \
 			--state-dir "$work/$fs.state" --origin "$name-origin" --cow "$cow" \
-			--once "/dev/mapper/$name"
+			${hook:+--fsfreeze "$work/mnt"} --once "/dev/mapper/$name"
 		sleep 1
 	done
-	kill "$wl"
+	# Stopped between two commands, so nothing of it holds the mount.
+	touch "$work/stop"
 	wait "$wl" 2>/dev/null
 	must umount "$work/mnt"
 	must "$CBTSHIP" apply --store "$work/$fs.store" --key "$work/key" --volume "$name" \
 		--replica "$work/$fs.img"
 	while read -r p kind; do
 		n=$((n + 1))
-		[ "$kind" = crash ] || fail "$fs point $p is labelled $kind, not crash"
+		[ "$kind" = "$want" ] || fail "$fs point $p is labelled $kind, not $want"
 		must "$CBTSHIP" test-failover --replica "$work/$fs.img" --point "$p" \
 			--output "$work/tf.img"
 		# ext4: checked as it is, before anything replays its journal.
@@ -112,7 +120,7 @@ d2=$(make_ramdisk 64)
 c2=$(make_ramdisk 64)
 for fs in ${CONS_FS:-ext4 xfs}; do
 	case $fs in
-	ext4) one_fs ext4 "$d1" "$c1" ;;
+	ext4) one_fs ext4 "$d1" "$c1" fsfreeze ;;
 	xfs) one_fs xfs "$d2" "$c2" ;;
 	esac
 done
