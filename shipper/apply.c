@@ -367,6 +367,10 @@ static int apply_one(struct vstore *vs, uint64_t cycle, struct replica *r, struc
 	if (j) {
 		j->st.at = cycle;
 		j->st.at_created = m.created;
+		j->st.at_kind = (enum point_kind)(m.consistency & FMT_CONSISTENCY_LEVEL);
+		snprintf(j->st.at_group, sizeof(j->st.at_group), "%s",
+			 m.consistency & FMT_CONSISTENCY_GROUP ? m.group : "");
+		j->st.at_instant = m.consistency & FMT_CONSISTENCY_GROUP ? m.group_instant : 0;
 		j->st.pending = 0;
 		ret = journal_save_state(j);
 	}
@@ -493,7 +497,7 @@ static int open_journal(struct vstore *vs, struct replica *r, const struct apply
 		goto out;
 	/* Killed between the state and the points file: add the point now. */
 	if (j->st.at && (!j->nr_points || j->points[j->nr_points - 1].cycle < j->st.at)) {
-		ret = journal_add_point(j, j->st.at, j->st.at_created, POINT_CRASH,
+		ret = journal_add_point(j, j->st.at, j->st.at_created, j->st.at_kind,
 					opts ? &opts->keep : NULL, (uint64_t)time(NULL));
 		if (ret)
 			goto out;
@@ -629,7 +633,7 @@ int apply_pending_opts(struct vstore *vs, const char *replica_path, const struct
 		}
 		if (ret)
 			goto out_close;
-		ret = journal_add_point(j, c, j->st.at_created, POINT_CRASH,
+		ret = journal_add_point(j, c, j->st.at_created, j->st.at_kind,
 					opts ? &opts->keep : NULL, (uint64_t)time(NULL));
 		if (ret)
 			goto out_close;

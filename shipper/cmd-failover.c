@@ -26,21 +26,35 @@ static int usage_error(const char *cmd, const char *msg)
 	return 2;
 }
 
-/* --point P: a cycle number, at least 1. */
-static int parse_point(const char *cmd, const char *arg, uint64_t *point)
+/* A number of at least 1 from 'cbtship points'; else a usage error saying `wants`. */
+static int parse_listed(const char *cmd, const char *arg, const char *wants, uint64_t *v)
 {
 	char *end;
 
 	errno = 0;
-	*point = strtoull(arg, &end, 10);
-	if (errno || *end || !*point || arg[0] == '-')
-		return usage_error(cmd, "--point wants a cycle number from 'cbtship points'");
+	*v = strtoull(arg, &end, 10);
+	if (errno || *end || !*v || arg[0] == '-')
+		return usage_error(cmd, wants);
 	return 0;
+}
+
+/* --point P: a cycle number, at least 1. */
+static int parse_point(const char *cmd, const char *arg, uint64_t *point)
+{
+	return parse_listed(cmd, arg, "--point wants a cycle number from 'cbtship points'", point);
+}
+
+/* --instant X: a consistency group's instant from 'cbtship points'. */
+static int parse_instant(const char *cmd, const char *arg, uint64_t *instant)
+{
+	return parse_listed(cmd, arg, "--instant wants a group instant from 'cbtship points'",
+			    instant);
 }
 
 static void tf_usage(void)
 {
-	printf("usage: cbtship test-failover --replica PATH [--state DIR] [--point P] --output FILE\n"
+	printf("usage: cbtship test-failover --replica PATH [--state DIR] [--point P | --instant X]\n"
+	       "                             --output FILE\n"
 	       "       cbtship test-failover --replica PATH [--state DIR] --cleanup [--output FILE]\n"
 	       "       cbtship test-failover --replica URL --state DIR [--point P] [--output URL]\n"
 	       "                             [--cleanup] [Azure options]\n"
@@ -59,6 +73,8 @@ static void tf_usage(void)
 	       "  -r, --replica PATH   the replica cbtship apply writes\n"
 	       "  -S, --state DIR      its state directory (default PATH.cbtship)\n"
 	       "  -p, --point P        the recovery point (a cycle number)\n"
+	       "  -i, --instant X      the point of consistency group instant X (the same\n"
+	       "                       X on every volume of the group: docs/CONSISTENCY.md)\n"
 	       "  -o, --output FILE    the copy to create (must not exist)\n"
 	       "  -c, --cleanup        remove test failover copies instead\n"
 	       "  -h, --help           this help\n"
@@ -71,6 +87,7 @@ static int tf_run(int argc, char **argv)
 		{ "replica", required_argument, NULL, 'r' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "point", required_argument, NULL, 'p' },
+		{ "instant", required_argument, NULL, 'i' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "cleanup", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -80,7 +97,7 @@ static int tf_run(int argc, char **argv)
 	const char *replica = NULL, *state = NULL, *output = NULL;
 	struct remote_opts ro = { 0 };
 	char *def_output = NULL;
-	uint64_t point = 0;
+	uint64_t point = 0, instant = 0;
 	bool cleanup = false;
 	unsigned int removed;
 	struct journal *j;
@@ -90,12 +107,16 @@ static int tf_run(int argc, char **argv)
 		.state_dir = &state,
 	};
 
-	while ((c = getopt_long(argc, argv, "r:S:p:o:ch", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:S:p:i:o:ch", longopts, NULL)) != -1) {
 		if (target_opt(c, optarg, &ta))
 			continue;
 		switch (c) {
 		case 'p':
 			if (parse_point("test-failover", optarg, &point))
+				return 2;
+			break;
+		case 'i':
+			if (parse_instant("test-failover", optarg, &instant))
 				return 2;
 			break;
 		case 'o':
@@ -121,11 +142,17 @@ static int tf_run(int argc, char **argv)
 	/* A page blob's copy has a default name (below, once the point is known). */
 	if (!cleanup && !output && !replica_spec_is_remote(replica))
 		return usage_error("test-failover", "--output FILE is required (or --cleanup)");
-	if (cleanup && point)
-		return usage_error("test-failover", "--cleanup takes no --point");
+	if (cleanup && (point || instant))
+		return usage_error("test-failover", "--cleanup takes no --point or --instant");
+	if (point && instant)
+		return usage_error("test-failover", "--point or --instant, not both");
 	/* Cleanup edits the record: exclusive.  A copy only reads: shared. */
 	if (points_open(replica, state, cleanup, &j))
 		return 1;
+	if (instant && journal_find_instant(j, instant, &point)) {
+		journal_close(j);
+		return 1;
+	}
 	if (cleanup) {
 		ret = points_cleanup(j, replica, output, &ro, &removed);
 		if (!ret)
@@ -162,7 +189,7 @@ const struct command cmd_test_failover = {
 
 static void failover_usage(void)
 {
-	printf("usage: cbtship failover --replica PATH [--state DIR] [--point P]\n"
+	printf("usage: cbtship failover --replica PATH [--state DIR] [--point P | --instant X]\n"
 	       "                        [--store DIR --key KEYFILE --volume NAME]\n"
 	       "\n"
 	       "Roll the replica back to recovery point P (default the newest; see\n"
@@ -174,6 +201,8 @@ static void failover_usage(void)
 	       "  -r, --replica PATH   the replica cbtship apply writes\n"
 	       "  -S, --state DIR      its state directory (default PATH.cbtship)\n"
 	       "  -p, --point P        the recovery point (a cycle number)\n"
+	       "  -i, --instant X      the point of consistency group instant X (the same\n"
+	       "                       X on every volume of the group: docs/CONSISTENCY.md)\n"
 	       "  -s, --store DIR, -k, --key KEYFILE, -n, --volume NAME\n"
 	       "                       also record the volume as failed-over in its store\n"
 	       "  -h, --help           this help\n");
@@ -204,6 +233,7 @@ static int failover_run(int argc, char **argv)
 		{ "replica", required_argument, NULL, 'r' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "point", required_argument, NULL, 'p' },
+		{ "instant", required_argument, NULL, 'i' },
 		{ "store", required_argument, NULL, 's' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "volume", required_argument, NULL, 'n' },
@@ -214,7 +244,7 @@ static int failover_run(int argc, char **argv)
 	const char *store_dir = NULL, *key_path = NULL, *volume = NULL;
 	struct replica *r = NULL;
 	struct journal *j = NULL;
-	uint64_t point = 0;
+	uint64_t point = 0, instant = 0;
 	int c, ret;
 	const struct target_args ta = {
 		.store = &store_dir,
@@ -224,12 +254,16 @@ static int failover_run(int argc, char **argv)
 		.state_dir = &state,
 	};
 
-	while ((c = getopt_long(argc, argv, "r:S:p:s:k:n:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:S:p:i:s:k:n:h", longopts, NULL)) != -1) {
 		if (target_opt(c, optarg, &ta))
 			continue;
 		switch (c) {
 		case 'p':
 			if (parse_point("failover", optarg, &point))
+				return 2;
+			break;
+		case 'i':
+			if (parse_instant("failover", optarg, &instant))
 				return 2;
 			break;
 		case 'h':
@@ -244,10 +278,17 @@ static int failover_run(int argc, char **argv)
 		return usage_error("failover", "--replica is required; every input is given by an option");
 	if ((store_dir || key_path || volume) && !(store_dir && key_path && volume))
 		return usage_error("failover", "--store, --key and --volume go together");
+	if (point && instant)
+		return usage_error("failover", "--point or --instant, not both");
 	/* The state first: a missing one must not create an empty replica. */
 	ret = points_open(replica, state, true, &j);
 	if (ret)
 		return 1;
+	if (instant && !j->st.failed_over) {
+		ret = journal_find_instant(j, instant, &point);
+		if (ret)
+			goto out;
+	}
 	ret = replica_open(replica, j->st.size_bytes, NULL, &r);
 	if (ret)
 		goto out;

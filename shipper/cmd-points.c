@@ -19,6 +19,11 @@ static void points_usage(void)
 	       "List the recovery points of a replica, oldest first: every cycle applied\n"
 	       "and still kept (cbtship apply --keep-age/--keep-count).  POINT is what\n"
 	       "test-failover and failover take; TIME is when the source froze the cycle.\n"
+	       "KIND: crash-consistent (the volume at one instant: a snapshot was read),\n"
+	       "app-consistent (that, with the freeze hooks run), or none (read from the\n"
+	       "live volume while it was written: no file system or database promise).\n"
+	       "GROUP INSTANT: a consistency group's point; failover --instant X on every\n"
+	       "volume of the group restores them all to that one instant.\n"
 	       "\n"
 	       "  -r, --replica PATH   the replica cbtship apply writes\n"
 	       "  -S, --state DIR      its state directory (default PATH.cbtship)\n"
@@ -61,7 +66,7 @@ static void json_str(const char *s)
 
 static const char *kind_str(enum point_kind k)
 {
-	return k == POINT_APP ? "app-consistent" : "crash-consistent";
+	return k == POINT_APP ? "app-consistent" : k == POINT_CRASH ? "crash-consistent" : "none";
 }
 
 static int points_run(int argc, char **argv)
@@ -111,8 +116,14 @@ static int points_run(int argc, char **argv)
 			const struct journal_point *p = &j->points[i];
 
 			printf("%s{\"point\":%" PRIu64 ",\"time\":%" PRIu64 ",\"applied\":%" PRIu64
-			       ",\"kind\":\"%s\"}", i ? "," : "", p->cycle, p->created, p->applied,
-			       p->kind == POINT_APP ? "app" : "crash");
+			       ",\"kind\":\"%s\"", i ? "," : "", p->cycle, p->created, p->applied,
+			       journal_point_kind_name(p->kind));
+			if (p->group[0]) {
+				printf(",\"group\":");
+				json_str(p->group);
+				printf(",\"instant\":%" PRIu64, p->instant);
+			}
+			printf("}");
 		}
 		printf("]}\n");
 	} else {
@@ -124,13 +135,17 @@ static int points_run(int argc, char **argv)
 			       replica, j->st.at, j->st.pending ? " (an interrupted cycle is rolled back by the next apply)" : "",
 			       j->nr_points, j->nr_points == 1 ? "" : "s");
 		if (j->nr_points)
-			printf("%-8s %-21s %-21s %s\n", "POINT", "TIME (UTC)", "APPLIED (UTC)", "KIND");
+			printf("%-8s %-21s %-21s %-16s %s\n", "POINT", "TIME (UTC)", "APPLIED (UTC)", "KIND",
+			       "GROUP INSTANT");
 		for (size_t i = 0; i < j->nr_points; i++) {
 			const struct journal_point *p = &j->points[i];
 
 			utc(p->created, t1, sizeof(t1));
 			utc(p->applied, t2, sizeof(t2));
-			printf("%-8" PRIu64 " %-21s %-21s %s\n", p->cycle, t1, t2, kind_str(p->kind));
+			printf("%-8" PRIu64 " %-21s %-21s %-16s", p->cycle, t1, t2, kind_str(p->kind));
+			if (p->group[0])
+				printf(" %s %" PRIu64, p->group, p->instant);
+			printf("\n");
 		}
 	}
 	journal_close(j);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,21 @@ static void replicate_usage(void)
 	       "  --fake-state FILE    for tests: DEVICE is a plain file, FILE the fake\n"
 	       "                       tracking state (see shipper/cbt-source.h)\n"
 	       "\n"
+	       "Consistent recovery points (docs/CONSISTENCY.md):\n"
+	       "  --origin NAME        the snapshot-origin dm device stacked on DEVICE that\n"
+	       "                       users write to: each cycle is read from a snapshot\n"
+	       "                       taken at its freeze (crash-consistent points)\n"
+	       "  --cow DEV            block device that holds the snapshot's copies of\n"
+	       "                       blocks written during a cycle (needed with --origin)\n"
+	       "  --hook CMD           executable run as 'CMD pre' before the freeze and\n"
+	       "                       'CMD post' after it (app-consistent points)\n"
+	       "  --fsfreeze MOUNT     freeze and thaw the file system at MOUNT as a hook\n"
+	       "  --hook-timeout SECS  time a hook run may take (default 60)\n"
+	       "  --app-interval SECS  run the hooks at most this often (default: every cycle)\n"
+	       "  --group NAME         replicate every DEVICE given as consistency group NAME:\n"
+	       "                       all frozen at one instant per cycle; give one\n"
+	       "                       --origin and --cow per DEVICE, in the same order\n"
+	       "\n"
 	       AZURE_CLI_USAGE
 	       "\n"
 	       "Prints one line per cycle. SIGINT/SIGTERM stop after merging back an\n"
@@ -82,6 +98,9 @@ static void print_summary(const struct replicate_summary *s)
 	printf("cycle %" PRIu64 " (%s): %" PRIu64 " blocks, %.1f MiB read, %.1f MiB stored, %.1f s\n",
 	       s->cycle, kind, s->blocks, s->bytes_read / 1048576.0, s->bytes_stored / 1048576.0,
 	       s->seconds);
+	if (s->consistency != CONS_NONE)
+		printf("  %s point: read from a snapshot taken at the freeze\n",
+		       cons_point_name(s->consistency));
 	if (s->restored_blocks)
 		printf("  %" PRIu64 " blocks restored from the change set saved at detach\n",
 		       s->restored_blocks);
@@ -153,18 +172,143 @@ int source_opts_finish(const char *cmd, int argc, char **argv, struct replicate_
 	return 0;
 }
 
+#define GROUP_MAX	16
+
+struct group_member {
+	pthread_t thread;
+	struct replicator *r;
+	struct replicate_summary sum;
+	int err;
+};
+
+static void *group_member_cycle(void *arg)
+{
+	struct group_member *m = arg;
+
+	m->err = replicator_cycle(m->r, &m->sum);
+	return NULL;
+}
+
+/*
+ * cbtship replicate --group NAME DEV...: one replicator and thread per
+ * volume, each round all of them in one freeze instant (consistency.h).
+ */
+static int replicate_group(const char *name, const struct replicate_opts *base,
+			   const struct cons_config *cfg, size_t nr_cfg,
+			   const struct cons_hooks *hooks, bool once, unsigned long interval,
+			   int argc, char **argv)
+{
+	struct group_member m[GROUP_MAX] = { { 0 } };
+	struct replicate_opts o[GROUP_MAX];
+	struct cons_group g;
+	size_t n = (size_t)(argc - optind), i, opened = 0;
+	int err;
+
+	if (argc - optind < 2 || n > GROUP_MAX || !base->store || !base->key_path ||
+	    base->volume || base->fake_state) {
+		log_err("replicate --group needs --store, --key and 2 to %d DEVICEs (volume names are the dm names; no --volume, --fake-state)",
+			GROUP_MAX);
+		return 2;
+	}
+	if (nr_cfg && nr_cfg != n) {
+		log_err("replicate --group: give one --origin and --cow per DEVICE (%zu DEVICEs, %zu --origin)",
+			n, nr_cfg);
+		return 2;
+	}
+	if (cons_group_init(&g, name, n, hooks->command || hooks->fsfreeze ? hooks : NULL))
+		return 2;
+	for (i = 0; i < n; i++) {
+		o[i] = *base;
+		o[i].device = argv[optind + (int)i];
+		o[i].cons = nr_cfg ? &cfg[i] : NULL;
+		o[i].group = &g;
+		o[i].group_index = i;
+		if (o[i].writer.codec == CODEC_ZSTD && !o[i].writer.level)
+			o[i].writer.level = 1;
+		err = replicator_open(&o[i], &m[i].r);
+		if (err)
+			goto out;
+		opened++;
+	}
+	for (;;) {
+		cons_group_round(&g);
+		for (i = 0; i < n; i++) {
+			err = -pthread_create(&m[i].thread, NULL, group_member_cycle, &m[i]);
+			if (err) {
+				log_err("group %s: cannot start a thread: %s", name, strerror(-err));
+				for (size_t k = i; k < n; k++)
+					cons_group_leave(&g);
+				n = i;	/* join the started ones, then stop */
+				break;
+			}
+		}
+		for (i = 0; i < n; i++)
+			pthread_join(m[i].thread, NULL);
+		if (n < opened)
+			goto out;
+		for (i = 0, err = 0; i < n; i++) {
+			if (!m[i].err && m[i].sum.result == REPLICATE_SHIPPED) {
+				printf("%s ", replicator_volume(m[i].r));
+				print_summary(&m[i].sum);
+			}
+			if (m[i].err && !err)
+				err = m[i].err;
+		}
+		if (!err)
+			printf("group %s: instant %" PRIu64 "\n", name, m[0].sum.group_instant);
+		fflush(stdout);
+		if (replicate_stop || (err && once))
+			break;
+		if (err)
+			log_err("group %s: cycle failed (%s); retrying in %lu s", name, strerror(-err),
+				interval);
+		else if (once)
+			break;
+		pause_between(interval);
+		if (replicate_stop)
+			break;
+	}
+	/* Stopped by a signal: save each member's change set, as a single volume does. */
+	for (i = 0; replicate_stop && i < opened; i++) {
+		int e = detach_on_stop(m[i].r);
+
+		if (e && (!err || err == -EINTR))
+			err = e;
+	}
+	if (replicate_stop && err == -EINTR)
+		err = 0;
+out:
+	for (i = 0; i < opened; i++)
+		replicator_close(m[i].r);
+	cons_group_destroy(&g);
+	return err ? 1 : 0;
+}
+
 static int replicate_run(int argc, char **argv)
 {
-	enum { OPT_ONCE = OPT_SOURCE_END, OPT_INTERVAL, OPT_LEVEL, OPT_WORKERS };
+	enum { OPT_ONCE = OPT_SOURCE_END, OPT_INTERVAL, OPT_LEVEL, OPT_WORKERS, OPT_ORIGIN,
+	       OPT_COW, OPT_HOOK, OPT_FSFREEZE, OPT_HOOK_TIMEOUT, OPT_APP_INTERVAL, OPT_GROUP };
 	static const struct option longopts[] = {
 		SOURCE_LONGOPTS,
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "level", required_argument, NULL, OPT_LEVEL },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
+		{ "origin", required_argument, NULL, OPT_ORIGIN },
+		{ "cow", required_argument, NULL, OPT_COW },
+		{ "hook", required_argument, NULL, OPT_HOOK },
+		{ "fsfreeze", required_argument, NULL, OPT_FSFREEZE },
+		{ "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },
+		{ "app-interval", required_argument, NULL, OPT_APP_INTERVAL },
+		{ "group", required_argument, NULL, OPT_GROUP },
 		AZURE_CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cons_config cons = { 0 }, members[GROUP_MAX] = { { 0 } };
+	struct cons_hooks cons_hooks = { 0 };
+	size_t nr_origin = 0, nr_cow = 0;
+	const char *group = NULL;
+	unsigned long secs;
 	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop,
 				    .state_dir = STATEDIR_DEFAULT };
 	struct progress_tty bar = { .fd = STDERR_FILENO };
@@ -200,6 +344,38 @@ static int replicate_run(int argc, char **argv)
 				return 2;
 			o.writer.workers = (unsigned int)workers;
 			break;
+		case OPT_ORIGIN:
+		case OPT_COW:
+			if ((c == OPT_ORIGIN ? nr_origin : nr_cow) == GROUP_MAX) {
+				log_err("replicate: at most %d --origin and --cow", GROUP_MAX);
+				return 2;
+			}
+			if (c == OPT_ORIGIN)
+				members[nr_origin++].origin = optarg;
+			else
+				members[nr_cow++].cow = optarg;
+			break;
+		case OPT_GROUP:
+			group = optarg;
+			break;
+		case OPT_HOOK:
+			cons_hooks.command = optarg;
+			o.cons_hooks = &cons_hooks;
+			break;
+		case OPT_FSFREEZE:
+			cons_hooks.fsfreeze = optarg;
+			o.cons_hooks = &cons_hooks;
+			break;
+		case OPT_HOOK_TIMEOUT:
+		case OPT_APP_INTERVAL:
+			if (parse_uint(optarg, c == OPT_HOOK_TIMEOUT ? "--hook-timeout" :
+				       "--app-interval", 7 * 24 * 3600, &secs))
+				return 2;
+			if (c == OPT_HOOK_TIMEOUT)
+				cons_hooks.timeout = (unsigned int)secs;
+			else
+				cons_hooks.interval = (unsigned int)secs;
+			break;
 		case 'h':
 			replicate_usage();
 			return 0;
@@ -212,8 +388,23 @@ static int replicate_run(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (nr_origin != nr_cow) {
+		log_err("replicate: --origin and --cow go together (docs/CONSISTENCY.md)");
+		return 2;
+	}
+	if (group)
+		return replicate_group(group, &o, members, nr_origin, &cons_hooks, once, interval,
+				       argc, argv);
 	if (source_opts_finish("replicate", argc, argv, &o))
 		return 2;
+	if (nr_origin > 1) {
+		log_err("replicate: one --origin and --cow per DEVICE; several DEVICEs need --group");
+		return 2;
+	}
+	if (nr_origin) {
+		cons = members[0];
+		o.cons = &cons;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;	/* no SA_RESTART: waits return EINTR */

@@ -258,6 +258,18 @@ static int volume_key(struct cparse *p, const char *key, const char *value, size
 		return set_string(p, &v->ca_file, value, col);
 	if (!strcmp(key, "endpoint"))
 		return set_string(p, &v->endpoint, value, col);
+	if (!strcmp(key, "snapshot_origin"))
+		return set_string(p, &v->snapshot_origin, value, col);
+	if (!strcmp(key, "snapshot_cow"))
+		return set_string(p, &v->snapshot_cow, value, col);
+	if (!strcmp(key, "hook"))
+		return set_string(p, &v->hook, value, col);
+	if (!strcmp(key, "fsfreeze"))
+		return set_string(p, &v->fsfreeze, value, col);
+	if (!strcmp(key, "hook_timeout"))
+		return parse_uint(p, value, col, 1, 3600, &v->hook_timeout);
+	if (!strcmp(key, "app_interval"))
+		return parse_uint(p, value, col, 0, 7 * 24 * 3600, &v->app_interval);
 	if (!strcmp(key, "allow_http"))
 		return parse_bool(p, value, col, &v->allow_http);
 	if (!strcmp(key, "streams"))
@@ -369,6 +381,9 @@ static int check_volumes(struct cparse *p)
 		if (v->azure_key_file && v->azure_sas_file)
 			return cp_error(p, 1, "[volume %s] has both azure_key_file and azure_sas_file: keep one",
 					v->name);
+		if (!v->snapshot_origin != !v->snapshot_cow)
+			return cp_error(p, 1, "[volume %s] needs snapshot_origin and snapshot_cow together (docs/CONSISTENCY.md)",
+					v->name);
 		if (v->writer.codec == CODEC_ZSTD && !v->writer.level)
 			v->writer.level = 1;
 	}
@@ -473,6 +488,10 @@ void config_volume_free(struct volume_config *v)
 	free(v->azure_sas_file);
 	free(v->ca_file);
 	free(v->endpoint);
+	free(v->snapshot_origin);
+	free(v->snapshot_cow);
+	free(v->hook);
+	free(v->fsfreeze);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -498,6 +517,10 @@ int config_volume_copy(struct volume_config *dst, const struct volume_config *sr
 	err |= dup_opt(&dst->azure_sas_file, src->azure_sas_file);
 	err |= dup_opt(&dst->ca_file, src->ca_file);
 	err |= dup_opt(&dst->endpoint, src->endpoint);
+	err |= dup_opt(&dst->snapshot_origin, src->snapshot_origin);
+	err |= dup_opt(&dst->snapshot_cow, src->snapshot_cow);
+	err |= dup_opt(&dst->hook, src->hook);
+	err |= dup_opt(&dst->fsfreeze, src->fsfreeze);
 	if (err) {
 		config_volume_free(dst);
 		return -ENOMEM;
@@ -552,5 +575,8 @@ bool config_volume_equal(const struct volume_config *a, const struct volume_conf
 	       str_eq(a->azure_key_file, b->azure_key_file) &&
 	       str_eq(a->azure_sas_file, b->azure_sas_file) && str_eq(a->ca_file, b->ca_file) &&
 	       str_eq(a->endpoint, b->endpoint) && a->allow_http == b->allow_http &&
-	       a->streams == b->streams;
+	       a->streams == b->streams && str_eq(a->snapshot_origin, b->snapshot_origin) &&
+	       str_eq(a->snapshot_cow, b->snapshot_cow) && str_eq(a->hook, b->hook) &&
+	       str_eq(a->fsfreeze, b->fsfreeze) && a->hook_timeout == b->hook_timeout &&
+	       a->app_interval == b->app_interval;
 }

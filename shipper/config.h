@@ -38,6 +38,13 @@ struct volume_config {
 	bool has_blackout;		/* own windows instead of the global ones */
 	struct blackout blackout;
 	struct cycle_writer_opts writer;
+	/* Consistent cycles (docs/CONSISTENCY.md); NULL / 0 = not configured. */
+	char *snapshot_origin;		/* snapshot-origin dm name over the dm-cbt device */
+	char *snapshot_cow;		/* COW block device for the per-cycle snapshot */
+	char *hook;			/* executable run as 'HOOK pre' / 'HOOK post' */
+	char *fsfreeze;			/* mount point frozen around the freeze */
+	unsigned int hook_timeout;	/* seconds; 0 = 60 */
+	unsigned int app_interval;	/* seconds between app-consistent points */
 	unsigned int line;		/* where the section starts, for messages */
 };
 

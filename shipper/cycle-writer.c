@@ -35,6 +35,9 @@ struct cycle_writer {
 	size_t nr_added, added_alloc;
 	uint64_t blocks_added;
 	uint64_t res_next;		/* zero-copy: the block after the last one reserved */
+	uint32_t consistency;		/* FMT_CONSISTENCY_* */
+	uint64_t group_instant;
+	char group[FMT_GROUP_NAME_MAX + 1];
 };
 
 static void writer_free(struct cycle_writer *w)
@@ -427,6 +430,18 @@ static bool extents_match(const struct cycle_writer *w, const struct cbt_extent 
 	return j == w->nr_added && total == w->blocks_added;
 }
 
+void cycle_writer_set_consistency(struct cycle_writer *w, uint32_t consistency)
+{
+	w->consistency = consistency;
+}
+
+void cycle_writer_set_group(struct cycle_writer *w, const char *group, uint64_t instant)
+{
+	snprintf(w->group, sizeof(w->group), "%s", group);
+	w->group_instant = instant;
+	w->consistency |= FMT_CONSISTENCY_GROUP;
+}
+
 int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, size_t nr_ext,
 			uint64_t tracking_cycle, const uint8_t tracking_id[16])
 {
@@ -470,9 +485,12 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 	m.nr_segments = nr_segs;
 	m.nr_extents = w->nr_added;
 	m.blocks_sent = w->blocks_added;
+	m.consistency = w->consistency;
+	m.group_instant = w->group_instant;
+	memcpy(m.group, w->group, sizeof(m.group));
 	m.segs = segs;
 	m.ext = w->added;
-	len = fmt_manifest_bytes(m.version, m.nr_segments, m.nr_extents);
+	len = fmt_manifest_len(&m);
 	payload = malloc(len);
 	obj = malloc(envelope_size(len));
 	if (!payload || !obj) {

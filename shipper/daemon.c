@@ -121,6 +121,14 @@ static void hook_progress(void *arg, uint64_t done, uint64_t total, uint32_t blo
 
 static int open_replicator(struct dvol *v, struct replicator **r)
 {
+	/* The replicator keeps its own copies of these. */
+	struct cons_config cons = {
+		.origin = v->cfg.snapshot_origin, .cow = v->cfg.snapshot_cow,
+	};
+	struct cons_hooks hooks = {
+		.command = v->cfg.hook, .fsfreeze = v->cfg.fsfreeze,
+		.timeout = v->cfg.hook_timeout, .interval = v->cfg.app_interval,
+	};
 	struct replicate_opts o = {
 		.store = v->cfg.store,
 		.key_path = v->cfg.key,
@@ -131,6 +139,8 @@ static int open_replicator(struct dvol *v, struct replicator **r)
 		.state_dir = v->d->cfg.state_dir,
 		.stop = &v->d->stop,
 		.hooks = &v->hooks,
+		.cons = v->cfg.snapshot_origin ? &cons : NULL,
+		.cons_hooks = v->cfg.hook || v->cfg.fsfreeze ? &hooks : NULL,
 	};
 	int err;
 

@@ -189,6 +189,12 @@ size_t fmt_manifest_bytes(uint32_t version, uint32_t nr_segments, uint64_t nr_ex
 	       (size_t)nr_extents * FMT_MANIFEST_EXT_BYTES;
 }
 
+size_t fmt_manifest_len(const struct fmt_manifest *m)
+{
+	return fmt_manifest_bytes(m->version, m->nr_segments, m->nr_extents) +
+	       (m->consistency & FMT_CONSISTENCY_GROUP ? FMT_MANIFEST_GROUP_BYTES : 0);
+}
+
 void fmt_manifest_encode(const struct fmt_manifest *m, uint8_t *out)
 {
 	size_t seg_bytes = manifest_seg_bytes(m->version);
@@ -202,6 +208,7 @@ void fmt_manifest_encode(const struct fmt_manifest *m, uint8_t *out)
 	put_le64(p + 24, m->tracking_cycle);
 	memcpy(p + 32, m->tracking_id, 16);
 	put_le32(p + 48, m->nr_segments);
+	put_le32(p + 52, m->consistency);
 	put_le64(p + 56, m->nr_extents);
 	put_le64(p + 64, m->blocks_sent);
 	p += FMT_MANIFEST_HDR_BYTES;
@@ -217,6 +224,11 @@ void fmt_manifest_encode(const struct fmt_manifest *m, uint8_t *out)
 	for (uint64_t i = 0; i < m->nr_extents; i++, p += FMT_MANIFEST_EXT_BYTES) {
 		put_le64(p, m->ext[i].start);
 		put_le64(p + 8, m->ext[i].count);
+	}
+	if (m->consistency & FMT_CONSISTENCY_GROUP) {
+		memset(p, 0, FMT_MANIFEST_GROUP_BYTES);
+		put_le64(p, m->group_instant);
+		memcpy(p + 16, m->group, strnlen(m->group, FMT_GROUP_NAME_MAX));
 	}
 }
 
@@ -288,8 +300,25 @@ int fmt_manifest_decode(const char *what, unsigned int version, const void *buf,
 	m->blocks_sent = get_le64(p + 64);
 	if (m->kind != 1 && m->kind != 2)
 		return bad(what, "the cycle kind is neither initial nor delta");
-	if (get_le32(p + 52))
-		return bad(what, "a reserved field is not zero");
+	m->consistency = get_le32(p + 52);
+	if ((m->consistency & FMT_CONSISTENCY_LEVEL) > FMT_CONSISTENCY_APP ||
+	    (m->consistency & ~(FMT_CONSISTENCY_LEVEL | FMT_CONSISTENCY_GROUP)))
+		return bad(what, "the consistency field is not a level 0, 1 or 2 with known flags");
+	if (m->consistency & FMT_CONSISTENCY_GROUP) {
+		const uint8_t *t;
+
+		if (len < FMT_MANIFEST_HDR_BYTES + FMT_MANIFEST_GROUP_BYTES)
+			return bad(what, "the manifest is too short for its group trailer");
+		t = p + len - FMT_MANIFEST_GROUP_BYTES;
+		len -= FMT_MANIFEST_GROUP_BYTES;
+		m->group_instant = get_le64(t);
+		memcpy(m->group, t + 16, FMT_GROUP_NAME_MAX);
+		if (get_le64(t + 8) || !m->group[0] || !fmt_volume_name_ok(m->group))
+			return bad(what, "the group trailer is not a valid group name and instant");
+		for (size_t i = strnlen(m->group, FMT_GROUP_NAME_MAX); i <= FMT_GROUP_NAME_MAX; i++)
+			if (t[16 + i])
+				return bad(what, "the group name is not NUL-padded");
+	}
 	if (!fmt_block_size_ok(m->block_size) || m->size_bytes == 0)
 		return bad(what, "the block size or volume size is invalid");
 	/* Divide rather than multiply: counts come from the object. */

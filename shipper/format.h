@@ -21,6 +21,15 @@
 #define FMT_MANIFEST_HDR_BYTES	72
 #define FMT_MANIFEST_SEG_BYTES_V1	48	/* ... SHA-256 of the object */
 #define FMT_MANIFEST_SEG_BYTES	32	/* version 2: ... the object's GCM tag */
+
+/* A manifest's consistency field: what the cycle's data is (CONSISTENCY.md). */
+#define FMT_CONSISTENCY_NONE	0	/* read from the live device while written */
+#define FMT_CONSISTENCY_CRASH	1	/* the volume at the freeze (a snapshot) */
+#define FMT_CONSISTENCY_APP	2	/* that, with the application's hooks run */
+#define FMT_CONSISTENCY_LEVEL	0xffu	/* the level's bits; above them flags: */
+#define FMT_CONSISTENCY_GROUP	0x100u	/* a consistency group trailer follows */
+#define FMT_MANIFEST_GROUP_BYTES 48	/* 8 instant, 8 reserved, 32 group name */
+#define FMT_GROUP_NAME_MAX	31
 #define FMT_MANIFEST_EXT_BYTES	16
 #define FMT_SHA256_BYTES	32
 #define FMT_TAG_BYTES		16
@@ -110,12 +119,18 @@ struct fmt_manifest {
 	uint32_t nr_segments;
 	uint64_t nr_extents;
 	uint64_t blocks_sent;
+	uint32_t consistency;		/* FMT_CONSISTENCY_* level | flags */
+	/* With FMT_CONSISTENCY_GROUP: the group's freeze instant (us since the epoch). */
+	uint64_t group_instant;
+	char group[FMT_GROUP_NAME_MAX + 1];
 	struct fmt_manifest_seg *segs;
 	struct cbt_extent *ext;
 };
 
 size_t fmt_manifest_bytes(uint32_t version, uint32_t nr_segments, uint64_t nr_extents);
-/* Encode m->version's layout into out (fmt_manifest_bytes() long). */
+/* The whole encoded length of m, with its group trailer if it has one. */
+size_t fmt_manifest_len(const struct fmt_manifest *m);
+/* Encode m->version's layout into out (fmt_manifest_len() long). */
 void fmt_manifest_encode(const struct fmt_manifest *m, uint8_t *out);
 /*
  * Decode a manifest of format `version` (the envelope's); segs and ext are

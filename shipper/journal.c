@@ -136,6 +136,17 @@ static int unseal_text(struct journal *j, const char *name, char *text)
 
 /* ---- state ---- */
 
+const char *journal_point_kind_name(enum point_kind k)
+{
+	return k == POINT_APP ? "app" : k == POINT_CRASH ? "crash" : "none";
+}
+
+static enum point_kind kind_parse(const char *name)
+{
+	return !strcmp(name, "app") ? POINT_APP : !strcmp(name, "crash") ? POINT_CRASH : POINT_NONE;
+}
+
+
 int journal_save_state(struct journal *j)
 {
 	const struct journal_state *s = &j->st;
@@ -151,6 +162,12 @@ int journal_save_state(struct journal *j)
 				"\nfailed-over %" PRIu64 "\n",
 				s->block_size, s->size_bytes, s->at, s->at_created, s->pending,
 				s->failed_over);
+	/* Since consistent cycles; a state file without it says "none". */
+	len += (size_t)snprintf(text + len, sizeof(text) - len, "at-kind %s\n",
+				journal_point_kind_name(s->at_kind));
+	if (s->at_group[0])
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"at-group %s %" PRIu64 "\n", s->at_group, s->at_instant);
 	len = seal_text(text, len, sizeof(text));
 	return journal_put_file(j, "state", text, len);
 }
@@ -159,7 +176,8 @@ static int parse_state(struct journal *j, char *text)
 {
 	struct journal_state *s = &j->st;
 	char id[2 * JOURNAL_ID_BYTES + 1];
-	int n = 0;
+	char kind[8];
+	int n = 0, m = 0;
 
 	if (strncmp(text, STATE_MAGIC, strlen(STATE_MAGIC)) ||
 	    sscanf(text + strlen(STATE_MAGIC),
@@ -168,6 +186,15 @@ static int parse_state(struct journal *j, char *text)
 		   id, &s->block_size, &s->size_bytes, &s->at, &s->at_created, &s->pending,
 		   &s->failed_over, &n) != 7 || !n || strlen(id) != 2 * JOURNAL_ID_BYTES)
 		goto bad;
+	s->at_kind = POINT_NONE;
+	s->at_group[0] = '\0';
+	s->at_instant = 0;
+	if (sscanf(text + strlen(STATE_MAGIC) + n, "at-kind %7s\n%n", kind, &m) == 1) {
+		s->at_kind = kind_parse(kind);
+		if (sscanf(text + strlen(STATE_MAGIC) + n + m, "at-group %31s %" SCNu64,
+			   s->at_group, &s->at_instant) != 2)
+			s->at_group[0] = '\0';
+	}
 	for (int i = 0; i < JOURNAL_ID_BYTES; i++) {
 		unsigned int b;
 
@@ -185,14 +212,9 @@ bad:
 
 /* ---- points ---- */
 
-static const char *kind_name(enum point_kind k)
-{
-	return k == POINT_APP ? "app" : "crash";
-}
-
 static int save_points(struct journal *j)
 {
-	size_t room = 64 + j->nr_points * 96, len;
+	size_t room = 64 + j->nr_points * 160, len;
 	char *text = malloc(room);
 	int ret;
 
@@ -203,8 +225,12 @@ static int save_points(struct journal *j)
 		const struct journal_point *p = &j->points[i];
 
 		len += (size_t)snprintf(text + len, room - len,
-					"%" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n",
-					p->cycle, p->created, p->applied, kind_name(p->kind));
+					"%" PRIu64 " %" PRIu64 " %" PRIu64 " %s",
+					p->cycle, p->created, p->applied, journal_point_kind_name(p->kind));
+		if (p->group[0])
+			len += (size_t)snprintf(text + len, room - len, " %s %" PRIu64,
+						p->group, p->instant);
+		len += (size_t)snprintf(text + len, room - len, "\n");
 	}
 	len = seal_text(text, len, room);
 	ret = journal_put_file(j, "points", text, len);
@@ -233,6 +259,7 @@ static int load_points(struct journal *j)
 	for (line = strtok_r(text + strlen(POINTS_MAGIC), "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char kind[8];
+		int n = 0;
 
 		if (j->nr_points == cap) {
 			cap = cap ? 2 * cap : 64;
@@ -244,11 +271,16 @@ static int load_points(struct journal *j)
 			j->points = p;
 		}
 		p = &j->points[j->nr_points];
-		if (sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %7s", &p->cycle, &p->created,
-			   &p->applied, kind) != 4 ||
+		if (sscanf(line, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %7s%n", &p->cycle, &p->created,
+			   &p->applied, kind, &n) != 4 ||
 		    (j->nr_points && p->cycle <= p[-1].cycle))
 			goto bad;
-		p->kind = strcmp(kind, "app") ? POINT_CRASH : POINT_APP;
+		p->kind = kind_parse(kind);
+		/* Optional: "GROUP INSTANT" of a consistency group's point. */
+		if (sscanf(line + n, " %31s %" SCNu64, p->group, &p->instant) != 2) {
+			p->group[0] = '\0';
+			p->instant = 0;
+		}
 		j->nr_points++;
 	}
 	ret = 0;
@@ -270,6 +302,19 @@ int journal_find_point(struct journal *j, uint64_t cycle)
 			cycle, j->points[0].cycle, j->points[j->nr_points - 1].cycle);
 	else
 		log_err("replica has no recovery points yet (no cycle applied)");
+	return -ENOENT;
+}
+
+int journal_find_instant(struct journal *j, uint64_t instant, uint64_t *cycle)
+{
+	for (size_t i = 0; i < j->nr_points; i++) {
+		if (j->points[i].group[0] && j->points[i].instant == instant) {
+			*cycle = j->points[i].cycle;
+			return 0;
+		}
+	}
+	log_err("replica has no recovery point of group instant %" PRIu64 " (run 'cbtship points'; apply first if the volume is behind its group)",
+		instant);
 	return -ENOENT;
 }
 
@@ -296,9 +341,14 @@ int journal_add_point(struct journal *j, uint64_t cycle, uint64_t created, enum 
 		if (!p)
 			return -ENOMEM;
 		j->points = p;
-		p[j->nr_points++] = (struct journal_point){
+		p[j->nr_points] = (struct journal_point){
 			.cycle = cycle, .created = created, .applied = now, .kind = kind,
 		};
+		if (cycle == j->st.at && j->st.at_group[0]) {
+			memcpy(p[j->nr_points].group, j->st.at_group, sizeof(p->group));
+			p[j->nr_points].instant = j->st.at_instant;
+		}
+		j->nr_points++;
 	}
 	old_first = j->points[0].cycle;
 	/* A point needs every cycle after it to be contiguous back to it. */

@@ -27,17 +27,26 @@
 #include "replica.h"
 
 #define JOURNAL_ID_BYTES	16
+#define JOURNAL_GROUP_MAX	31
 
+/* What a point's data is: the cycle manifest's consistency (CONSISTENCY.md). */
 enum point_kind {
+	POINT_NONE = 0,		/* read from the live disk while written: fuzzy */
 	POINT_CRASH = 1,	/* crash-consistent: what the disk held at the freeze */
-	POINT_APP = 2,		/* application-consistent (issue 9) */
+	POINT_APP = 2,		/* that, with the application's freeze hooks run */
 };
+
+/* "none", "crash", "app" */
+const char *journal_point_kind_name(enum point_kind k);
 
 struct journal_point {
 	uint64_t cycle;
 	uint64_t created;	/* when the source froze the cycle (unix seconds) */
 	uint64_t applied;	/* when it was applied here */
 	enum point_kind kind;
+	/* A consistency group's point: the group and its instant; else "" and 0. */
+	char group[JOURNAL_GROUP_MAX + 1];
+	uint64_t instant;
 };
 
 struct journal_state {
@@ -46,6 +55,9 @@ struct journal_state {
 	uint64_t size_bytes;
 	uint64_t at;		/* the replica holds exactly this cycle (when !pending) */
 	uint64_t at_created;	/* that cycle's source time (unix seconds) */
+	enum point_kind at_kind;	/* that cycle's consistency */
+	char at_group[JOURNAL_GROUP_MAX + 1];	/* that cycle's group, or "" */
+	uint64_t at_instant;		/* and the group's instant */
 	uint64_t pending;	/* 0, or a cycle being written or rolled back */
 	uint64_t failed_over;	/* 0, or the point the replica was failed over at */
 };
@@ -104,7 +116,8 @@ int journal_save_state(struct journal *j);
 int journal_recover(struct journal *j, struct replica *r);
 
 /*
- * Record and retain: add point `cycle` (now j->st.at), drop points by the
+ * Record and retain: add point `cycle` (now j->st.at; it takes the group
+ * of j->st), drop points by the
  * retention rules (never the newest) and delete undo files no point needs.
  */
 int journal_add_point(struct journal *j, uint64_t cycle, uint64_t created, enum point_kind kind,
@@ -120,6 +133,8 @@ int journal_get_file(struct journal *j, const char *name, char **out);
 
 /* Index of point `cycle` in j->points, or -ENOENT (logged). */
 int journal_find_point(struct journal *j, uint64_t cycle);
+/* The point of group instant `instant`: its cycle in *cycle, or -ENOENT (logged). */
+int journal_find_instant(struct journal *j, uint64_t instant, uint64_t *cycle);
 
 /* ---- undo files ---- */
 

@@ -44,6 +44,14 @@ struct replicator {
 	struct cbt_source *src;
 	struct vstore *vs;		/* NULL until the volume exists in the store */
 	struct block_reader *br;
+	struct cons_volume cv;		/* the freeze instant's snapshot */
+	struct cons_config cons;	/* copies of opts' consistency settings */
+	struct cons_hooks cons_hooks;
+	char *cons_str[4];		/* owned strings of those */
+	double last_app;		/* monotonic time of the last app-consistent point */
+	bool snap_overflowed;		/* this cycle's snapshot was invalidated */
+	bool at_group;			/* this cycle reached the group's freeze */
+	bool read_live;			/* ship this cycle from the live device */
 };
 
 /* ---- counting store ---- */
@@ -132,6 +140,41 @@ static int open_source(const struct replicate_opts *o, struct cbt_source **src)
 				    access(o->fake_state, F_OK) == 0 ? 0 : 4096, src);
 }
 
+static char *dup_or_null(const char *s, char **slot, int *err)
+{
+	if (s && !(*slot = strdup(s)))
+		*err = -ENOMEM;
+	return *slot;
+}
+
+/* The replicator's own copies of the consistency settings (callers' may go). */
+static int copy_cons(struct replicator *r, const struct replicate_opts *opts)
+{
+	int err = 0;
+
+	if (opts->cons) {
+		r->cons = *opts->cons;
+		r->cons.origin = dup_or_null(opts->cons->origin, &r->cons_str[0], &err);
+		r->cons.cow = dup_or_null(opts->cons->cow, &r->cons_str[1], &err);
+		r->opts.cons = &r->cons;
+	}
+	if (opts->cons_hooks) {
+		r->cons_hooks = *opts->cons_hooks;
+		r->cons_hooks.command = dup_or_null(opts->cons_hooks->command, &r->cons_str[2],
+						    &err);
+		r->cons_hooks.fsfreeze = dup_or_null(opts->cons_hooks->fsfreeze, &r->cons_str[3],
+						     &err);
+		r->opts.cons_hooks = &r->cons_hooks;
+	}
+	return err;
+}
+
+static void free_cons(struct replicator *r)
+{
+	for (size_t i = 0; i < sizeof(r->cons_str) / sizeof(r->cons_str[0]); i++)
+		free(r->cons_str[i]);
+}
+
 int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 {
 	struct cbt_volume_info info;
@@ -143,6 +186,9 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 	if (!r)
 		return -ENOMEM;
 	r->opts = *opts;
+	err = copy_cons(r, opts);
+	if (err)
+		goto out_free;
 
 	err = key_load(opts->key_path, &r->key);
 	if (err)
@@ -173,6 +219,11 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 		goto out_src;
 	}
 
+	err = cons_volume_init(&r->cv, r->src, opts->device, &info, r->opts.cons);
+	if (err)
+		goto out_src;
+	if (opts->group)
+		opts->group->vols[opts->group_index] = &r->cv;
 	err = block_reader_open(info.data_path, &opts->reader, &r->br);
 	if (err)
 		goto out_src;
@@ -196,6 +247,7 @@ out_store:
 out_key:
 	key_wipe(&r->key);
 out_free:
+	free_cons(r);
 	free(r);
 	return err;
 }
@@ -209,6 +261,7 @@ void replicator_close(struct replicator *r)
 	cbt_source_close(r->src);
 	store_close(r->cs.inner);
 	key_wipe(&r->key);
+	free_cons(r);
 	free(r);
 }
 
@@ -433,6 +486,75 @@ static int begin_initial(struct replicator *r, const struct cbt_volume_info *inf
 	return err;
 }
 
+/*
+ * Freeze the kernel cycle: with a snapshot origin configured, as one
+ * consistent instant (hooks when an app point is due), else plainly.
+ */
+static int freeze_instant(struct replicator *r, uint64_t *tcycle, enum cons_level *level,
+			  uint64_t *instant)
+{
+	const struct cons_hooks *h = r->opts.cons_hooks;
+	const struct cons_config *cfg = r->cv.cfg;
+	struct cons_volume *one = &r->cv;
+	bool app = h && (!r->last_app || now() - r->last_app >= h->interval);
+	int err;
+
+	if (r->opts.group) {
+		r->at_group = true;
+		err = cons_group_freeze(r->opts.group, level, instant);
+		if (!err)
+			*tcycle = r->cv.tcycle;
+		return err;
+	}
+	if (r->read_live)
+		r->cv.cfg = NULL;	/* just this cycle: the last snapshot overflowed */
+	err = cons_freeze(&one, 1, h, app, level);
+	r->cv.cfg = cfg;
+	if (err)
+		return err;
+	*tcycle = r->cv.tcycle;
+	if (*level == CONS_APP)
+		r->last_app = now();
+	return 0;
+}
+
+/* Read straight into the cycle writer's batches (zero copy where aligned). */
+static int read_into_ship(struct block_reader *br, const struct cbt_extent_list *read,
+			  struct ship_ctx *ship)
+{
+	struct block_reader_sink sink = { ship_reserve, ship_commit, ship, true };
+
+	return block_reader_read_into(br, ship->block_size, read->ext, read->nr, &sink);
+}
+
+/*
+ * Read the cycle's blocks: from the snapshot if the instant has one (and
+ * check that it was not invalidated meanwhile), else from the live device.
+ */
+static int read_blocks(struct replicator *r, const struct cbt_extent_list *read,
+		       struct ship_ctx *ship)
+{
+	struct block_reader *br;
+	bool valid = true;
+	int err;
+
+	if (!read->nr)
+		return 0;
+	if (!r->cv.snapped)
+		return read_into_ship(r->br, read, ship);
+	err = block_reader_open(r->cv.read_path, &r->opts.reader, &br);
+	if (!err) {
+		err = read_into_ship(br, read, ship);
+		block_reader_close(br);
+	}
+	/* Whether the reads failed or not: an invalidated snapshot read nothing trustworthy. */
+	if (err != -EINTR && !cons_snapshot_valid(&r->cv, &valid) && !valid) {
+		r->snap_overflowed = true;
+		err = -ENOSPC;
+	}
+	return err;
+}
+
 enum cycle_mode {
 	MODE_AUTO,		/* tracked changes; full (or resync) if tracking restarted */
 	MODE_RESYNC,		/* tracked changes plus blocks whose hashes differ */
@@ -569,7 +691,7 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	/* A reverse volume's first cycle must be stored, even of one block. */
 	adopt = adopt || mode == MODE_REPROTECT;
 
-	err = r->src->ops->freeze(r->src, &tcycle);
+	err = freeze_instant(r, &tcycle, &sum->consistency, &sum->group_instant);
 	if (err)
 		goto out;
 	frozen = true;
@@ -598,6 +720,11 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 		err = r->src->ops->changes(r->src, tcycle, &ext);
 		if (!err && !ext.nr && adopt)
 			err = adopt_tracking(r, &ext);
+		if (!err && !ext.nr && r->opts.group) {
+			log_info("volume %s: no changes; storing a one-block cycle so that group %s's instant has a point of every volume",
+				 r->volume, r->opts.group->name);
+			err = cbt_extent_list_add(&ext, 0, 1);
+		}
 		if (!err && !ext.nr) {
 			log_info("volume %s: no changes in tracking cycle %" PRIu64, r->volume, tcycle);
 			goto no_changes;
@@ -624,10 +751,7 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	}
 	ship.block_size = info.block_size;
 	ship.total = cbt_extent_list_blocks(read);
-	err = read->nr ? block_reader_read_into(r->br, info.block_size, read->ext, read->nr,
-						&(struct block_reader_sink){ ship_reserve,
-									     ship_commit, &ship,
-									     true }) : 0;
+	err = read_blocks(r, read, &ship);
 	if (err) {
 		if (err == -EINTR)
 			log_notice("volume %s: interrupted while reading cycle %" PRIu64,
@@ -635,6 +759,9 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 		cycle_writer_abort(ship.w);
 		goto out;
 	}
+	cycle_writer_set_consistency(ship.w, sum->consistency);
+	if (r->opts.group)
+		cycle_writer_set_group(ship.w, r->opts.group->name, sum->group_instant);
 	err = cycle_writer_commit(ship.w, ext.ext, ext.nr, tcycle, info.tracking_id);
 	if (err)
 		goto out;
@@ -681,6 +808,9 @@ states:
 	else if (vst.state != VOL_DELTA && vst.state != VOL_MIGRATION_RUNNING)
 		err = src_state_enter(r->vs, &vst, VOL_DELTA, sum->cycle, "replicating changes");
 out:
+	err2 = cons_release(&r->cv);
+	if (err2 && !err)
+		err = err2;
 	if (frozen) {
 		err2 = r->src->ops->abort(r->src, tcycle);
 		if (err2)
@@ -709,14 +839,40 @@ out:
 	return err;
 }
 
+/*
+ * A snapshot invalidated during the cycle (its COW device filled up): the
+ * cycle was merged back; ship it again at once, read from the live device
+ * and labelled "none", so replication goes on.  The next cycle takes a
+ * snapshot again.
+ */
+static int cycle_or_live(struct replicator *r, enum cycle_mode mode, struct replicate_summary *sum)
+{
+	int err;
+
+	r->snap_overflowed = false;
+	r->at_group = false;
+	err = run_cycle(r, mode, sum);
+	if (r->opts.group && !r->at_group)
+		cons_group_leave(r->opts.group);	/* the others must not wait for it */
+	/* A group retries the whole instant with its next round. */
+	if (err != -ENOSPC || !r->snap_overflowed || r->opts.group)
+		return err;
+	log_warn("volume %s: the cycle's snapshot overflowed, so it is shipped from the live device and its recovery point is not consistent (none); give a larger COW device (--cow)",
+		 r->volume);
+	r->read_live = true;
+	err = run_cycle(r, mode, sum);
+	r->read_live = false;
+	return err;
+}
+
 int replicator_cycle(struct replicator *r, struct replicate_summary *sum)
 {
-	return run_cycle(r, MODE_AUTO, sum);
+	return cycle_or_live(r, MODE_AUTO, sum);
 }
 
 int replicator_resync(struct replicator *r, struct replicate_summary *sum)
 {
-	return run_cycle(r, MODE_RESYNC, sum);
+	return cycle_or_live(r, MODE_RESYNC, sum);
 }
 
 int replicator_reprotect(struct replicator *r, struct replicate_summary *sum)

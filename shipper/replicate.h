@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "block-reader.h"
+#include "consistency.h"
 #include "remote-opts.h"
 #include "vol-state.h"
 #include "vstore.h"
@@ -48,6 +49,19 @@ struct replicate_opts {
 	/* Set (by a signal handler) to stop: the running cycle is merged back. */
 	const volatile sig_atomic_t *stop;
 	const struct replicate_hooks *hooks;	/* NULL = none */
+	/*
+	 * Consistent cycles (docs/CONSISTENCY.md): a snapshot per cycle when
+	 * cons->origin is set, hooks around the freeze; NULL = read live.
+	 */
+	const struct cons_config *cons;
+	const struct cons_hooks *cons_hooks;
+	/*
+	 * A member of consistency group `group` (its hooks are the group's):
+	 * replicator_cycle() then takes its freeze together with the other
+	 * members' threads, and every instant stores a cycle of every member.
+	 */
+	struct cons_group *group;
+	size_t group_index;
 };
 
 enum replicate_result {
@@ -61,6 +75,8 @@ struct replicate_summary {
 	uint64_t cycle;			/* store cycle number written */
 	uint64_t tracking_cycle;	/* the source's cycle id */
 	enum cycle_kind kind;
+	enum cons_level consistency;	/* what the stored cycle's data is */
+	uint64_t group_instant;		/* a group member's: the instant's id */
 	bool full;			/* every block sent (initial, or tracking restarted) */
 	uint64_t blocks;
 	uint64_t bytes_read;

@@ -128,6 +128,10 @@ int cycle_writer_commit_run(struct cycle_writer *w, uint64_t first, uint64_t nr,
  */
 int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, size_t nr_ext,
 			uint64_t tracking_cycle, const uint8_t tracking_id[16]);
+/* What the cycle's data is (FMT_CONSISTENCY_*, default NONE), for its manifest. */
+void cycle_writer_set_consistency(struct cycle_writer *w, uint32_t consistency);
+/* The cycle belongs to group's freeze instant (us since the epoch); after set_consistency. */
+void cycle_writer_set_group(struct cycle_writer *w, const char *group, uint64_t instant);
 /* Give up: frees w; whatever was written stays invisible (no manifest). */
 void cycle_writer_abort(struct cycle_writer *w);
 

@@ -65,6 +65,11 @@ static int write_cycle(struct vstore *vs, uint64_t c)
 			n++;
 		}
 	}
+	/* Cycles 1, 2, 3, 4, ... are labelled crash, app, none, crash, ... */
+	cycle_writer_set_consistency(w, (uint32_t)(c % 3));
+	/* ... and the even ones belong to group "g", instant 1000 + c. */
+	if (c % 2 == 0)
+		cycle_writer_set_group(w, "g", 1000 + c);
 	return cycle_writer_commit(w, ext, n, c, tid);
 }
 

@@ -81,6 +81,27 @@ static void test_good(void)
 	ret = config_parse("", "empty.conf", &c, err, sizeof(err));
 	tap_ok(ret == 0 && c.nr_vol == 0, "an empty file is no volumes");
 	config_free(&c);
+	ret = config_parse("[volume a]\ndevice=/d\nstore=/s\nkey=/k\nsnapshot_origin = a-origin\n"
+			   "snapshot_cow = /dev/sdc\nhook = /etc/cbtship/db-hook\nfsfreeze = /data\n"
+			   "hook_timeout = 30\napp_interval = 3600\n", "cons.conf", &c, err, sizeof(err));
+	tap_ok(ret == 0 && !strcmp(c.vol[0].snapshot_origin, "a-origin") &&
+	       !strcmp(c.vol[0].snapshot_cow, "/dev/sdc") &&
+	       !strcmp(c.vol[0].hook, "/etc/cbtship/db-hook") && !strcmp(c.vol[0].fsfreeze, "/data") &&
+	       c.vol[0].hook_timeout == 30 && c.vol[0].app_interval == 3600,
+	       "consistent cycles: snapshot_origin, snapshot_cow, hook, fsfreeze, timeout, interval (%s)",
+	       err);
+	if (!ret) {
+		struct volume_config copy;
+
+		tap_ok(config_volume_copy(&copy, &c.vol[0]) == 0 &&
+		       config_volume_equal(&copy, &c.vol[0]) && copy.hook != c.vol[0].hook,
+		       "a copy of those settings is equal and owns its strings");
+		free(copy.hook);
+		copy.hook = NULL;
+		tap_ok(!config_volume_equal(&copy, &c.vol[0]), "without the hook it differs");
+		config_volume_free(&copy);
+	}
+	config_free(&c);
 }
 
 static void check_bad(const char *text, const char *where, const char *word)
@@ -97,6 +118,8 @@ static void check_bad(const char *text, const char *where, const char *word)
 static void test_bad(void)
 {
 	check_bad("[global]\nparallel = 0\n", "t.conf:2:12:", "from 1 to 1024");
+	check_bad("[volume a]\ndevice=/d\nstore=/s\nkey=/k\nsnapshot_origin = a-origin\n",
+		  "t.conf:1:", "snapshot_origin and snapshot_cow together");
 	check_bad("[global]\nparallel = many\n", "t.conf:2:12:", "number");
 	check_bad("[global]\nfoo = 1\n", "t.conf:2:1:", "unknown key 'foo'");
 	check_bad("[global]\nblackout = Monday;7:00;7h | Tusday;8:00;1h\n", "t.conf:2:29:", "day of the week");

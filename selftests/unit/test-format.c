@@ -195,6 +195,56 @@ static void test_manifest(uint32_t v)
 	tap_eq(fmt_manifest_decode("m", v == 1 ? 2 : 1, buf, len, &m), -EBADMSG,
 	       "decoded as the other version: refused (the lengths differ)");
 	tap_eq(fmt_manifest_decode("m", 3, buf, len, &m), -EPROTO, "an unknown version: -EPROTO");
+	for (uint32_t c = 0; c <= FMT_CONSISTENCY_APP; c++) {
+		uint8_t *copy = malloc(len);
+
+		memcpy(copy, buf, len);
+		put_le32(copy + 52, c);
+		ret = fmt_manifest_decode("m", v, copy, len, &m);
+		tap_ok(ret == 0 && m.consistency == c, "manifest with consistency %u decodes", c);
+		if (!ret)
+			fmt_manifest_free(&m);
+		free(copy);
+	}
+	{
+		/* A consistency group's trailer: round trip, then damaged. */
+		struct fmt_manifest g;
+		uint8_t *gb, *gb2;
+		size_t glen;
+
+		ret = fmt_manifest_decode("m", v, buf, len, &g);
+		g.consistency = FMT_CONSISTENCY_CRASH | FMT_CONSISTENCY_GROUP;
+		g.group_instant = 1700000000123456ull;
+		snprintf(g.group, sizeof(g.group), "db-group");
+		glen = fmt_manifest_len(&g);
+		gb = malloc(glen);
+		gb2 = malloc(glen);
+		fmt_manifest_encode(&g, gb);
+		fmt_manifest_free(&g);
+		ret = fmt_manifest_decode("m", v, gb, glen, &g);
+		tap_ok(ret == 0 && glen == len + FMT_MANIFEST_GROUP_BYTES &&
+		       g.consistency == (FMT_CONSISTENCY_CRASH | FMT_CONSISTENCY_GROUP) &&
+		       g.group_instant == 1700000000123456ull && !strcmp(g.group, "db-group"),
+		       "a group's manifest round trip: name, instant, level");
+		if (!ret)
+			fmt_manifest_free(&g);
+		tap_eq(fmt_manifest_decode("m", v, gb, glen - FMT_MANIFEST_GROUP_BYTES, &m), -EBADMSG,
+		       "a group flag without its trailer is refused");
+		memcpy(gb2, gb, glen);
+		gb2[glen - 32 + 10] = 'x';	/* after the name's NUL */
+		tap_eq(fmt_manifest_decode("m", v, gb2, glen, &m), -EBADMSG,
+		       "a group name that is not NUL-padded is refused");
+		memcpy(gb2, gb, glen);
+		gb2[glen - 32] = '.';
+		tap_eq(fmt_manifest_decode("m", v, gb2, glen, &m), -EBADMSG,
+		       "an invalid group name is refused");
+		memcpy(gb2, gb, glen);
+		put_le32(gb2 + 52, FMT_CONSISTENCY_CRASH);
+		tap_eq(fmt_manifest_decode("m", v, gb2, glen, &m), -EBADMSG,
+		       "a trailer without the group flag is refused (length)");
+		free(gb);
+		free(gb2);
+	}
 	bad = malloc(len + 16);
 
 #define MBAD(stmt, blen, what) do { \
@@ -203,7 +253,8 @@ static void test_manifest(uint32_t v)
 		tap_eq(fmt_manifest_decode("m", v, bad, (blen), &m), -EBADMSG, what); \
 	} while (0)
 	MBAD(put_le32(bad, 3), len, "unknown cycle kind");
-	MBAD(put_le32(bad + 52, 1), len, "reserved field set");
+	MBAD(put_le32(bad + 52, 3), len, "consistency 3 (only 0 none, 1 crash, 2 app exist)");
+	MBAD(put_le32(bad + 52, 0x101), len, "consistency with bits above the level set");
 	MBAD(put_le32(bad + 48, 3), len, "segment count larger than present");
 	MBAD(put_le32(bad + 48, 0x7fffffff), len, "huge segment count");
 	MBAD(put_le64(bad + 56, 4), len, "extent count larger than present");
@@ -274,8 +325,7 @@ static void test_mutations(void)
 				for (uint64_t e = 0; e < m.nr_extents; e++)
 					blocks += m.ext[e].count;
 				consistent &= blocks == m.blocks_sent &&
-					      len == fmt_manifest_bytes(m.version, m.nr_segments,
-									m.nr_extents);
+					      len == fmt_manifest_len(&m);
 				fmt_manifest_free(&m);
 			} else {
 				refused++;

@@ -276,9 +276,28 @@ int main(void)
 		struct journal *j;
 
 		ret = journal_open("pts.cbtship", false, false, &j);
+		bool kinds = ret == 0;
+
+		/* Each point carries its cycle manifest's label (target-fixture.h). */
+		for (size_t i = 0; kinds && i < j->nr_points; i++) {
+			const struct journal_point *p = &j->points[i];
+
+			kinds = p->kind == (enum point_kind)(p->cycle % 3) &&
+				(p->cycle % 2 ? !p->group[0] && !p->instant :
+				 !strcmp(p->group, "g") && p->instant == 1000 + p->cycle);
+		}
 		tap_ok(ret == 0 && j->nr_points == NCYC && j->points[0].cycle == 1 &&
-		       j->points[NCYC - 1].cycle == NCYC && j->points[0].kind == POINT_CRASH,
-		       "points 1..6, crash-consistent");
+		       j->points[NCYC - 1].cycle == NCYC && kinds &&
+		       j->points[0].kind == POINT_CRASH && j->points[1].kind == POINT_APP &&
+		       j->points[2].kind == POINT_NONE,
+		       "points 1..6, each labelled as its cycle's manifest says (crash, app, none, ...; group g on even ones)");
+		{
+			uint64_t cyc = 0;
+
+			tap_ok(journal_find_instant(j, 1004, &cyc) == 0 && cyc == 4 &&
+			       journal_find_instant(j, 1003, &cyc) == -ENOENT,
+			       "a group instant finds its point; an instant that is not there does not");
+		}
 		tap_ok(access("pts.cbtship/undo-00000000000000000001", F_OK) != 0 &&
 		       access("pts.cbtship/undo-00000000000000000002", F_OK) == 0 &&
 		       access("pts.cbtship/undo-00000000000000000006", F_OK) == 0,

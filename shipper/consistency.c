@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One freeze instant for one volume or a consistency group: hooks, suspend,
+ * dm-cbt freeze, dm-snapshot, resume, hooks (consistency.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/fs.h>
+
+#include "consistency.h"
+#include "log.h"
+
+const char *cons_level_name(enum cons_level l)
+{
+	switch (l) {
+	case CONS_CRASH:
+		return "crash";
+	case CONS_APP:
+		return "app";
+	default:
+		return "none";
+	}
+}
+
+const char *cons_point_name(enum cons_level l)
+{
+	return l == CONS_CRASH ? "crash-consistent" : l == CONS_APP ? "app-consistent" : "none";
+}
+
+int cons_volume_init(struct cons_volume *v, struct cbt_source *src, const char *device,
+		     const struct cbt_volume_info *info, const struct cons_config *cfg)
+{
+	char type[32], params[256], want[32];
+	struct stat st;
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	v->src = src;
+	v->cfg = cfg && cfg->origin ? cfg : NULL;
+	v->sectors = info->size_bytes / 512;
+	if (!v->cfg)
+		return 0;
+	if (!cfg->cow) {
+		log_err("volume %s: a snapshot origin (%s) needs a COW device too (--cow)",
+			info->name, cfg->origin);
+		return -EINVAL;
+	}
+	if (stat(device, &st) < 0 || !S_ISBLK(st.st_mode)) {
+		log_err("volume %s: consistent cycles need the dm-cbt block device, and %s is not one",
+			info->name, device);
+		return -EINVAL;
+	}
+	v->cbt_dev = st.st_rdev;
+	err = dmsnap_table(cfg->origin, type, sizeof(type), params, sizeof(params));
+	if (err == -ENXIO) {
+		log_err("volume %s: there is no device-mapper device %s to suspend; create it with dmsetup create %s --table \"0 %" PRIu64 " snapshot-origin %s\" and let users write to it",
+			info->name, cfg->origin, cfg->origin, v->sectors, device);
+		return -ENODEV;
+	}
+	if (err) {
+		log_err("volume %s: cannot read the table of %s: %s", info->name, cfg->origin,
+			strerror(-err));
+		return err;
+	}
+	snprintf(want, sizeof(want), "%u:%u", major(v->cbt_dev), minor(v->cbt_dev));
+	if (strcmp(type, "snapshot-origin") || strcmp(params, want)) {
+		log_err("volume %s: %s is \"%s %s\", not \"snapshot-origin %s\" (the dm-cbt device %s): stack a snapshot-origin on the dm-cbt device (docs/CONSISTENCY.md)",
+			info->name, cfg->origin, type, params, want, device);
+		return -EINVAL;
+	}
+	snprintf(v->snap, sizeof(v->snap), "%.100s-cbtsnap", info->name);
+	/* An interrupted run's snapshot: its cycle was merged back or is settled. */
+	return dmsnap_remove(v->snap);
+}
+
+/* ---- hooks ---- */
+
+static int run_hook(const char *cmd, const char *arg, unsigned int timeout)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	unsigned int waited = 0, limit = (timeout ? timeout : 60) * 20;
+	int status, err;
+	pid_t pid, w;
+
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		log_err("cannot start hook %s: %s", cmd, strerror(-err));
+		return err;
+	}
+	if (!pid) {
+		/* Its output goes to our stderr: stdout is the caller's. */
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+		setpgid(0, 0);
+		execl(cmd, cmd, arg, (char *)NULL);
+		_exit(127);
+	}
+	for (;;) {
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			err = -errno;
+			log_err("waiting for hook %s %s: %s", cmd, arg, strerror(-err));
+			return err;
+		}
+		if (++waited > limit) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			log_err("hook %s %s did not finish in %u s and was killed; make it faster or raise the hook timeout",
+				cmd, arg, timeout ? timeout : 60);
+			return -ETIMEDOUT;
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		log_err("hook %s %s exited with %d%s", cmd, arg, WEXITSTATUS(status),
+			WEXITSTATUS(status) == 127 ? " (cannot be run? it must be an executable path)" : "");
+	else
+		log_err("hook %s %s was killed by signal %d", cmd, arg, WTERMSIG(status));
+	return -ECANCELED;
+}
+
+/* FIFREEZE / FITHAW on a mount point. */
+static int fs_freeze(const char *mnt, bool freeze)
+{
+	int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
+
+	if (fd < 0) {
+		err = -errno;
+		log_err("cannot open mount point %s to %s it: %s", mnt,
+			freeze ? "freeze" : "thaw", strerror(-err));
+		return err;
+	}
+	if (ioctl(fd, freeze ? FIFREEZE : FITHAW, 0) < 0) {
+		err = -errno;
+		log_err("cannot %s the file system at %s: %s%s", freeze ? "freeze" : "thaw", mnt,
+			strerror(-err), freeze ? "" : "; thaw it with fsfreeze -u");
+	}
+	close(fd);
+	return err;
+}
+
+/* Pre hooks; *fs_frozen / *cmd_ran say what post must undo. */
+static int hooks_pre(const struct cons_hooks *h, bool *cmd_ran, bool *fs_frozen)
+{
+	int err = 0;
+
+	*cmd_ran = *fs_frozen = false;
+	if (h->command) {
+		*cmd_ran = true;	/* post runs even if pre failed half way */
+		err = run_hook(h->command, "pre", h->timeout);
+	}
+	if (!err && h->fsfreeze) {
+		err = fs_freeze(h->fsfreeze, true);
+		*fs_frozen = !err;
+	}
+	return err;
+}
+
+static int hooks_post(const struct cons_hooks *h, bool cmd_ran, bool fs_frozen)
+{
+	int err = 0, e;
+
+	if (fs_frozen)
+		err = fs_freeze(h->fsfreeze, false);
+	if (cmd_ran) {
+		e = run_hook(h->command, "post", h->timeout);
+		if (!err)
+			err = e;
+	}
+	return err;
+}
+
+/* ---- the instant ---- */
+
+int cons_freeze(struct cons_volume **vp, size_t n, const struct cons_hooks *hooks, bool app,
+		enum cons_level *level)
+{
+	bool cmd_ran = false, fs_frozen = false, snap_all = true;
+	size_t suspended = 0, i;
+	int err = 0, e;
+
+	for (i = 0; i < n; i++) {
+		vp[i]->frozen = vp[i]->snapped = false;
+		vp[i]->read_path[0] = '\0';
+		snap_all = snap_all && vp[i]->cfg;
+	}
+	app = app && hooks && (hooks->command || hooks->fsfreeze);
+	if (app && hooks_pre(hooks, &cmd_ran, &fs_frozen)) {
+		log_warn("the pre-freeze hook failed: this point is crash-consistent only, not app-consistent");
+		app = false;
+	}
+	/* From here no write reaches the dm-cbt devices until the resume. */
+	for (; suspended < n; suspended++) {
+		if (!vp[suspended]->cfg)
+			continue;
+		/* A file system frozen by the hook cannot be frozen again by dm. */
+		err = dmsnap_suspend(vp[suspended]->cfg->origin, !fs_frozen);
+		if (err)
+			goto resume;
+	}
+	for (i = 0; i < n; i++) {
+		err = vp[i]->src->ops->freeze(vp[i]->src, &vp[i]->tcycle);
+		if (err)
+			goto resume;
+		vp[i]->frozen = true;
+	}
+	for (i = 0; i < n; i++) {
+		if (!vp[i]->cfg)
+			continue;
+		err = dmsnap_create(vp[i]->snap, vp[i]->cbt_dev, vp[i]->cfg->cow, vp[i]->sectors,
+				    vp[i]->cfg->chunk_sectors ? vp[i]->cfg->chunk_sectors : 8,
+				    vp[i]->read_path, sizeof(vp[i]->read_path));
+		if (err)
+			goto resume;
+		vp[i]->snapped = true;
+	}
+resume:
+	while (suspended--) {
+		if (!vp[suspended]->cfg)
+			continue;
+		e = dmsnap_resume(vp[suspended]->cfg->origin);
+		if (e) {
+			log_err("device %s stays suspended: resume it with dmsetup resume %s",
+				vp[suspended]->cfg->origin, vp[suspended]->cfg->origin);
+			if (!err)
+				err = e;
+		}
+	}
+	if ((cmd_ran || fs_frozen) && hooks_post(hooks, cmd_ran, fs_frozen)) {
+		log_warn("the post-freeze hook failed: this point is crash-consistent only, not app-consistent");
+		app = false;
+	}
+	if (err) {
+		for (i = 0; i < n; i++) {
+			if (vp[i]->snapped)
+				cons_release(vp[i]);
+			if (vp[i]->frozen && !vp[i]->src->ops->abort(vp[i]->src, vp[i]->tcycle))
+				vp[i]->frozen = false;
+		}
+		return err;
+	}
+	*level = !snap_all ? CONS_NONE : app ? CONS_APP : CONS_CRASH;
+	return 0;
+}
+
+/* ---- consistency groups ---- */
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int cons_group_init(struct cons_group *g, const char *name, size_t n,
+		    const struct cons_hooks *hooks)
+{
+	memset(g, 0, sizeof(*g));
+	if (strlen(name) > FMT_GROUP_NAME_MAX || !fmt_volume_name_ok(name)) {
+		log_err("invalid group name \"%s\": use letters, digits, '.', '_' and '-', at most %d bytes",
+			name, FMT_GROUP_NAME_MAX);
+		return -EINVAL;
+	}
+	g->vols = calloc(n, sizeof(*g->vols));
+	if (!g->vols)
+		return -ENOMEM;
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->n = n;
+	g->hooks = hooks;
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->cond, NULL);
+	return 0;
+}
+
+void cons_group_destroy(struct cons_group *g)
+{
+	if (!g->vols)
+		return;
+	pthread_mutex_destroy(&g->lock);
+	pthread_cond_destroy(&g->cond);
+	free(g->vols);
+	g->vols = NULL;
+}
+
+void cons_group_round(struct cons_group *g)
+{
+	g->arrived = g->left = 0;
+	g->done = false;
+	g->result = 0;
+}
+
+/* The last member in: take the instant for all (lock held; the rest wait). */
+static void group_instant(struct cons_group *g)
+{
+	const struct cons_hooks *h = g->hooks;
+	bool app = h && (!g->last_app || mono_now() - g->last_app >= h->interval);
+	struct timespec ts;
+
+	if (g->left) {
+		if (g->arrived)
+			log_err("group %s: %zu of its %zu volumes cannot take part in this cycle, so no group instant is taken; the others' cycles are merged back",
+				g->name, g->left, g->n);
+		g->result = -EAGAIN;
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		g->instant = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+		g->result = cons_freeze(g->vols, g->n, h, app, &g->level);
+		if (!g->result && g->level == CONS_APP)
+			g->last_app = mono_now();
+	}
+	g->done = true;
+	pthread_cond_broadcast(&g->cond);
+}
+
+int cons_group_freeze(struct cons_group *g, enum cons_level *level, uint64_t *instant)
+{
+	int err;
+
+	pthread_mutex_lock(&g->lock);
+	g->arrived++;
+	if (g->arrived + g->left == g->n)
+		group_instant(g);
+	while (!g->done)
+		pthread_cond_wait(&g->cond, &g->lock);
+	err = g->result;
+	*level = g->level;
+	*instant = g->instant;
+	pthread_mutex_unlock(&g->lock);
+	return err;
+}
+
+void cons_group_leave(struct cons_group *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->left++;
+	if (g->arrived + g->left == g->n && !g->done)
+		group_instant(g);
+	pthread_mutex_unlock(&g->lock);
+}
+
+int cons_snapshot_valid(struct cons_volume *v, bool *valid)
+{
+	uint64_t used, total;
+	int err;
+
+	*valid = false;
+	if (!v->snapped)
+		return 0;
+	err = dmsnap_snapshot_status(v->snap, valid, &used, &total);
+	if (!err && !*valid)
+		log_warn("snapshot %s was invalidated: COW device %s filled up during the cycle; give a larger --cow",
+			 v->snap, v->cfg->cow);
+	return err;
+}
+
+int cons_release(struct cons_volume *v)
+{
+	int err;
+
+	if (!v->snapped)
+		return 0;
+	err = dmsnap_remove(v->snap);
+	if (!err)
+		v->snapped = false;
+	v->read_path[0] = '\0';
+	return err;
+}
