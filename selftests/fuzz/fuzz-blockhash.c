@@ -31,7 +31,7 @@
 #define CYCLE		3u
 #define IDX_BYTES	48
 #define HDR_BYTES	40
-#define MAX_PARTS	64
+#define MAX_PARTS	50	/* the in-memory store holds 64 objects */
 
 static uint8_t truth[NBLK][BLOCKHASH_BYTES];
 static uint8_t theirs[NBLK][BLOCKHASH_BYTES];
