@@ -29,6 +29,7 @@
 . "$(dirname "$0")/../common/lib.sh"
 . "$(dirname "$0")/../dm-cbt/cbt-lib.bash"
 . "$(dirname "$0")/../faults/faults-lib.bash"
+. "$(dirname "$0")/soak-lib.bash"
 requires_vm
 requires_root
 requires_cmd fio dmsetup sha256sum mount
@@ -93,19 +94,31 @@ ms_sleep() {
 
 # shipper_job I DELAY_MS KILL_MS: a background job: after DELAY_MS, one
 # cycle of volume I (killed after KILL_MS unless that is empty); its log in
-# logs/shipI, its outcome (ok, killed, finished, failed N) in logs/shipI.rc.
+# logs/shipI, its outcome (ok, killed, finished, failed N) in logs/shipI.rc,
+# which appears when the cycle is over (logs/shipI.started when it began).
 shipper_job() {
-	local i=$1 delay=$2 kill_ms=$3 rc
+	local i=$1 delay=$2 kill_ms=$3 res
 	ms_sleep "$delay"
+	: >"$work/logs/ship$i.started"
 	if [ -n "$kill_ms" ]; then
-		kill_after "$kill_ms" "$work/logs/ship$i" "$CBTSHIP" replicate --store "$store" \
-			--key "$key" --state-dir "$work/state" --once "/dev/mapper/soak$i" \
-			>"$work/logs/ship$i.rc"
-		return
+		res=$(kill_after "$kill_ms" "$work/logs/ship$i" "$CBTSHIP" replicate \
+			--store "$store" --key "$key" --state-dir "$work/state" --once \
+			"/dev/mapper/soak$i")
+	elif ship_vol "$i" >"$work/logs/ship$i" 2>&1; then
+		res=ok
+	else
+		res="failed $?"
 	fi
-	ship_vol "$i" >"$work/logs/ship$i" 2>&1
-	rc=$?
-	if [ $rc = 0 ]; then echo ok; else echo "failed $rc"; fi >"$work/logs/ship$i.rc"
+	echo "$res" >"$work/logs/ship$i.rc"
+}
+
+# cycles_running: how many cycles of the round are running now.
+cycles_running() {
+	local i n=0
+	for ((i = 0; i < NVOL; i++)); do
+		[ -e "$work/logs/ship$i.started" ] && [ ! -e "$work/logs/ship$i.rc" ] && n=$((n + 1))
+	done
+	echo $n
 }
 
 fio_job() {	# fio_job I SEED MB: verified random writes at 2 MiB/s
@@ -213,6 +226,9 @@ while :; do
 		fio_job "$i" "$((seed * 100 + round * NVOL + i))" $((1 + RANDOM % 3)) &
 		fio_pids+=($!)
 	done
+	# The cycles start once every volume is being written to.
+	wait_written $(seq -f "/dev/mapper/soak%.0f" 0 $((NVOL - 1))) || fail "round $round: the writers did not start"
+	rm -f "$work"/logs/ship*.rc "$work"/logs/ship*.started
 	ship_pids=()
 	for ((i = 0; i < NVOL; i++)); do
 		kill_ms=
@@ -229,6 +245,7 @@ while :; do
 			ms_sleep "$at"
 			[ "$k" = reload ] && must dmsetup reload "soak$v" --table "${table[v]}"
 			must dmsetup suspend "soak$v"
+			during=$(cycles_running)
 			ms_sleep $((100 + RANDOM % 900))
 			must dmsetup resume "soak$v"
 			;;
@@ -240,14 +257,13 @@ while :; do
 				sleep 0.05
 			done
 			[ $t -lt 600 ] || fail "the store's file system never became read-only"
+			during=$(cycles_running)
 			at="$at (+$((t * 50)))"
 			;;
 		*) continue ;;
 		esac
-		during=0
-		for p in "${ship_pids[@]}"; do kill -0 "$p" 2>/dev/null && during=1; done
 		info "  $k at $at ms; cycles running: $during"
-		[ $during = 1 ] && landed_one "$k"
+		[ "$during" -gt 0 ] && landed_one "$k"
 	done
 	for p in "${fio_pids[@]}"; do
 		wait "$p" || fail "fio failed in round $round (verification?): $(cat "$work"/logs/fio*)"
