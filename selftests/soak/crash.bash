@@ -85,8 +85,9 @@ if [ "$phase" = crash ]; then
 	wait_written $(seq -f "/dev/mapper/sc%.0f" 0 $((NVOL - 1))) || fail "the writers did not start"
 	at=$((2000 + RANDOM % 8000))
 	sleep "$((at / 1000)).$(printf '%03d' $((at % 1000)))"
+	# The console may lose the last lines in the crash: the host gets it from the share.
 	echo "figure: crash after $at ms of writes and cycles; cycles stored by then:" \
-		"$(cat "$share"/ship*.log 2>/dev/null | grep -c '^cycle ')"
+		"$(cat "$share"/ship*.log 2>/dev/null | grep -c '^cycle ')" | tee "$share/crash-figure"
 	echo c >/proc/sysrq-trigger
 	sleep 60
 	fail "still alive after sysrq c"

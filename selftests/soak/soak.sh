@@ -7,7 +7,7 @@
 # volume and every replica compared with its source (sha256).  Faults:
 #
 #   none          a round without a fault (cycles must all succeed)
-#   kill-shipper  the victim's cbtship replicate gets SIGKILL 0-2.5 s in
+#   kill-shipper  the victim's cbtship replicate gets SIGKILL 0-4 s in
 #   kill-applier  the victim's cbtship apply gets SIGKILL 0-3 s in
 #   suspend       dmsetup suspend/resume of the victim during the cycles
 #   reload        dmsetup reload (same table) + suspend/resume, likewise
@@ -232,7 +232,7 @@ while :; do
 	ship_pids=()
 	for ((i = 0; i < NVOL; i++)); do
 		kill_ms=
-		has kill-shipper && [ $i = "${victim[kill-shipper]}" ] && kill_ms=$((RANDOM % 2500))
+		has kill-shipper && [ $i = "${victim[kill-shipper]}" ] && kill_ms=$((RANDOM % 4000))
 		shipper_job "$i" $((RANDOM % 1500)) "$kill_ms" &
 		ship_pids+=($!)
 	done
