@@ -7,7 +7,8 @@
 # volume and every replica compared with its source (sha256).  Faults:
 #
 #   none          a round without a fault (cycles must all succeed)
-#   kill-shipper  the victim's cbtship replicate gets SIGKILL 0-4 s in
+#   kill-shipper  the victim's cbtship replicate gets SIGKILL 0-0.4 s after
+#                 its cycle is seen frozen (reads from its disk 50 ms slower)
 #   kill-applier  the victim's cbtship apply gets SIGKILL 0-3 s in
 #   suspend       dmsetup suspend/resume of the victim during the cycles
 #   reload        dmsetup reload (same table) + suspend/resume, likewise
@@ -92,8 +93,32 @@ ms_sleep() {
 	sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"
 }
 
+# kill_in_cycle DEVICE MS LOG CMD...: run CMD (a cycle of DEVICE, output to
+# LOG), SIGKILL it MS ms after DEVICE's cycle is frozen; prints "killed" or
+# "finished" (it ended first) and, after a kill, whether a cycle was frozen.
+kill_in_cycle() {
+	local dev=$1 ms=$2 log=$3 pid t rc
+	shift 3
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	for ((t = 0; t < 600; t++)); do
+		[ "$(vol_field "$dev" frozen)" = 1 ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	ms_sleep "$ms"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	rc=$?
+	case $rc in
+	137) echo "killed (frozen=$(vol_field "$dev" frozen))" ;;
+	0) echo finished ;;
+	*) echo "failed $rc" ;;
+	esac
+}
+
 # shipper_job I DELAY_MS KILL_MS: a background job: after DELAY_MS, one
-# cycle of volume I (killed after KILL_MS unless that is empty); its log in
+# cycle of volume I (killed KILL_MS after its freeze unless that is empty); its log in
 # logs/shipI, its outcome (ok, killed, finished, failed N) in logs/shipI.rc,
 # which appears when the cycle is over (logs/shipI.started when it began).
 shipper_job() {
@@ -101,9 +126,9 @@ shipper_job() {
 	ms_sleep "$delay"
 	: >"$work/logs/ship$i.started"
 	if [ -n "$kill_ms" ]; then
-		res=$(kill_after "$kill_ms" "$work/logs/ship$i" "$CBTSHIP" replicate \
-			--store "$store" --key "$key" --state-dir "$work/state" --once \
-			"/dev/mapper/soak$i")
+		res=$(kill_in_cycle "/dev/mapper/soak$i" "$kill_ms" "$work/logs/ship$i" \
+			"$CBTSHIP" replicate --store "$store" --key "$key" --state-dir "$work/state" \
+			--once "/dev/mapper/soak$i")
 	elif ship_vol "$i" >"$work/logs/ship$i" 2>&1; then
 		res=ok
 	else
@@ -190,22 +215,25 @@ kind=initial round=0
 check_all
 
 start=$(date +%s)
-# Two faults a round, on two different volumes.  (RANDOM is drawn here:
-# a subshell would draw other numbers and break the replay of a seed.)
-keyed=()
-for k in "${KINDS[@]}"; do keyed+=("$RANDOM $k"); done
-mapfile -t order < <(printf '%s\n' "${keyed[@]}" | sort -n | cut -d' ' -f2)
+# Two faults a round, on two different volumes, the kinds taken in turn
+# from a shuffled list (shuffled again when used up), so that a run sees
+# every kind equally often.  (RANDOM is drawn here, in the test's shell: a
+# subshell would draw other numbers and break the replay of a seed.)
+shuffle() {
+	local keyed=() k
+	for k in "${KINDS[@]}"; do keyed+=("$RANDOM $k"); done
+	mapfile -t order < <(printf '%s\n' "${keyed[@]}" | sort -n | cut -d' ' -f2)
+}
 while :; do
 	if [ "$minutes" -gt 0 ]; then
 		[ $(($(date +%s) - start)) -lt $((minutes * 60)) ] || break
-		a=$((RANDOM % ${#KINDS[@]}))
-		b=$(((a + 1 + RANDOM % (${#KINDS[@]} - 1)) % ${#KINDS[@]}))
-		now=("${KINDS[a]}" "${KINDS[b]}")
 	else
-		# One of each kind, in an order drawn from the seed.
+		# Each kind once: the short run.
 		[ $((rounds * 2)) -lt ${#KINDS[@]} ] || break
-		now=("${order[rounds * 2]}" "${order[rounds * 2 + 1]}")
 	fi
+	idx=$((rounds * 2 % ${#KINDS[@]}))
+	[ $idx = 0 ] && shuffle
+	now=("${order[idx]}" "${order[idx + 1]}")
 	rounds=$((rounds + 1))
 	round=$rounds
 	kind="${now[0]}+${now[1]}"
@@ -221,6 +249,12 @@ while :; do
 		v=${victim[slow-disk]}
 		lower_table "soak$v-lower" "0 $(blockdev --getsz "${disk[v]}") delay ${disk[v]} 0 5"
 	fi
+	if has kill-shipper; then
+		# 50 ms a read (writes as fast as ever): the frozen part of the
+		# cycle, reading the changed blocks, lasts long enough to be hit.
+		v=${victim[kill-shipper]}
+		lower_table "soak$v-lower" "0 $(blockdev --getsz "${disk[v]}") delay ${disk[v]} 0 50 ${disk[v]} 0 0"
+	fi
 	fio_pids=()
 	for ((i = 0; i < NVOL; i++)); do
 		fio_job "$i" "$((seed * 100 + round * NVOL + i))" $((1 + RANDOM % 3)) &
@@ -232,7 +266,7 @@ while :; do
 	ship_pids=()
 	for ((i = 0; i < NVOL; i++)); do
 		kill_ms=
-		has kill-shipper && [ $i = "${victim[kill-shipper]}" ] && kill_ms=$((RANDOM % 4000))
+		has kill-shipper && [ $i = "${victim[kill-shipper]}" ] && kill_ms=$((RANDOM % 400))
 		shipper_job "$i" $((RANDOM % 1500)) "$kill_ms" &
 		ship_pids+=($!)
 	done
@@ -274,11 +308,11 @@ while :; do
 		tally "$work/logs/ship$i"
 		case $res in
 		ok|finished) ;;
-		killed)
+		killed*)
 			has kill-shipper && [ $i = "${victim[kill-shipper]}" ] ||
 				fail "round $round: soak$i's cycle killed, but not by the test"
 			landed_one kill-shipper
-			info "  soak$i's cycle killed; frozen=$(vol_field "/dev/mapper/soak$i" frozen)" ;;
+			info "  soak$i's cycle $res" ;;
 		failed*)
 			has store-ro && grep -qi 'read-only' "$work/logs/ship$i" ||
 				fail "round $round ($kind): soak$i's cycle $res: $(cat "$work/logs/ship$i")"
@@ -288,8 +322,15 @@ while :; do
 		esac
 	done
 	if has store-ro; then
+		# Something to ship, whatever the round's cycles left.
+		dd if=/dev/urandom of="/dev/mapper/soak${victim[store-ro]}" bs=64k count=2 \
+			oflag=direct status=none || fail "dd failed"
 		fails_cleanly "${victim[store-ro]}" "read-only file system"
 		mount -o remount,rw "$work/mnt" || fail "remount,rw of the store failed"
+	fi
+	if has kill-shipper; then
+		v=${victim[kill-shipper]}
+		lower_table "soak$v-lower" "${healthy[v]}"
 	fi
 	if has slow-disk; then
 		# In place for the whole round: it slowed every cycle of the victim.
