@@ -840,8 +840,9 @@ int undo_replay(struct journal *j, uint64_t cycle, undo_sink sink, void *ctx)
 		block = get_le64(e);
 		len = get_le32(e + 8);
 		flags = get_le32(e + 12);
-		if (!len || len > bs || (uint64_t)block * bs + len > j->st.size_bytes ||
-		    (i && block <= prev)) {
+		/* block * bs may wrap around: compare without multiplying. */
+		if (!len || len > bs || len > j->st.size_bytes ||
+		    block > (j->st.size_bytes - len) / bs || (i && block <= prev)) {
 			ret = -EBADMSG;
 			goto bad;
 		}

@@ -257,7 +257,8 @@ int statedir_initial_match(const char *dir, const char *volume, const uint8_t vo
 	fclose(f);
 	buf[n] = '\0';
 	initial_text(want, sizeof(want), volume_id, tracking_id);
-	return !strcmp(buf, want);
+	/* Byte for byte: a NUL and anything after it is not the checkpoint. */
+	return n == strlen(want) && !memcmp(buf, want, n);
 }
 
 int statedir_initial_remove(const char *dir, const char *volume)

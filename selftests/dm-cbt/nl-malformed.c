@@ -483,6 +483,24 @@ static void malformed_mutations(struct msg *m, uint64_t nr_blocks)
 	msg_cbt(m, CBT_CMD_FREEZE, 0);
 	msg_u32(m, CBT_A_DEV_MAJOR, major_nr);
 	run("FREEZE without a minor", m, -EINVAL, "are required");
+	msg_cbt(m, CBT_CMD_CLEAR_RESYNC, 0);
+	run("CLEAR_RESYNC without a device", m, -EINVAL, "are required");
+	msg_cbt(m, CBT_CMD_CLEAR_RESYNC, 0);
+	msg_u32(m, CBT_A_DEV_MAJOR, major_nr);
+	msg_attr(m, CBT_A_DEV_MINOR, &u32v, 2);
+	run("CLEAR_RESYNC with a 2-byte minor", m, -EINVAL, NULL);
+	msg_cbt(m, CBT_CMD_CLEAR_RESYNC, 0);
+	msg_u32(m, CBT_A_DEV_MAJOR, 0xffffffff);
+	msg_u32(m, CBT_A_DEV_MINOR, 0xffffffff);
+	run("CLEAR_RESYNC of device 0xffffffff:0xffffffff", m, -EINVAL,
+	    "device number out of range");
+	msg_cbt(m, CBT_CMD_CLEAR_RESYNC, 0);
+	msg_u32(m, CBT_A_DEV_MAJOR, major_nr);
+	msg_u32(m, CBT_A_DEV_MINOR, 0xfffff);
+	run("CLEAR_RESYNC of a device that is not a volume", m, -ENODEV,
+	    "no active dm-cbt volume");
+	msg_vol(m, CBT_CMD_CLEAR_RESYNC, NLM_F_DUMP);
+	run("CLEAR_RESYNC as a dump (it has no dumpit)", m, -EOPNOTSUPP, NULL);
 
 	/* Dumps: errors come in NLMSG_DONE. */
 	msg_vol(m, CBT_CMD_GET_CHANGES, NLM_F_DUMP);
@@ -541,7 +559,9 @@ static void cycle_misuse(struct msg *m)
 static void bad_commands_and_headers(struct msg *m)
 {
 	static const uint8_t unknown[] = { CBT_CMD_UNSPEC, CBT_CMD_RING_WATERMARK,
-					   CBT_CMD_RING_OVERFLOW, CBT_CMD_MAX + 1, 255 };
+					   CBT_CMD_RING_OVERFLOW, CBT_CMD_VOLUME_ADDED,
+					   CBT_CMD_VOLUME_REMOVED, CBT_CMD_RESYNC_REQUIRED,
+					   CBT_CMD_CHANGED, CBT_CMD_MAX + 1, 255 };
 	struct nlmsghdr *nlh = (struct nlmsghdr *)m->buf;
 	char name[64];
 	struct reply r;
@@ -604,6 +624,7 @@ static int unprivileged(void)
 		{ CBT_CMD_TAG, 0, false },
 		{ CBT_CMD_GET_CHANGES, NLM_F_DUMP, false },
 		{ CBT_CMD_GET_RING, NLM_F_DUMP, false },
+		{ CBT_CMD_CLEAR_RESYNC, 0, false },
 	};
 	struct cbt_extent ext = { .start = 0, .count = 1 };
 	char name[96];
@@ -663,6 +684,17 @@ int main(int argc, char **argv)
 	msg_vol(&m, CBT_CMD_MARK_DIRTY, 0);
 	msg_attr(&m, CBT_A_EXTENTS, &ext, sizeof(ext));
 	run("MARK_DIRTY of block 0 (well-formed)", &m, 0, NULL);
+	/* A new volume needs a resync; clearing it is the one change CLEAR_RESYNC makes. */
+	msg_vol(&m, CBT_CMD_CLEAR_RESYNC, 0);
+	run("CLEAR_RESYNC (well-formed)", &m, 0, NULL);
+	get_state(&m, &before);
+	cases++;
+	if (state_field(&before, CBT_A_RESYNC_REQUIRED)) {
+		failures++;
+		printf("not ok %d - resync_required still set after CLEAR_RESYNC\n", cases);
+	} else {
+		printf("ok %d - resync_required is 0 after CLEAR_RESYNC\n", cases);
+	}
 
 	cycle_misuse(&m);
 	get_state(&m, &before);
