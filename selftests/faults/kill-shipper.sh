@@ -46,6 +46,8 @@ for ((round = 1; round <= rounds; round++)); do
 done
 [ "$landed" -gt 0 ] || fail "no kill landed during a cycle: the test tested nothing"
 
+# Writes no cycle has shipped yet, whether or not the last round finished.
+writes "$vol" $((rounds + 1)) 2
 info "negative control: the replica so far differs from the source"
 must "$CBTSHIP" apply --store "$store" --key "$work/key" --volume kill --replica "$work/replica"
 replica_differs "$work/replica"
