@@ -13,6 +13,7 @@
 #include "cbt-netlink.h"
 #include "cbt-source.h"
 #include "commands.h"
+#include "hex.h"
 #include "log.h"
 
 static void cbt_usage(void)
@@ -54,14 +55,6 @@ static int parse_u64(const char *s, const char *what, uint64_t *out)
 	return 0;
 }
 
-static void hex16(const uint8_t id[16], char out[33])
-{
-	int i;
-
-	for (i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", id[i]);
-}
-
 static int print_volume(void *arg, const struct cbt_volume_info *info,
 			uint32_t major, uint32_t minor)
 {
@@ -82,7 +75,7 @@ static int cbt_status(struct cbt_source *src)
 	err = src->ops->info(src, &info);
 	if (err)
 		return err;
-	hex16(info.tracking_id, id);
+	hex_encode(info.tracking_id, 16, id);
 	printf("name: %s\n", info.name);
 	printf("block_size: %u\n", info.block_size);
 	printf("nr_blocks: %" PRIu64 "\n", info.nr_blocks);

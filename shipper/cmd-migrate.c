@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "commands.h"
+#include "hex.h"
 #include "key.h"
 #include "log.h"
 #include "migrate.h"
@@ -143,8 +144,7 @@ static int migrate_run_cmd(int argc, char **argv)
 	}
 	if (ret)
 		return 1;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", res.sha256[i]);
+	hex_encode(res.sha256, 32, hex);
 	printf("%s (cycle %" PRIu64 ", sha256 %s)\n", what, res.cycle, hex);
 	return 0;
 }

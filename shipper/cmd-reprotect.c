@@ -13,6 +13,7 @@
 #include "cmd-replicate.h"
 #include "commands.h"
 #include "failback.h"
+#include "hex.h"
 #include "log.h"
 #include "statedir.h"
 
@@ -217,8 +218,7 @@ static int failback_cmd(int argc, char **argv)
 	}
 	if (failback_run(&fo, &res))
 		return 1;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", res.sha256[i]);
+	hex_encode(res.sha256, 32, hex);
 	printf("failback: %s equals %s at reverse cycle %" PRIu64 " (sha256 %s)\n",
 	       fo.original, fo.reverse.device, res.reverse_cycle, hex);
 	if (res.forward.result == REPLICATE_SHIPPED)

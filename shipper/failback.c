@@ -18,6 +18,7 @@
 #include "apply.h"
 #include "failback.h"
 #include "format.h"
+#include "hex.h"
 #include "log.h"
 #include "migrate.h"
 #include "points.h"
@@ -196,12 +197,6 @@ out:
 }
 
 /* ---- failback ---- */
-
-static void hex32(const uint8_t *b, char *out)
-{
-	for (int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-}
 
 /*
  * A disk that was written through a dm device over it may have stale pages
@@ -415,9 +410,9 @@ int failback_run(const struct failback_opts *o, struct failback_result *res)
 		ret = migrate_hash_file(o->original, fwd->info.size_bytes, other);
 	if (ret)
 		goto out_back;
-	hex32(res->sha256, h1);
+	hex_encode(res->sha256, 32, h1);
 	if (memcmp(res->sha256, other, 32)) {
-		hex32(other, h2);
+		hex_encode(other, 32, h2);
 		log_err("volume %s: after reverse cycle %" PRIu64 " the original disk %s (SHA-256 %s) differs from %s (%s): not failed back; run cbtship verify on the reverse volume to find the blocks",
 			rname, ares.now, o->original, h2, o->reverse.device, h1);
 		ret = -EIO;

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "blockhash.h"
+#include "hex.h"
 #include "log.h"
 #include "migrate.h"
 #include "points.h"
@@ -70,12 +71,6 @@ out:
 	free(buf);
 	close(fd);
 	return ret;
-}
-
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
 }
 
 /* Hand the replica over: it is the volume now, apply stops writing it. */
@@ -328,9 +323,9 @@ int migrate_target(struct vstore *vs, const char *replica, const struct apply_op
 	ret = migrate_hash_file(replica, vs->info.size_bytes, rhash);
 	if (ret)
 		goto out_back;
-	hex(mig.sha256, 32, h1);
+	hex_encode(mig.sha256, 32, h1);
 	if (memcmp(mig.sha256, rhash, 32)) {
-		hex(rhash, 32, h2);
+		hex_encode(rhash, 32, h2);
 		log_err("volume %s: after the final cycle the replica (SHA-256 %s) differs from the source (%s): not migrated; run 'cbtship verify' to find the blocks",
 			vs->info.name, h2, h1);
 		ret = -EIO;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "log.h"
 #include "statedir.h"
 
@@ -29,14 +30,6 @@ static void set_path(const char *dir, const char *volume, char *buf, size_t len)
 static void initial_path(const char *dir, const char *volume, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s.initial", dir, volume);
-}
-
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
 }
 
 static int unhex(const char *s, uint8_t *b, size_t n)
@@ -108,8 +101,8 @@ static void fill_set(FILE *f, const void *arg)
 	char vid[33], tid[33];
 	size_t i;
 
-	hex(s->volume_id, sizeof(s->volume_id), vid);
-	hex(s->tracking_id, sizeof(s->tracking_id), tid);
+	hex_encode(s->volume_id, sizeof(s->volume_id), vid);
+	hex_encode(s->tracking_id, sizeof(s->tracking_id), tid);
 	fprintf(f, STATEDIR_MAGIC "\nvolume_id %s\ndevice %s\nsize %" PRIu64 "\nblock_size %u\ntracking_id %s\nafter_cycle %" PRIu64 "\n",
 		vid, s->device, s->size_bytes, s->block_size, tid, s->after_cycle);
 	for (i = 0; i < s->ext.nr; i++)
@@ -223,8 +216,8 @@ static void initial_text(char *buf, size_t len, const uint8_t volume_id[16],
 {
 	char vid[33], tid[33];
 
-	hex(volume_id, 16, vid);
-	hex(tracking_id, 16, tid);
+	hex_encode(volume_id, 16, vid);
+	hex_encode(tracking_id, 16, tid);
 	snprintf(buf, len, STATEDIR_INITIAL_MAGIC "\nvolume_id %s\ntracking_id %s\nend\n", vid, tid);
 }
 
