@@ -34,9 +34,12 @@ struct br_slot {
 	size_t want;		/* bytes to deliver (less at the end of the device) */
 	size_t done;		/* bytes read so far */
 	void *dst;		/* where (a sink's buffer), or NULL: the slot's own */
+	int buf_index;		/* dst's registered buffer, or -1 (pinned per read) */
 	bool hole;		/* a hole of the file: nothing to read, zeros */
 	bool in_flight;
 };
+
+enum br_reg { BR_REG_NONE, BR_REG_SLOTS, BR_REG_SINK };
 
 struct block_reader {
 	char *path;
@@ -45,7 +48,10 @@ struct block_reader {
 	bool regular;		/* a regular file: it may have holes (SEEK_DATA) */
 	uint64_t probe_lo, probe_hi;	/* last hole/data probe: [lo, hi) is ... */
 	bool probe_hole;		/* ... a hole (true) or data */
-	bool fixed_bufs;	/* buffers registered with the ring */
+	enum br_reg reg;	/* which buffers the ring has registered */
+	const struct iovec *sink_bufs;	/* with BR_REG_SINK: the sink's, indexes 0.. */
+	unsigned int nr_sink_bufs;
+	struct block_reader_stats stats;
 	uint64_t size;
 	unsigned int qd;
 	size_t max_read;	/* bytes per read, as asked */
@@ -126,6 +132,57 @@ static int br_open_fd(struct block_reader *br)
 	return 0;
 }
 
+/*
+ * Registered buffers save pinning the pages of every read (get_user_pages
+ * is most of the kernel's own cost per O_DIRECT read) but count against
+ * RLIMIT_MEMLOCK for unprivileged users: without them reads still work.
+ * The ring has one table: the slots' buffers, or a sink's for a zero-copy
+ * read; a sink's buffers are registered anew for each read (they are the
+ * cycle's batches).
+ */
+static void br_register(struct block_reader *br, enum br_reg want, const struct block_reader_sink *sink)
+{
+	int err;
+
+	if (br->reg == want && want != BR_REG_SINK)
+		return;
+	if (br->reg != BR_REG_NONE)
+		io_uring_unregister_buffers(&br->ring);
+	br->reg = BR_REG_NONE;
+	br->nr_sink_bufs = 0;
+	if (want == BR_REG_SLOTS)
+		err = io_uring_register_buffers(&br->ring, br->iov, br->qd);
+	else if (want == BR_REG_SINK && sink->nr_bufs)
+		err = io_uring_register_buffers(&br->ring, sink->bufs, sink->nr_bufs);
+	else
+		return;
+	if (err < 0) {
+		log_debug("io_uring buffer registration failed (%s); using unregistered buffers",
+			  strerror(-err));
+		return;
+	}
+	br->reg = want;
+	if (want == BR_REG_SINK) {
+		br->sink_bufs = sink->bufs;
+		br->nr_sink_bufs = sink->nr_bufs;
+	}
+}
+
+/* The registered sink buffer holding [dst, dst + len), or -1. */
+static int br_sink_buf(const struct block_reader *br, const void *dst, size_t len)
+{
+	const char *p = dst;
+
+	for (unsigned int i = 0; i < br->nr_sink_bufs; i++) {
+		const char *base = br->sink_bufs[i].iov_base;
+
+		if (p >= base && len <= br->sink_bufs[i].iov_len &&
+		    (size_t)(p - base) <= br->sink_bufs[i].iov_len - len)
+			return (int)i;
+	}
+	return -1;
+}
+
 int block_reader_open(const char *path, const struct block_reader_opts *opts,
 		      struct block_reader **out)
 {
@@ -178,15 +235,7 @@ int block_reader_open(const char *path, const struct block_reader_opts *opts,
 		log_err("cannot set up io_uring (queue depth %u): %s", br->qd, strerror(-err));
 		goto out_bufs;
 	}
-	/*
-	 * Registered buffers save a page pinning per read but count against
-	 * RLIMIT_MEMLOCK for unprivileged users: without them reads still work.
-	 */
-	err = io_uring_register_buffers(&br->ring, br->iov, br->qd);
-	br->fixed_bufs = err == 0;
-	if (err < 0)
-		log_debug("io_uring buffer registration failed (%s); using unregistered buffers",
-			  strerror(-err));
+	br_register(br, BR_REG_SLOTS, NULL);
 	fd_index[0] = br->fd;
 	err = io_uring_register_files(&br->ring, fd_index, 1);
 	if (err < 0) {
@@ -305,10 +354,14 @@ static int br_queue(struct block_reader *br, unsigned int idx)
 		if (!sqe)
 			return -EBUSY;
 	}
-	if (s->dst)
+	if (s->dst && s->buf_index >= 0)
+		io_uring_prep_read_fixed(sqe, 0, (char *)s->dst + s->done,
+					 (unsigned int)(len - s->done), s->offset + s->done,
+					 s->buf_index);
+	else if (s->dst)
 		io_uring_prep_read(sqe, 0, (char *)s->dst + s->done,
 				   (unsigned int)(len - s->done), s->offset + s->done);
-	else if (br->fixed_bufs)
+	else if (br->reg == BR_REG_SLOTS)
 		io_uring_prep_read_fixed(sqe, 0, (char *)br->iov[idx].iov_base + s->done,
 					 (unsigned int)(len - s->done), s->offset + s->done,
 					 (int)idx);
@@ -317,6 +370,9 @@ static int br_queue(struct block_reader *br, unsigned int idx)
 				   (unsigned int)(len - s->done), s->offset + s->done);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, idx);
+	br->stats.reads++;
+	if ((s->dst && s->buf_index >= 0) || (!s->dst && br->reg == BR_REG_SLOTS))
+		br->stats.fixed_reads++;
 	s->in_flight = true;
 	return 0;
 }
@@ -502,6 +558,8 @@ static int br_plan_slot(struct block_reader *br, struct br_plan *plan, uint32_t 
 		.offset = first * block_size,
 		.want = bytes,
 		.dst = hole ? NULL : dst,
+		.buf_index = hole || !dst ? -1 :
+			     br_sink_buf(br, dst, br->direct ? round_up(bytes, BR_ALIGN) : bytes),
 		.hole = hole,
 	};
 	return 1;
@@ -530,6 +588,7 @@ static int br_run(struct block_reader *br, uint32_t block_size,
 	plan.max_blocks = br->max_read / block_size;
 	/* Straight into the sink's buffers when they suit O_DIRECT's alignment. */
 	zero_copy = sink && (!br->direct || block_size % BR_ALIGN == 0);
+	br_register(br, zero_copy ? BR_REG_SINK : BR_REG_SLOTS, sink);
 	br->probe_lo = br->probe_hi = 0;
 
 	for (;;) {
@@ -609,6 +668,11 @@ deliver:
 		}
 	}
 	return err;
+}
+
+void block_reader_get_stats(const struct block_reader *br, struct block_reader_stats *st)
+{
+	*st = br->stats;
 }
 
 int block_reader_read(struct block_reader *br, uint32_t block_size,

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include <linux/dm-cbt.h>
 
@@ -24,6 +25,13 @@ struct block_reader;
 int block_reader_open(const char *path, const struct block_reader_opts *opts,
 		      struct block_reader **out);
 uint64_t block_reader_size(const struct block_reader *br);	/* bytes */
+
+/* Reads submitted since open, and how many of them into registered buffers. */
+struct block_reader_stats {
+	uint64_t reads;
+	uint64_t fixed_reads;
+};
+void block_reader_get_stats(const struct block_reader *br, struct block_reader_stats *st);
 void block_reader_close(struct block_reader *br);
 
 /*
@@ -61,6 +69,13 @@ struct block_reader_sink {
 	int (*commit)(void *arg, uint64_t first, uint64_t nr, size_t bytes, bool hole);
 	void *arg;
 	bool holes;		/* the sink takes holes as such */
+	/*
+	 * Optional: every buffer reserve() hands out lies in one of these;
+	 * they are registered with the ring for the read, so reads into them
+	 * skip pinning pages (registration failing only costs that).
+	 */
+	const struct iovec *bufs;
+	unsigned int nr_bufs;
 };
 
 int block_reader_read_into(struct block_reader *br, uint32_t block_size,

@@ -385,6 +385,12 @@ void *cycle_writer_reserve(struct cycle_writer *w, uint64_t first, uint64_t *nr,
 	return dst;
 }
 
+unsigned int cycle_writer_buffers(const struct cycle_writer *w, struct iovec *iov,
+				  unsigned int max)
+{
+	return w->pipe ? seg_pipeline_buffers(w->pipe, iov, max) : 0;
+}
+
 int cycle_writer_commit_run(struct cycle_writer *w, uint64_t first, uint64_t nr, size_t bytes,
 			    bool hole)
 {

@@ -22,6 +22,7 @@
 #include "key.h"
 #include "log.h"
 #include "replicate.h"
+#include "seg-pipeline.h"
 #include "src-state.h"
 #include "statedir.h"
 #include "store.h"
@@ -522,9 +523,25 @@ static int freeze_instant(struct replicator *r, uint64_t *tcycle, enum cons_leve
 static int read_into_ship(struct block_reader *br, const struct cbt_extent_list *read,
 			  struct ship_ctx *ship)
 {
-	struct block_reader_sink sink = { ship_reserve, ship_commit, ship, true };
+	struct iovec bufs[SEG_PIPELINE_MAX_WORKERS + 2];	/* a pipeline's batches at most */
+	struct block_reader_sink sink = {
+		.reserve = ship_reserve,
+		.commit = ship_commit,
+		.arg = ship,
+		.holes = true,
+		.bufs = bufs,
+	};
 
-	return block_reader_read_into(br, ship->block_size, read->ext, read->nr, &sink);
+	struct block_reader_stats st0, st1;
+	int err;
+
+	sink.nr_bufs = cycle_writer_buffers(ship->w, bufs, sizeof(bufs) / sizeof(bufs[0]));
+	block_reader_get_stats(br, &st0);
+	err = block_reader_read_into(br, ship->block_size, read->ext, read->nr, &sink);
+	block_reader_get_stats(br, &st1);
+	log_debug("%" PRIu64 " reads, %" PRIu64 " of them into registered buffers",
+		  st1.reads - st0.reads, st1.fixed_reads - st0.fixed_reads);
+	return err;
 }
 
 /*

@@ -571,6 +571,18 @@ int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, s
  * short) fit in b under the serial writer's cut: a segment closes before
  * its raw bytes would exceed segment_bytes, and holds at least one block.
  */
+unsigned int seg_pipeline_buffers(const struct seg_pipeline *p, struct iovec *iov,
+				  unsigned int max)
+{
+	unsigned int n = p->nr_batches < max ? p->nr_batches : max;
+
+	for (unsigned int i = 0; i < n; i++) {
+		iov[i].iov_base = p->batches[i].raw;
+		iov[i].iov_len = p->raw_cap + SP_ALIGN;	/* reserve's 4096 bytes of slack */
+	}
+	return n;
+}
+
 static uint64_t run_fits(const struct seg_pipeline *p, const struct sp_batch *b, uint64_t nr,
 			 size_t bytes)
 {

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "codec.h"
 #include "format.h"
@@ -68,6 +69,13 @@ int seg_pipeline_add(struct seg_pipeline *p, uint64_t block, const void *data, s
  */
 void *seg_pipeline_reserve(struct seg_pipeline *p, uint64_t *nr, size_t *bytes, bool hole,
 			   bool wait, int *err);
+/*
+ * The batches' raw buffers (up to max; returns how many), where every
+ * reserve() points: a reader may register them (io_uring fixed buffers).
+ * They stay until seg_pipeline_finish() or _abort().
+ */
+unsigned int seg_pipeline_buffers(const struct seg_pipeline *p, struct iovec *iov,
+				  unsigned int max);
 int seg_pipeline_commit(struct seg_pipeline *p, uint64_t first, uint64_t nr, size_t bytes,
 			bool hole);
 /*

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include <linux/dm-cbt.h>	/* struct cbt_extent */
 
@@ -121,6 +122,9 @@ void *cycle_writer_reserve(struct cycle_writer *w, uint64_t first, uint64_t *nr,
 			   bool hole, bool wait, int *err);
 int cycle_writer_commit_run(struct cycle_writer *w, uint64_t first, uint64_t nr, size_t bytes,
 			    bool hole);
+/* The buffers reserve() points into (up to max; how many), for registering. */
+unsigned int cycle_writer_buffers(const struct cycle_writer *w, struct iovec *iov,
+				  unsigned int max);
 /*
  * Finish: flush the last segment, then write the manifest naming the blocks
  * sent (must equal the blocks added) and the source's tracking cycle and id.

@@ -107,6 +107,8 @@ static void run_case(const char *path, const uint8_t *file, uint64_t size, uint3
 {
 	const struct block_reader_opts opts = { .queue_depth = 8, .max_read_bytes = 64 * 1024 };
 	struct sink_state *s = calloc(1, sizeof(*s));
+	struct block_reader_stats st0, st1;
+	struct iovec bufs;
 	uint64_t want_blocks = 0;
 	struct block_reader *br;
 	int err, same = 1;
@@ -122,9 +124,17 @@ static void run_case(const char *path, const uint8_t *file, uint64_t size, uint3
 	tap_eq(err, 0, "reader opens");
 	if (err)
 		goto out;
+	/* The sink names its buffer: reads into it use the registered buffer. */
+	bufs.iov_base = s->out;
+	bufs.iov_len = size + 2 * 4096;
 	err = block_reader_read_into(br, bs, ext, nr_ext,
-				     &(struct block_reader_sink){ reserve, commit, s, holes });
+				     &(struct block_reader_sink){ reserve, commit, s, holes, &bufs, 1 });
 	tap_eq(err, 0, what);
+	block_reader_get_stats(br, &st0);
+	if (zero_copy)
+		tap_ok(st0.reads > 0 && st0.fixed_reads == st0.reads,
+		       "%s: all %llu reads into the registered sink buffer (%llu)", what,
+		       (unsigned long long)st0.reads, (unsigned long long)st0.fixed_reads);
 	tap_ok(s->hole_blocks == want_holes && !s->hole_mismatch,
 	       "%s: %llu blocks came as holes (want %llu)", what,
 	       (unsigned long long)s->hole_blocks, (unsigned long long)want_holes);
@@ -156,9 +166,15 @@ static void run_case(const char *path, const uint8_t *file, uint64_t size, uint3
 	s->outstanding = s->next_reserve = s->committed = 0;
 	s->stop_after = 5;
 	err = block_reader_read_into(br, bs, ext, nr_ext,
-				     &(struct block_reader_sink){ reserve, commit, s, holes });
+				     &(struct block_reader_sink){ reserve, commit, s, holes, NULL, 0 });
 	tap_ok(err == -ECANCELED && s->commits == 5, "%s: a commit error stops the read (%d)",
 	       what, err);
+	block_reader_get_stats(br, &st1);
+	if (zero_copy)
+		tap_ok(st1.reads > st0.reads && st1.fixed_reads == st0.fixed_reads,
+		       "%s: a sink that names no buffers is read into unregistered (%llu more reads, %llu fixed)",
+		       what, (unsigned long long)(st1.reads - st0.reads),
+		       (unsigned long long)(st1.fixed_reads - st0.fixed_reads));
 	block_reader_close(br);
 out:
 	free(s->out);
