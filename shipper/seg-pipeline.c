@@ -2,7 +2,9 @@
 /*
  * Segment pipeline: reader -> workers -> store thread.  One mutex guards
  * the batch states; batches move FREE -> FILLING (reader) -> QUEUED ->
- * SEALING (a worker) -> SEALED -> STORING (store thread) -> FREE.  Each
+ * SEALING (a worker) -> SEALED -> STORING (store thread) -> FREE.  The
+ * workers are the process's seal pool (seal-pool.c), shared with every
+ * other pipeline running; each queued batch is one kick of the pool.  Each
  * batch's segment index is given when the reader cuts it, so sealing in
  * any order still stores segment n with exactly the blocks the serial
  * writer would have put there, and the store thread puts them in order.
@@ -20,6 +22,7 @@
 #include "crc32c.h"
 #include "le.h"
 #include "log.h"
+#include "seal-pool.h"
 #include "seg-pipeline.h"
 #include "vstore-priv.h"
 
@@ -45,17 +48,11 @@ struct sp_batch {
 	struct fmt_manifest_seg seg;	/* manifest entry, once sealed */
 };
 
-struct sp_worker {
-	struct seg_pipeline *p;
-	pthread_t thread;
-	void *cctx;			/* this worker's codec context, reused per block */
-	bool started;
-};
-
 struct seg_pipeline {
 	struct vstore *vs;
 	uint64_t cycle;
 	const struct codec_ops *codec;
+	int level;
 	size_t segment_bytes;		/* raw bytes per segment */
 	uint32_t flush_every;		/* make stored segments durable every N; 0 = at finish */
 	size_t raw_cap;			/* per batch: max(segment_bytes, block size) */
@@ -64,7 +61,6 @@ struct seg_pipeline {
 	uint32_t zero_crc;		/* crc32c of a whole block of zeros */
 
 	pthread_mutex_t lock;
-	pthread_cond_t work_cv;		/* a batch was queued, or stopping */
 	pthread_cond_t store_cv;	/* a batch was sealed, or stopping */
 	pthread_cond_t free_cv;		/* a batch was freed, or an error */
 	int err;			/* first error; stops everything */
@@ -76,8 +72,11 @@ struct seg_pipeline {
 	struct sp_batch *cur;		/* being filled by the reader */
 	struct sp_batch *batches;
 	unsigned int nr_batches;
-	struct sp_worker *workers;
-	unsigned int nr_workers;
+	struct seal_pool *pool;
+	struct seal_client client;	/* this pipeline, as the pool sees it */
+	/* Per pool worker, made on its first batch of ours: a reused codec context. */
+	void *cctx[SEG_PIPELINE_MAX_WORKERS];
+	unsigned int nr_workers;	/* the pool's, when we started */
 	pthread_t store_thread;
 	bool store_started;
 
@@ -125,7 +124,6 @@ static void set_err(struct seg_pipeline *p, int err)
 {
 	if (!p->err)
 		__atomic_store_n(&p->err, err, __ATOMIC_RELAXED);
-	pthread_cond_broadcast(&p->work_cv);
 	pthread_cond_broadcast(&p->store_cv);
 	pthread_cond_broadcast(&p->free_cv);
 }
@@ -142,7 +140,7 @@ static uint32_t zero_block_crc(uint32_t block_size)
 }
 
 /* Build the segment payload right after the envelope header, then seal in place. */
-static int seal_batch(struct seg_pipeline *p, struct sp_worker *wk, struct sp_batch *b)
+static int seal_batch(struct seg_pipeline *p, void *cctx, struct sp_batch *b)
 {
 	struct vstore *vs = p->vs;
 	struct env_meta meta = {
@@ -172,7 +170,7 @@ static int seal_batch(struct seg_pipeline *p, struct sp_worker *wk, struct sp_ba
 			rec.stored_len = (uint32_t)len;
 			/* Compressed only when strictly smaller: len - 1 bytes of room. */
 			if (p->codec->id != CODEC_NONE && len > 1) {
-				ret = p->codec->compress(wk->cctx, data, len, out, len - 1, &clen);
+				ret = p->codec->compress(cctx, data, len, out, len - 1, &clen);
 				if (ret && ret != -ENOSPC)
 					return ret;
 				if (!ret && clen > 0 && clen < len) {
@@ -215,41 +213,42 @@ static struct sp_batch *next_queued(struct seg_pipeline *p)
 	return best;
 }
 
-static void *worker_main(void *arg)
+/* One kick of the pool: seal our queued batch with the lowest index. */
+static void seal_one(struct seal_client *c, unsigned int worker)
 {
-	struct sp_worker *wk = arg;
-	struct seg_pipeline *p = wk->p;
-	struct sp_batch *b = NULL;
+	struct seg_pipeline *p = (struct seg_pipeline *)((char *)c - offsetof(struct seg_pipeline, client));
+	struct sp_batch *b;
 	uint64_t t0, c0;
-	int ret;
+	int ret = 0;
 
 	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		while (!p->err && !(b = next_queued(p)) && !p->closing)
-			pthread_cond_wait(&p->work_cv, &p->lock);
-		if (p->err || !b)
-			break;
+	b = p->err ? NULL : next_queued(p);
+	if (b)
 		b->state = SP_SEALING;
-		pthread_mutex_unlock(&p->lock);
-		t0 = now_ns();
-		c0 = cpu_ns();
-		ret = seal_batch(p, wk, b);
-		c0 = cpu_ns() - c0;
-		t0 = now_ns() - t0;
-		pthread_mutex_lock(&p->lock);
-		p->seal_ns += t0;
-		p->seal_cpu_ns += c0;
-		p->raw_bytes += b->cut_len;	/* holes included: the volume's bytes */
-		p->obj_bytes += b->obj_len;
-		if (ret) {
-			set_err(p, ret);
-			break;
-		}
+	pthread_mutex_unlock(&p->lock);
+	if (!b)
+		return;
+	/* Only this worker touches its slot; made outside the lock. */
+	if (!p->cctx[worker])
+		ret = p->codec->create(p->level, &p->cctx[worker]);
+	t0 = now_ns();
+	c0 = cpu_ns();
+	if (!ret)
+		ret = seal_batch(p, p->cctx[worker], b);
+	c0 = cpu_ns() - c0;
+	t0 = now_ns() - t0;
+	pthread_mutex_lock(&p->lock);
+	p->seal_ns += t0;
+	p->seal_cpu_ns += c0;
+	p->raw_bytes += b->cut_len;	/* holes included: the volume's bytes */
+	p->obj_bytes += b->obj_len;
+	if (ret) {
+		set_err(p, ret);
+	} else {
 		b->state = SP_SEALED;
 		pthread_cond_broadcast(&p->store_cv);
 	}
 	pthread_mutex_unlock(&p->lock);
-	return NULL;
 }
 
 static struct sp_batch *sealed_next(struct seg_pipeline *p)
@@ -321,21 +320,21 @@ static void stop_threads(struct seg_pipeline *p)
 {
 	pthread_mutex_lock(&p->lock);
 	p->closing = true;
-	pthread_cond_broadcast(&p->work_cv);
 	pthread_cond_broadcast(&p->store_cv);
 	pthread_mutex_unlock(&p->lock);
-	for (unsigned int i = 0; i < p->nr_workers; i++)
-		if (p->workers[i].started)
-			pthread_join(p->workers[i].thread, NULL);
 	if (p->store_started)
 		pthread_join(p->store_thread, NULL);
+	p->store_started = false;
+	/* No pool worker is in (or will enter) our batches after this. */
+	if (p->client.attached)
+		seal_pool_detach(p->pool, &p->client);
 }
 
 static void pipeline_free(struct seg_pipeline *p)
 {
-	for (unsigned int i = 0; i < p->nr_workers; i++)
-		if (p->workers[i].cctx)
-			p->codec->destroy(p->workers[i].cctx);
+	for (unsigned int i = 0; i < SEG_PIPELINE_MAX_WORKERS; i++)
+		if (p->cctx[i])
+			p->codec->destroy(p->cctx[i]);
 	for (unsigned int i = 0; i < p->nr_batches; i++) {
 		free(p->batches[i].raw);
 		free(p->batches[i].blocks);
@@ -344,11 +343,10 @@ static void pipeline_free(struct seg_pipeline *p)
 		free(p->batches[i].obj);
 	}
 	free(p->batches);
-	free(p->workers);
 	free(p->segs);
+	seal_pool_put(p->pool);
 	pthread_cond_destroy(&p->free_cv);
 	pthread_cond_destroy(&p->store_cv);
-	pthread_cond_destroy(&p->work_cv);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
@@ -382,70 +380,59 @@ int seg_pipeline_start(struct vstore *vs, uint64_t cycle, const struct codec_ops
 	uint32_t bs = vs->info.block_size;
 	struct seg_pipeline *p;
 	sigset_t all, old;
+	unsigned int share;
 	int ret;
 
 	*out = NULL;
-	if (!workers)
-		workers = seg_pipeline_default_workers();
-	if (workers > SEG_PIPELINE_MAX_WORKERS) {
-		log_err("%u worker threads asked; at most %d are supported",
-			workers, SEG_PIPELINE_MAX_WORKERS);
-		return -EINVAL;
-	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	ret = seal_pool_get(workers, &p->pool);
+	if (ret) {
+		free(p);
+		return ret;
+	}
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->work_cv, NULL);
 	pthread_cond_init(&p->store_cv, NULL);
 	pthread_cond_init(&p->free_cv, NULL);
 	p->vs = vs;
 	p->cycle = cycle;
 	p->codec = codec;
+	p->level = level;
 	p->segment_bytes = segment_bytes;
 	p->raw_cap = segment_bytes > bs ? segment_bytes : bs;
 	p->rec_cap = (uint32_t)(p->raw_cap / bs + 1);
 	p->obj_cap = ENV_OVERHEAD + FMT_SEG_HDR_BYTES +
 		     (size_t)p->rec_cap * FMT_REC_HDR_BYTES + p->raw_cap;
-	p->nr_workers = workers;
+	p->nr_workers = seal_pool_workers(p->pool);
 	p->t_start = now_ns();
 	p->zero_crc = zero_block_crc(bs);
-	p->nr_batches = workers + 2;	/* one filling, one storing, one per worker */
+	/*
+	 * One batch filling, one storing, and one per worker this pipeline can
+	 * expect: all of them alone, its share when others run.  Memory is
+	 * about (workers + 2 x pipelines) x 2 x segment size for the process.
+	 */
+	share = p->nr_workers / (seal_pool_clients(p->pool) + 1);
+	p->nr_batches = (share ? share : 1) + 2;
 
-	p->workers = calloc(workers, sizeof(*p->workers));
-	if (!p->workers) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
 	ret = alloc_batches(p);
 	if (ret)
 		goto out_free;
-	for (unsigned int i = 0; i < workers; i++) {
-		p->workers[i].p = p;
-		ret = codec->create(level, &p->workers[i].cctx);
-		if (ret)
-			goto out_free;
-	}
+	p->client.work = seal_one;
+	seal_pool_attach(p->pool, &p->client);
 	/* Signals (SIGINT, SIGTERM) stay with the caller's thread, which checks the stop flag. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (unsigned int i = 0; i < workers; i++) {
-		ret = -pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
-		if (ret)
-			goto out_stop;
-		p->workers[i].started = true;
-	}
 	ret = -pthread_create(&p->store_thread, NULL, store_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret)
 		goto out_stop;
 	p->store_started = true;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	*out = p;
 	return 0;
 
 out_stop:
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	log_err("cannot start the segment threads: %s", strerror(-ret));
+	log_err("cannot start the segment store thread: %s", strerror(-ret));
 	stop_threads(p);
 out_free:
 	pipeline_free(p);
@@ -484,7 +471,7 @@ static void queue_batch(struct seg_pipeline *p, struct sp_batch *b)
 {
 	b->index = p->cut++;
 	b->state = SP_QUEUED;
-	pthread_cond_signal(&p->work_cv);
+	seal_pool_kick(p->pool, &p->client);
 }
 
 /*
