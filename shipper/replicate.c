@@ -51,6 +51,8 @@ struct replicator {
 	double last_app;		/* monotonic time of the last app-consistent point */
 	bool snap_overflowed;		/* this cycle's snapshot was invalidated */
 	bool at_group;			/* this cycle reached the group's freeze */
+	bool in_instant;		/* ... and the instant was taken: it must vote */
+	bool voted;			/* its commit vote is cast (cons_group_commit_vote) */
 	bool read_live;			/* ship this cycle from the live device */
 };
 
@@ -502,8 +504,10 @@ static int freeze_instant(struct replicator *r, uint64_t *tcycle, enum cons_leve
 	if (r->opts.group) {
 		r->at_group = true;
 		err = cons_group_freeze(r->opts.group, level, instant);
-		if (!err)
+		if (!err) {
+			r->in_instant = true;
 			*tcycle = r->cv.tcycle;
+		}
 		return err;
 	}
 	if (r->read_live)
@@ -760,8 +764,18 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 		goto out;
 	}
 	cycle_writer_set_consistency(ship.w, sum->consistency);
-	if (r->opts.group)
+	if (r->opts.group) {
 		cycle_writer_set_group(ship.w, r->opts.group->name, sum->group_instant);
+		/* Every member's cycle is written, or none is committed. */
+		r->voted = true;
+		err = cons_group_commit_vote(r->opts.group, true);
+		if (err) {
+			log_notice("volume %s: another volume of group %s could not store its cycle of this instant, so this one is not committed either",
+				   r->volume, r->opts.group->name);
+			cycle_writer_abort(ship.w);
+			goto out;
+		}
+	}
 	err = cycle_writer_commit(ship.w, ext.ext, ext.nr, tcycle, info.tracking_id);
 	if (err)
 		goto out;
@@ -850,10 +864,12 @@ static int cycle_or_live(struct replicator *r, enum cycle_mode mode, struct repl
 	int err;
 
 	r->snap_overflowed = false;
-	r->at_group = false;
+	r->at_group = r->in_instant = r->voted = false;
 	err = run_cycle(r, mode, sum);
 	if (r->opts.group && !r->at_group)
 		cons_group_leave(r->opts.group);	/* the others must not wait for it */
+	if (r->opts.group && r->in_instant && !r->voted)
+		cons_group_commit_vote(r->opts.group, false);	/* failed after the instant */
 	/* A group retries the whole instant with its next round. */
 	if (err != -ENOSPC || !r->snap_overflowed || r->opts.group)
 		return err;
