@@ -489,6 +489,23 @@ static int begin_initial(struct replicator *r, const struct cbt_volume_info *inf
 }
 
 /*
+ * A group member's cycle is stored but for its manifest: vote, so that
+ * every member's manifest is written or none (cycle_writer_set_ready).
+ */
+static int group_ready(void *arg)
+{
+	struct replicator *r = arg;
+	int err;
+
+	r->voted = true;
+	err = cons_group_commit_vote(r->opts.group, true);
+	if (err)
+		log_notice("volume %s: another volume of group %s could not store its cycle of this instant, so this one is not committed either; it is merged back",
+			   r->volume, r->opts.group->name);
+	return err;
+}
+
+/*
  * Freeze the kernel cycle: with a snapshot origin configured, as one
  * consistent instant (hooks when an app point is due), else plainly.
  */
@@ -766,15 +783,7 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	cycle_writer_set_consistency(ship.w, sum->consistency);
 	if (r->opts.group) {
 		cycle_writer_set_group(ship.w, r->opts.group->name, sum->group_instant);
-		/* Every member's cycle is written, or none is committed. */
-		r->voted = true;
-		err = cons_group_commit_vote(r->opts.group, true);
-		if (err) {
-			log_notice("volume %s: another volume of group %s could not store its cycle of this instant, so this one is not committed either",
-				   r->volume, r->opts.group->name);
-			cycle_writer_abort(ship.w);
-			goto out;
-		}
+		cycle_writer_set_ready(ship.w, group_ready, r);
 	}
 	err = cycle_writer_commit(ship.w, ext.ext, ext.nr, tcycle, info.tracking_id);
 	if (err)

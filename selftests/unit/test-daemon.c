@@ -13,6 +13,9 @@
  * A consistency group ([group]) is scheduled as one entry taking a slot
  * per volume: both its volumes store a cycle of every instant, each
  * manifest naming the group and the instant, a volume outside it none.
+ * A member that fails after the instant (a segment upload refused) makes
+ * the other abort too: neither stores that instant, and the next round
+ * ships both changes.
  * Waits poll the status files with a generous deadline: no timing asserts.
  */
 #include <errno.h>
@@ -31,6 +34,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "progress.h"
+#include "replicate.h"
 #include "store.h"
 #include "tap.h"
 #include "tmpdir.h"
@@ -502,6 +506,114 @@ static void test_groups(void)
 	extra_sections = "";
 }
 
+static volatile sig_atomic_t no_stop;
+static int fail_segments_of;	/* 'b': refuse mb's segment uploads */
+
+static int refuse_mb_segments(const char *name)
+{
+	return fail_segments_of && strstr(name, "volumes/mb/") && strstr(name, "/seg-") ? -EIO : 0;
+}
+
+struct member {
+	pthread_t thread;
+	struct replicator *r;
+	struct replicate_summary sum;
+	int err;
+};
+
+static void *member_cycle(void *arg)
+{
+	struct member *m = arg;
+
+	memset(&m->sum, 0, sizeof(m->sum));
+	m->err = replicator_cycle(m->r, &m->sum);
+	return NULL;
+}
+
+/* One round of the group: both members' cycles in threads. */
+static void group_round(struct cons_group *g, struct member *m)
+{
+	cons_group_round(g);
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&m[i].thread, NULL, member_cycle, &m[i]))
+			m[i].err = -EAGAIN;
+	for (int i = 0; i < 2; i++)
+		pthread_join(m[i].thread, NULL);
+}
+
+static uint64_t last_stored(const char *vol)
+{
+	char group[64];
+	uint64_t inst[MAX_INSTANTS];
+	size_t n;
+
+	return stored_instants(vol, group, sizeof(group), inst, MAX_INSTANTS, &n) ? 0 : n;
+}
+
+static void test_group_vote(void)
+{
+	static const char *const vols[] = { "ma", "mb" };
+	static char dir[sizeof(test_dir) + 16];
+	struct replicate_opts o[2];
+	struct member m[2] = { { 0 } };
+	struct cons_group g;
+	char img[2][512], st[2][512], store[512], key[512];
+	int i, opened = 0;
+
+	snprintf(dir, sizeof(dir), "%s/vote", test_dir);
+	top = dir;
+	mkdir(top, 0700);
+	snprintf(key, sizeof(key), "%s/key", top);
+	snprintf(store, sizeof(store), "%s/store", top);
+	if (key_generate(key) || cons_group_init(&g, "tv", 2, NULL)) {
+		tap_ok(0, "vote: setup");
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		make_volume(vols[i], 50 + i);
+		path_of(img[i], sizeof(img[i]), vols[i], "img");
+		path_of(st[i], sizeof(st[i]), vols[i], "st");
+		o[i] = (struct replicate_opts){
+			.store = store, .key_path = key, .device = img[i], .fake_state = st[i],
+			.volume = vols[i], .writer = { .codec = CODEC_ZSTD, .level = 1 },
+			.stop = &no_stop, .put_fault = refuse_mb_segments, .group = &g,
+			.group_index = (size_t)i,
+		};
+		if (replicator_open(&o[i], &m[i].r))
+			break;
+		opened++;
+	}
+	if (opened < 2) {
+		tap_ok(0, "vote: replicators open");
+		goto out;
+	}
+	group_round(&g, m);
+	tap_ok(!m[0].err && !m[1].err && m[0].sum.group_instant &&
+	       m[0].sum.group_instant == m[1].sum.group_instant,
+	       "vote: the initial round stores one instant for both");
+	change("ma", 5, 3, 500, 1);
+	change("mb", 9, 2, 501, 1);
+	fail_segments_of = 1;
+	group_round(&g, m);
+	fail_segments_of = 0;
+	tap_ok(m[1].err && m[0].err == -EAGAIN,
+	       "vote: mb's upload fails, so ma aborts its cycle too (%d, %d)", m[0].err, m[1].err);
+	tap_ok(last_stored("ma") == 1 && last_stored("mb") == 1,
+	       "vote: neither stored a cycle of the failed instant (ma %llu, mb %llu)",
+	       (unsigned long long)last_stored("ma"), (unsigned long long)last_stored("mb"));
+	tap_ok(not_frozen("ma") && not_frozen("mb") && !replica_equal("ma"),
+	       "vote: both merged back; ma's replica lacks the change");
+	group_round(&g, m);
+	tap_ok(!m[0].err && !m[1].err && last_stored("ma") == 2 && last_stored("mb") == 2,
+	       "vote: control: the next round stores a cycle of both (the same check sees it)");
+	tap_ok(replica_equal("ma") && replica_equal("mb"),
+	       "vote: the changes merged back are shipped; replicas equal the sources");
+out:
+	for (i = 0; i < opened; i++)
+		replicator_close(m[i].r);
+	cons_group_destroy(&g);
+}
+
 /* Progress arithmetic and the status renderings, on a made-up status. */
 static void test_render(void)
 {
@@ -705,5 +817,6 @@ int main(void)
 
 	test_parallel();
 	test_groups();
+	test_group_vote();
 	return tap_done();
 }
