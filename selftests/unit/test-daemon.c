@@ -503,7 +503,27 @@ static void test_groups(void)
 		same = ia[i] == ic[i];
 	tap_ok(nc >= 1 && !same && !ic[0] && !strncmp(gc, "(cycle", 6),
 	       "groups: control: gc's cycles carry no group or instant (%s)", gc);
+
+	/* SIGHUP without the group: its volumes go on alone, their new cycles without one. */
 	extra_sections = "";
+	if (start_daemon(&r)) {
+		tap_ok(0, "groups: daemon restarts");
+		return;
+	}
+	write_config("gc ga gb", 2);
+	daemon_request_reload(r.d);
+	for (i = 0; i < DEADLINE_S * 10; i++) {
+		if (!read_status("ga", &st) && !st.group[0] && !read_status("gb", &sb) && !sb.group[0])
+			break;
+		usleep(100000);
+	}
+	tap_ok(!st.group[0] && !sb.group[0], "groups: reload: ga and gb are in no group");
+	change("ga", 30, 2, 402, 1);
+	tap_ok(!wait_cycles("ga", 1, st.last_cycle + 1), "groups: reload: ga replicates alone");
+	tap_eq(stop_daemon(&r), 0, "groups: daemon stops after the reload");
+	tap_ok(replica_equal("ga") && replica_equal("gb"), "groups: reload: replicas equal the sources");
+	tap_ok(!stored_instants("ga", ga, sizeof(ga), ia, MAX_INSTANTS, &na) && na > 2 && ia[0] &&
+	       !ia[na - 1], "groups: reload: ga's first cycles carry the instant, its newest none");
 }
 
 static volatile sig_atomic_t no_stop;
