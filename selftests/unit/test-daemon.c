@@ -112,33 +112,55 @@ static int wait_cycles(const char *vol, uint64_t n, uint64_t cycle)
 	return -ETIMEDOUT;
 }
 
-static int apply_vol(const char *vol)
-{
-	struct apply_result res;
+/* The test store's volume vol, opened with the test key; close_vol() after. */
+struct vol_handle {
 	struct cbt_key key;
-	struct vstore *vs;
 	struct store *st;
-	char p[512], replica[512];
+	struct vstore *vs;
+};
+
+static int open_vol(const char *vol, struct vol_handle *h)
+{
+	char p[512];
 	int err;
 
 	snprintf(p, sizeof(p), "%s/key", top);
-	err = key_load(p, &key);
+	err = key_load(p, &h->key);
 	if (err)
 		return err;
 	snprintf(p, sizeof(p), "%s/store", top);
-	err = store_open(p, false, &st);
+	err = store_open(p, false, &h->st);
 	if (err)
 		goto out_key;
-	err = vstore_open(st, vol, &key, &vs);
-	if (err)
-		goto out_store;
-	path_of(replica, sizeof(replica), vol, "replica");
-	err = apply_pending(vs, replica, &res);
-	vstore_close(vs);
-out_store:
-	store_close(st);
+	err = vstore_open(h->st, vol, &h->key, &h->vs);
+	if (!err)
+		return 0;
+	store_close(h->st);
 out_key:
-	key_wipe(&key);
+	key_wipe(&h->key);
+	return err;
+}
+
+static void close_vol(struct vol_handle *h)
+{
+	vstore_close(h->vs);
+	store_close(h->st);
+	key_wipe(&h->key);
+}
+
+static int apply_vol(const char *vol)
+{
+	struct apply_result res;
+	struct vol_handle h;
+	char replica[512];
+	int err;
+
+	err = open_vol(vol, &h);
+	if (err)
+		return err;
+	path_of(replica, sizeof(replica), vol, "replica");
+	err = apply_pending(h.vs, replica, &res);
+	close_vol(&h);
 	return err;
 }
 
@@ -381,29 +403,18 @@ static int stored_instants(const char *vol, char *group, size_t glen, uint64_t *
 			   size_t max, size_t *nr)
 {
 	struct fmt_manifest m;
-	struct cbt_key key;
-	struct vstore *vs;
-	struct store *st;
+	struct vol_handle h;
 	uint64_t *cycles = NULL;
 	size_t n = 0, i;
-	char p[512];
 	int err;
 
 	*nr = 0;
 	group[0] = '\0';
-	snprintf(p, sizeof(p), "%s/key", top);
-	if (key_load(p, &key))
+	if (open_vol(vol, &h))
 		return -1;
-	snprintf(p, sizeof(p), "%s/store", top);
-	err = store_open(p, false, &st);
-	if (err)
-		goto out_key;
-	err = vstore_open(st, vol, &key, &vs);
-	if (err)
-		goto out_store;
-	err = vstore_list_cycles(vs, &cycles, &n);
+	err = vstore_list_cycles(h.vs, &cycles, &n);
 	for (i = 0; !err && i < n; i++) {
-		err = vstore_read_manifest(vs, cycles[i], &m);
+		err = vstore_read_manifest(h.vs, cycles[i], &m);
 		if (err == -ENOENT) {
 			err = 0;	/* an unfinished cycle */
 			continue;
@@ -412,18 +423,14 @@ static int stored_instants(const char *vol, char *group, size_t glen, uint64_t *
 			break;
 		if (!(m.consistency & FMT_CONSISTENCY_GROUP))
 			snprintf(group, glen, "(cycle %llu has none)", (unsigned long long)cycles[i]);
-		else if (!group[0] || group[0] != '(')
+		else if (group[0] != '(')
 			snprintf(group, glen, "%s", m.group);
 		if (*nr < max)
 			instant[(*nr)++] = m.consistency & FMT_CONSISTENCY_GROUP ? m.group_instant : 0;
 		fmt_manifest_free(&m);
 	}
 	free(cycles);
-	vstore_close(vs);
-out_store:
-	store_close(st);
-out_key:
-	key_wipe(&key);
+	close_vol(&h);
 	return err ? -1 : 0;
 }
 
