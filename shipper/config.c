@@ -339,16 +339,25 @@ static int group_key(struct cparse *p, const char *key, char *value, size_t col)
 	return cp_error(p, 1, "unknown key '%s' in [group %s] (see docs/CONFIG.md)", key, g->name);
 }
 
+/* A section's NAME (at column col) for a KIND of at most max bytes. */
+static int section_name(struct cparse *p, const char *kind, const char *name, size_t col,
+			size_t max)
+{
+	if (strlen(name) > max || !fmt_volume_name_ok(name))
+		return cp_error(p, col,
+				"invalid %s name '%s': letters, digits, '.', '_' and '-', at most %zu bytes, not starting with '.'",
+				kind, name, max);
+	return 0;
+}
+
 static int group_section(struct cparse *p, const char *s, const char *name, size_t col)
 {
 	struct cbt_config *cfg = p->cfg;
 	struct group_config *g, *ng;
 	size_t i;
 
-	if (strlen(name) > FMT_GROUP_NAME_MAX || !fmt_volume_name_ok(name))
-		return cp_error(p, col + (size_t)(name - s),
-				"invalid group name '%s': letters, digits, '.', '_' and '-', at most %d bytes, not starting with '.'",
-				name, FMT_GROUP_NAME_MAX);
+	if (section_name(p, "group", name, col + (size_t)(name - s), FMT_GROUP_NAME_MAX))
+		return -EINVAL;
 	for (i = 0; i < cfg->nr_group; i++)
 		if (!strcmp(cfg->group[i].name, name))
 			return cp_error(p, col + (size_t)(name - s),
@@ -400,10 +409,8 @@ static int section(struct cparse *p, char *s, size_t col)
 	name = s + 8;
 	while (*name == ' ')
 		name++;
-	if (strlen(name) > VSTORE_NAME_MAX || !fmt_volume_name_ok(name))
-		return cp_error(p, col + (size_t)(name - s),
-				"invalid volume name '%s': letters, digits, '.', '_' and '-', at most %d bytes, not starting with '.'",
-				name, VSTORE_NAME_MAX);
+	if (section_name(p, "volume", name, col + (size_t)(name - s), VSTORE_NAME_MAX))
+		return -EINVAL;
 	for (i = 0; i < cfg->nr_vol; i++)
 		if (!strcmp(cfg->vol[i].name, name))
 			return cp_error(p, col + (size_t)(name - s),
