@@ -52,6 +52,13 @@ selftests: $(NL_MALFORMED)
 $(NL_MALFORMED): $(NL_MALFORMED).c uapi/linux/dm-cbt.h
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iuapi -o $@ $<
 
+# The consistency tests' ordered writer and checker.
+ORDERED_WRITER := selftests/consistency/ordered-writer
+selftests: $(ORDERED_WRITER)
+
+$(ORDERED_WRITER): $(ORDERED_WRITER).c
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -o $@ $<
+
 # Unit tests, plain and under ASan/UBSan.
 unit:
 	$(MAKE) -C shipper unit
@@ -114,7 +121,7 @@ uninstall:
 
 clean:
 	$(MAKE) -C shipper clean
-	rm -f $(PROBE) $(RACE) $(NL_MALFORMED)
+	rm -f $(PROBE) $(RACE) $(NL_MALFORMED) $(ORDERED_WRITER)
 	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
 

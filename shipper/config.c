@@ -23,7 +23,8 @@ struct cparse {
 	char *err;
 	size_t errlen;
 	struct cbt_config *cfg;
-	struct volume_config *vol;	/* current section; NULL = [global] */
+	struct volume_config *vol;	/* current section; NULL = [global] or grp */
+	struct group_config *grp;	/* current [group] section */
 	bool seen_global;
 };
 
@@ -277,6 +278,107 @@ static int volume_key(struct cparse *p, const char *key, const char *value, size
 	return cp_error(p, 1, "unknown key '%s' in [volume %s] (see docs/CONFIG.md)", key, v->name);
 }
 
+/* volumes = NAME NAME ...: names are checked once every section is read. */
+static int group_members(struct cparse *p, char *value, size_t col)
+{
+	struct group_config *g = p->grp;
+	char *s = value, *name;
+	size_t i;
+
+	for (i = 0; i < g->nr_member; i++)
+		free(g->member[i]);
+	g->nr_member = 0;
+	g->member_line = p->line;
+	while (*s) {
+		while (*s == ' ' || *s == '\t' || *s == ',')
+			s++;
+		if (!*s)
+			break;
+		name = s;
+		while (*s && *s != ' ' && *s != '\t' && *s != ',')
+			s++;
+		if (*s)
+			*s++ = '\0';
+		if (g->nr_member == CONFIG_GROUP_MAX)
+			return cp_error(p, col + (size_t)(name - value),
+					"more than %d volumes in group %s", CONFIG_GROUP_MAX, g->name);
+		for (i = 0; i < g->nr_member; i++)
+			if (!strcmp(g->member[i], name))
+				return cp_error(p, col + (size_t)(name - value),
+						"volume '%s' is named twice in group %s", name, g->name);
+		g->member[g->nr_member] = strdup(name);
+		if (!g->member[g->nr_member])
+			return -ENOMEM;
+		g->member_col[g->nr_member++] = (unsigned int)(col + (size_t)(name - value));
+	}
+	if (g->nr_member < 2)
+		return cp_error(p, col, "a group needs at least two volumes, separated by spaces");
+	return 0;
+}
+
+static int group_key(struct cparse *p, const char *key, char *value, size_t col)
+{
+	struct group_config *g = p->grp;
+
+	if (!strcmp(key, "volumes"))
+		return group_members(p, value, col);
+	if (!strcmp(key, "min_interval"))
+		return parse_interval(p, value, col, &g->min_interval);
+	if (!strcmp(key, "blackout")) {
+		g->has_blackout = true;
+		return parse_blackout(p, value, col, &g->blackout);
+	}
+	if (!strcmp(key, "hook"))
+		return set_string(p, &g->hook, value, col);
+	if (!strcmp(key, "fsfreeze"))
+		return set_string(p, &g->fsfreeze, value, col);
+	if (!strcmp(key, "hook_timeout"))
+		return parse_uint(p, value, col, 1, 3600, &g->hook_timeout);
+	if (!strcmp(key, "app_interval"))
+		return parse_uint(p, value, col, 0, 7 * 24 * 3600, &g->app_interval);
+	return cp_error(p, 1, "unknown key '%s' in [group %s] (see docs/CONFIG.md)", key, g->name);
+}
+
+/* A section's NAME (at column col) for a KIND of at most max bytes. */
+static int section_name(struct cparse *p, const char *kind, const char *name, size_t col,
+			size_t max)
+{
+	if (strlen(name) > max || !fmt_volume_name_ok(name))
+		return cp_error(p, col,
+				"invalid %s name '%s': letters, digits, '.', '_' and '-', at most %zu bytes, not starting with '.'",
+				kind, name, max);
+	return 0;
+}
+
+static int group_section(struct cparse *p, const char *s, const char *name, size_t col)
+{
+	struct cbt_config *cfg = p->cfg;
+	struct group_config *g, *ng;
+	size_t i;
+
+	if (section_name(p, "group", name, col + (size_t)(name - s), FMT_GROUP_NAME_MAX))
+		return -EINVAL;
+	for (i = 0; i < cfg->nr_group; i++)
+		if (!strcmp(cfg->group[i].name, name))
+			return cp_error(p, col + (size_t)(name - s),
+					"group '%s' is already defined at line %u", name,
+					cfg->group[i].line);
+	if (cfg->nr_group == CONFIG_MAX_VOLUMES)
+		return cp_error(p, col, "more than %d groups", CONFIG_MAX_VOLUMES);
+	ng = realloc(cfg->group, (cfg->nr_group + 1) * sizeof(*ng));
+	if (!ng)
+		return -ENOMEM;
+	cfg->group = ng;
+	g = &cfg->group[cfg->nr_group++];
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->min_interval = -1;
+	g->line = p->line;
+	p->grp = g;
+	p->vol = NULL;
+	return 0;
+}
+
 static int section(struct cparse *p, char *s, size_t col)
 {
 	struct cbt_config *cfg = p->cfg;
@@ -290,21 +392,25 @@ static int section(struct cparse *p, char *s, size_t col)
 		return cp_error(p, col + (size_t)(end - s) + 1, "unexpected text after ']'");
 	*end = '\0';
 	if (!strcmp(s + 1, "global")) {
-		if (p->seen_global || cfg->nr_vol)
+		if (p->seen_global || cfg->nr_vol || cfg->nr_group)
 			return cp_error(p, col, "[global] must come first and only once");
 		p->seen_global = true;
 		p->vol = NULL;
 		return 0;
 	}
+	if (!strncmp(s + 1, "group ", 6)) {
+		name = s + 7;
+		while (*name == ' ')
+			name++;
+		return group_section(p, s, name, col);
+	}
 	if (strncmp(s + 1, "volume ", 7))
-		return cp_error(p, col + 1, "expected [global] or [volume NAME]");
+		return cp_error(p, col + 1, "expected [global], [volume NAME] or [group NAME]");
 	name = s + 8;
 	while (*name == ' ')
 		name++;
-	if (strlen(name) > VSTORE_NAME_MAX || !fmt_volume_name_ok(name))
-		return cp_error(p, col + (size_t)(name - s),
-				"invalid volume name '%s': letters, digits, '.', '_' and '-', at most %d bytes, not starting with '.'",
-				name, VSTORE_NAME_MAX);
+	if (section_name(p, "volume", name, col + (size_t)(name - s), VSTORE_NAME_MAX))
+		return -EINVAL;
 	for (i = 0; i < cfg->nr_vol; i++)
 		if (!strcmp(cfg->vol[i].name, name))
 			return cp_error(p, col + (size_t)(name - s),
@@ -323,6 +429,7 @@ static int section(struct cparse *p, char *s, size_t col)
 	v->writer.codec = CODEC_ZSTD;
 	v->line = p->line;
 	p->vol = v;
+	p->grp = NULL;
 	return 0;
 }
 
@@ -362,9 +469,11 @@ static int parse_line(struct cparse *p, char *line)
 	value = eq + 1;
 	while (*value == ' ' || *value == '\t')
 		value++;
-	if (!p->vol && !p->seen_global && !p->cfg->nr_vol)
+	if (!p->vol && !p->grp && !p->seen_global && !p->cfg->nr_vol)
 		p->seen_global = true;	/* keys before any section are global */
 	col = (size_t)(value - line) + 1;
+	if (p->grp)
+		return group_key(p, key, value, col);
 	return p->vol ? volume_key(p, key, value, col) : global_key(p, key, value, col);
 }
 
@@ -386,6 +495,77 @@ static int check_volumes(struct cparse *p)
 					v->name);
 		if (v->writer.codec == CODEC_ZSTD && !v->writer.level)
 			v->writer.level = 1;
+	}
+	return 0;
+}
+
+static struct volume_config *volume_named(struct cbt_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nr_vol; i++)
+		if (!strcmp(cfg->vol[i].name, name))
+			return &cfg->vol[i];
+	return NULL;
+}
+
+/* A member's own setting that only its group may have. */
+static const char *member_own_setting(const struct volume_config *v)
+{
+	if (v->min_interval >= 0)
+		return "min_interval";
+	if (v->has_blackout)
+		return "blackout";
+	if (v->hook)
+		return "hook";
+	if (v->fsfreeze)
+		return "fsfreeze";
+	if (v->hook_timeout)
+		return "hook_timeout";
+	if (v->app_interval)
+		return "app_interval";
+	return NULL;
+}
+
+/* After every section: resolve the groups' volumes and check that they can work together. */
+static int check_groups(struct cparse *p)
+{
+	struct cbt_config *cfg = p->cfg;
+	struct volume_config *v;
+	struct group_config *g;
+	const char *own;
+	size_t i, j;
+
+	for (i = 0; i < cfg->nr_group; i++) {
+		g = &cfg->group[i];
+		p->line = g->line;
+		if (!g->nr_member)
+			return cp_error(p, 1, "[group %s] needs volumes = NAME NAME ...", g->name);
+		p->line = g->member_line;
+		if (g->nr_member > cfg->parallel)
+			return cp_error(p, g->member_col[0],
+					"group %s has %zu volumes but parallel is %u: a group's volumes run at once, so raise parallel",
+					g->name, g->nr_member, cfg->parallel);
+		for (j = 0; j < g->nr_member; j++) {
+			p->line = g->member_line;
+			v = volume_named(cfg, g->member[j]);
+			if (!v)
+				return cp_error(p, g->member_col[j],
+						"group %s names volume '%s', which has no [volume %s] section",
+						g->name, g->member[j], g->member[j]);
+			if (v->group[0])
+				return cp_error(p, g->member_col[j],
+						"volume '%s' is already in group %s: a volume can be in one group only",
+						v->name, v->group);
+			snprintf(v->group, sizeof(v->group), "%s", g->name);
+			p->line = v->line;
+			own = member_own_setting(v);
+			if (own)
+				return cp_error(p, 1, "[volume %s] is in group %s, which is scheduled and frozen as one: set %s in [group %s], not in the volume",
+						v->name, g->name, own, g->name);
+			/* Fake sources (tests) take a plain group freeze. */
+			if (!v->snapshot_origin && !v->fake_state)
+				return cp_error(p, 1, "[volume %s] is in group %s but has no snapshot_origin and snapshot_cow: a group's volumes are read from snapshots taken at one instant (docs/CONSISTENCY.md)",
+						v->name, g->name);
+		}
 	}
 	return 0;
 }
@@ -424,6 +604,8 @@ int config_parse(const char *text, const char *fname, struct cbt_config *cfg,
 	}
 	if (!ret)
 		ret = check_volumes(&p);
+	if (!ret)
+		ret = check_groups(&p);
 	if (!ret && !cfg->state_dir) {
 		cfg->state_dir = strdup(CONFIG_DEFAULT_STATE);
 		if (!cfg->state_dir)
@@ -539,6 +721,31 @@ void config_remote_opts(const struct volume_config *v, struct remote_opts *ro)
 	ro->streams = v->streams;
 }
 
+void config_group_free(struct group_config *g)
+{
+	for (size_t i = 0; i < g->nr_member; i++)
+		free(g->member[i]);
+	free(g->hook);
+	free(g->fsfreeze);
+	memset(g, 0, sizeof(*g));
+}
+
+int config_group_copy(struct group_config *dst, const struct group_config *src)
+{
+	int err = 0;
+
+	*dst = *src;
+	for (size_t i = 0; i < src->nr_member; i++)
+		err |= dup_opt(&dst->member[i], src->member[i]);
+	err |= dup_opt(&dst->hook, src->hook);
+	err |= dup_opt(&dst->fsfreeze, src->fsfreeze);
+	if (err) {
+		config_group_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 void config_free(struct cbt_config *cfg)
 {
 	size_t i;
@@ -546,6 +753,9 @@ void config_free(struct cbt_config *cfg)
 	for (i = 0; i < cfg->nr_vol; i++)
 		config_volume_free(&cfg->vol[i]);
 	free(cfg->vol);
+	for (i = 0; i < cfg->nr_group; i++)
+		config_group_free(&cfg->group[i]);
+	free(cfg->group);
 	free(cfg->state_dir);
 	free(cfg->metrics_file);
 	memset(cfg, 0, sizeof(*cfg));
@@ -566,6 +776,40 @@ static bool str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+const struct group_config *config_group_of(const struct cbt_config *cfg,
+					   const struct volume_config *v)
+{
+	for (size_t i = 0; v->group[0] && i < cfg->nr_group; i++)
+		if (!strcmp(cfg->group[i].name, v->group))
+			return &cfg->group[i];
+	return NULL;
+}
+
+int64_t config_group_min_interval(const struct cbt_config *cfg, const struct group_config *g)
+{
+	return g->min_interval >= 0 ? g->min_interval : cfg->min_interval;
+}
+
+const struct blackout *config_group_blackout(const struct cbt_config *cfg,
+					     const struct group_config *g)
+{
+	return g->has_blackout ? &g->blackout : &cfg->blackout;
+}
+
+bool config_group_equal(const struct group_config *a, const struct group_config *b)
+{
+	size_t i;
+
+	if (strcmp(a->name, b->name) || a->nr_member != b->nr_member ||
+	    !str_eq(a->hook, b->hook) || !str_eq(a->fsfreeze, b->fsfreeze) ||
+	    a->hook_timeout != b->hook_timeout || a->app_interval != b->app_interval)
+		return false;
+	for (i = 0; i < a->nr_member; i++)
+		if (strcmp(a->member[i], b->member[i]))
+			return false;
+	return true;
+}
+
 bool config_volume_equal(const struct volume_config *a, const struct volume_config *b)
 {
 	return !strcmp(a->name, b->name) && str_eq(a->device, b->device) &&
@@ -578,5 +822,5 @@ bool config_volume_equal(const struct volume_config *a, const struct volume_conf
 	       a->streams == b->streams && str_eq(a->snapshot_origin, b->snapshot_origin) &&
 	       str_eq(a->snapshot_cow, b->snapshot_cow) && str_eq(a->hook, b->hook) &&
 	       str_eq(a->fsfreeze, b->fsfreeze) && a->hook_timeout == b->hook_timeout &&
-	       a->app_interval == b->app_interval;
+	       a->app_interval == b->app_interval && !strcmp(a->group, b->group);
 }

@@ -305,6 +305,8 @@ void cons_group_round(struct cons_group *g)
 	g->arrived = g->left = 0;
 	g->done = false;
 	g->result = 0;
+	g->voted = 0;
+	g->vote_failed = false;
 }
 
 /* The last member in: take the instant for all (lock held; the rest wait). */
@@ -354,6 +356,22 @@ void cons_group_leave(struct cons_group *g)
 	if (g->arrived + g->left == g->n && !g->done)
 		group_instant(g);
 	pthread_mutex_unlock(&g->lock);
+}
+
+int cons_group_commit_vote(struct cons_group *g, bool ok)
+{
+	int err;
+
+	pthread_mutex_lock(&g->lock);
+	g->voted++;
+	g->vote_failed |= !ok;
+	if (g->voted == g->n)
+		pthread_cond_broadcast(&g->cond);
+	while (g->voted < g->n)
+		pthread_cond_wait(&g->cond, &g->lock);
+	err = g->vote_failed ? -EAGAIN : 0;
+	pthread_mutex_unlock(&g->lock);
+	return err;
 }
 
 int cons_snapshot_valid(struct cons_volume *v, bool *valid)

@@ -100,6 +100,9 @@ struct cons_group {
 	enum cons_level level;
 	uint64_t instant;		/* us since the epoch, unique per instant */
 	double last_app;
+	/* Commit vote (cons_group_commit_vote), reset each round. */
+	size_t voted;
+	bool vote_failed;
 };
 
 /* name must be a valid volume-style name of at most FMT_GROUP_NAME_MAX bytes. */
@@ -110,6 +113,14 @@ void cons_group_destroy(struct cons_group *g);
 void cons_group_round(struct cons_group *g);
 int cons_group_freeze(struct cons_group *g, enum cons_level *level, uint64_t *instant);
 void cons_group_leave(struct cons_group *g);
+/*
+ * After an instant every member votes once: ok when its cycle is written
+ * and about to be committed, not ok when it failed after the freeze.  Waits
+ * for all n votes; 0 if every member is ready, else -EAGAIN (the member
+ * aborts its cycle, so no member commits a cycle of an instant that
+ * another member cannot store).
+ */
+int cons_group_commit_vote(struct cons_group *g, bool ok);
 
 /* Is v's snapshot still valid (its COW device did not fill up)? */
 int cons_snapshot_valid(struct cons_volume *v, bool *valid);

@@ -38,6 +38,8 @@ struct cycle_writer {
 	uint32_t consistency;		/* FMT_CONSISTENCY_* */
 	uint64_t group_instant;
 	char group[FMT_GROUP_NAME_MAX + 1];
+	int (*ready)(void *arg);	/* cycle_writer_set_ready */
+	void *ready_arg;
 };
 
 static void writer_free(struct cycle_writer *w)
@@ -448,6 +450,12 @@ void cycle_writer_set_group(struct cycle_writer *w, const char *group, uint64_t 
 	w->consistency |= FMT_CONSISTENCY_GROUP;
 }
 
+void cycle_writer_set_ready(struct cycle_writer *w, int (*ready)(void *arg), void *arg)
+{
+	w->ready = ready;
+	w->ready_arg = arg;
+}
+
 int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, size_t nr_ext,
 			uint64_t tracking_cycle, const uint8_t tracking_id[16])
 {
@@ -476,6 +484,8 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 	}
 	ret = seg_pipeline_finish(w->pipe, &segs, &nr_segs);
 	w->pipe = NULL;
+	if (!ret && w->ready)
+		ret = w->ready(w->ready_arg);
 	if (ret)
 		goto out;
 

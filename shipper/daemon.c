@@ -4,6 +4,12 @@
  * volume and one worker thread per volume running its cycles
  * (daemon.h).  Locking: one mutex (daemon.lock) protects every field
  * marked "locked" below; the workers never hold it while a cycle runs.
+ *
+ * A consistency group ([group NAME], docs/CONSISTENCY.md) is scheduled as
+ * one entry taking one slot per volume: the main loop starts all its
+ * volumes' workers at once, each runs its cycle as a member of the
+ * group's struct cons_group (the path of `cbtship replicate --group`), and
+ * the round ends when the last member's cycle has ended.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,8 +38,12 @@
 #define DAEMON_RETRY_US		(60 * USEC_PER_SEC)
 #define THROTTLE_SLICE_US	(200 * 1000)
 
+struct dgroup;
+
 struct dvol {
 	struct daemon *d;
+	struct dgroup *grp;		/* locked; its group, changed only while !s.running */
+	size_t grp_index;		/* locked; its place in grp */
 	struct volume_config cfg;	/* locked; changed only while !busy */
 	struct volume_config *new_cfg;	/* locked; applied by the worker when not busy */
 	struct sched_volume s;		/* locked */
@@ -49,6 +59,21 @@ struct dvol {
 	struct replicate_hooks hooks;
 };
 
+/* A consistency group under the daemon. */
+struct dgroup {
+	struct group_config cfg;	/* locked */
+	uint64_t gen;			/* unique: replicators opened for it say so */
+	struct cons_group cg;		/* the members' instants (consistency.h) */
+	struct cons_hooks hooks;	/* the group's hooks, into cfg */
+	struct sched_volume s;		/* locked */
+	struct dvol *member[CONFIG_GROUP_MAX];	/* locked; bound volumes, set by bind_groups */
+	size_t pending;			/* locked: members whose cycle of this round runs */
+	int round_err;			/* locked: the round's failure (the first cause) */
+	char round_failed[VSTORE_NAME_MAX + 1];	/* locked: the volume that caused it */
+	int64_t round_start;		/* locked */
+	bool retired;			/* locked: gone or changed in the configuration */
+};
+
 struct daemon {
 	char *config_path;
 	struct cbt_clock *clock;
@@ -59,6 +84,9 @@ struct daemon {
 	char metrics_path[4096];
 	struct dvol **vol;		/* locked */
 	size_t nr_vol;
+	struct dgroup **grp;		/* locked */
+	size_t nr_grp;
+	uint64_t next_gen;		/* locked */
 	struct throttle throttle;
 	volatile sig_atomic_t stop;	/* passed to cycles: they merge back */
 	volatile sig_atomic_t reload;
@@ -119,7 +147,7 @@ static void hook_progress(void *arg, uint64_t done, uint64_t total, uint32_t blo
 
 /* ---- worker ---- */
 
-static int open_replicator(struct dvol *v, struct replicator **r)
+static int open_replicator(struct dvol *v, struct dgroup *g, size_t gi, struct replicator **r)
 {
 	/* The replicator keeps its own copies of these. */
 	struct cons_config cons = {
@@ -141,6 +169,9 @@ static int open_replicator(struct dvol *v, struct replicator **r)
 		.hooks = &v->hooks,
 		.cons = v->cfg.snapshot_origin ? &cons : NULL,
 		.cons_hooks = v->cfg.hook || v->cfg.fsfreeze ? &hooks : NULL,
+		/* A member's hooks are the group's (cons_group). */
+		.group = g ? &g->cg : NULL,
+		.group_index = gi,
 	};
 	int err;
 
@@ -207,12 +238,80 @@ static void finish_cycle(struct dvol *v, int err, const struct replicate_summary
 	snprintf(st->state, sizeof(st->state), "waiting");
 }
 
+/*
+ * A member's cycle of its group's round ended (after finish_cycle).  The
+ * last one ends the round: the group's next cycle is due as a single
+ * volume's would be, or, if any member failed, every member's cycle was
+ * merged back (replicate.c's commit vote) and the round is retried.
+ * Called with the lock held.
+ */
+static void group_member_done(struct dvol *v, struct dgroup *g, int err,
+			      const struct replicate_summary *sum, int64_t end)
+{
+	struct daemon *d = v->d;
+	bool was_initial = !g->s.initial_done, all_done = true;
+	size_t i;
+
+	if (!err && sum->result == REPLICATE_NOTHING)
+		err = -EIO;
+	/* The first cause: -EAGAIN is a member aborting because another failed. */
+	if (err && (!g->round_err || (g->round_err == -EAGAIN && err != -EAGAIN))) {
+		g->round_err = err;
+		snprintf(g->round_failed, sizeof(g->round_failed), "%s", v->cfg.name);
+	}
+	if (g->pending && --g->pending)
+		return;
+	g->s.running = false;
+	g->s.on_demand = false;
+	for (i = 0; i < g->cfg.nr_member; i++)
+		all_done = all_done && g->member[i] && g->member[i]->s.initial_done;
+	if (g->round_err == -EINTR) {
+		log_notice("group %s: stopped; every volume's cycle was merged back", g->cfg.name);
+	} else if (g->round_err) {
+		log_err("group %s: cycle failed (volume %s: %s), so no volume of the group stored this instant; retrying in %d s",
+			g->cfg.name, g->round_failed, strerror(-g->round_err),
+			(int)(DAEMON_RETRY_US / USEC_PER_SEC));
+		g->s.retry_at = end + DAEMON_RETRY_US;
+		g->s.in_progress = !all_done;
+	} else {
+		log_info("group %s: instant %" PRIu64 " stored for its %zu volumes", g->cfg.name,
+			 sum->group_instant, g->cfg.nr_member);
+		g->s.initial_done = all_done;
+		g->s.in_progress = false;
+		g->s.retry_at = 0;
+		g->s.next_due = sched_next_due(was_initial, end, end - g->round_start,
+					       config_group_min_interval(&d->cfg, &g->cfg));
+	}
+	for (i = 0; i < g->cfg.nr_member; i++) {
+		if (!g->member[i])
+			continue;
+		g->member[i]->s.next_due = g->s.next_due;
+		g->member[i]->st.next_due_us = g->s.next_due;
+	}
+}
+
+/* Quitting with a group's cycle asked for: the others must not wait for it. */
+static void worker_leave_group(struct dvol *v)
+{
+	struct replicate_summary sum = { 0 };
+
+	if (!v->go || !v->grp)
+		return;
+	v->go = false;
+	cons_group_leave(&v->grp->cg);
+	v->s.running = false;
+	group_member_done(v, v->grp, -EINTR, &sum, clock_now_us(v->d->clock));
+}
+
 static void *worker(void *arg)
 {
 	struct dvol *v = arg;
 	struct daemon *d = v->d;
 	struct replicator *r = NULL;
 	struct replicate_summary sum;
+	struct dgroup *g;
+	uint64_t r_gen = 0;		/* the group r was opened for; 0 = none */
+	size_t gi;
 	struct timespec ts;
 	int64_t start, end, poll_us, min_interval;
 	uint64_t dirty;
@@ -223,7 +322,7 @@ static void *worker(void *arg)
 		/* The store says the initial replication waits for its turn. */
 		v->busy = true;
 		pthread_mutex_unlock(&d->lock);
-		if (!open_replicator(v, &r) && replicator_mark_queued(r)) {
+		if (!open_replicator(v, NULL, 0, &r) && replicator_mark_queued(r)) {
 			replicator_close(r);	/* the first cycle reopens it and says why */
 			r = NULL;
 		}
@@ -232,8 +331,10 @@ static void *worker(void *arg)
 	}
 	for (;;) {
 		apply_new_cfg(v, &r);
-		if (v->quit)
+		if (v->quit) {
+			worker_leave_group(v);
 			break;
+		}
 		if (!v->go) {
 			/* Idle: wait, looking for change every poll interval. */
 			poll_us = d->cfg.poll;
@@ -259,6 +360,8 @@ static void *worker(void *arg)
 		}
 		v->go = false;
 		v->busy = true;
+		g = v->grp;
+		gi = v->grp_index;
 		start = clock_now_us(d->clock);
 		v->st.cycle_start_us = start;
 		min_interval = config_min_interval(&d->cfg, &v->cfg);
@@ -266,10 +369,17 @@ static void *worker(void *arg)
 
 		if (d->test.cycle_begin)
 			d->test.cycle_begin(d->test.arg, v->cfg.name);
-		err = r ? 0 : open_replicator(v, &r);
+		if (r && r_gen != (g ? g->gen : 0)) {
+			replicator_close(r);	/* joined or left a group: reopen */
+			r = NULL;
+		}
+		err = r ? 0 : open_replicator(v, g, gi, &r);
+		r_gen = g ? g->gen : 0;
 		memset(&sum, 0, sizeof(sum));
 		if (!err)
 			err = replicator_cycle(r, &sum);
+		else if (g)
+			cons_group_leave(&g->cg);	/* the others must not wait for it */
 		end = clock_now_us(d->clock);
 		if (d->test.cycle_end)
 			d->test.cycle_end(d->test.arg, v->cfg.name);
@@ -301,6 +411,8 @@ static void *worker(void *arg)
 		} else {
 			finish_cycle(v, err, &sum, start, end, min_interval);
 		}
+		if (g)
+			group_member_done(v, g, err, &sum, end);
 		v->st.updated_us = end;
 		status_write(d->status_dir, &v->st);
 		wake_main(d);
@@ -400,6 +512,10 @@ static void reap_volumes(struct daemon *d)
 			snprintf(path, sizeof(path), "%s/%s.state", d->status_dir, v->cfg.name);
 			unlink(path);
 		}
+		for (size_t g = 0; g < d->nr_grp; g++)
+			for (size_t j = 0; j < CONFIG_GROUP_MAX; j++)
+				if (d->grp[g]->member[j] == v)
+					d->grp[g]->member[j] = NULL;
 		pthread_cond_destroy(&v->cond);
 		if (v->new_cfg) {
 			config_volume_free(v->new_cfg);
@@ -417,6 +533,145 @@ static struct dvol *find_volume(struct daemon *d, const char *name)
 		if (!d->vol[i]->removed && !strcmp(d->vol[i]->cfg.name, name))
 			return d->vol[i];
 	return NULL;
+}
+
+/* ---- groups ---- */
+
+/* The group a volume's newest configuration puts it in; "" = none. */
+static const char *vol_group_name(const struct dvol *v)
+{
+	return v->new_cfg ? v->new_cfg->group : v->cfg.group;
+}
+
+/* Called with the lock held. */
+static int add_group(struct daemon *d, const struct group_config *cfg)
+{
+	struct dgroup *g, **ng;
+	int err;
+
+	ng = realloc(d->grp, (d->nr_grp + 1) * sizeof(*ng));
+	if (!ng)
+		return -ENOMEM;
+	d->grp = ng;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	err = config_group_copy(&g->cfg, cfg);
+	if (err)
+		goto out_free;
+	g->hooks = (struct cons_hooks){ .command = g->cfg.hook, .fsfreeze = g->cfg.fsfreeze,
+					.timeout = g->cfg.hook_timeout,
+					.interval = g->cfg.app_interval };
+	err = cons_group_init(&g->cg, g->cfg.name, g->cfg.nr_member,
+			      g->cfg.hook || g->cfg.fsfreeze ? &g->hooks : NULL);
+	if (err)
+		goto out_cfg;
+	g->gen = ++d->next_gen;
+	/* Until its first round: as its volumes' restored schedules say. */
+	g->s.next_due = INT64_MAX;
+	for (size_t i = 0; i < g->cfg.nr_member; i++) {
+		struct dvol *v = find_volume(d, g->cfg.member[i]);
+
+		if (v && v->s.next_due < g->s.next_due)
+			g->s.next_due = v->s.next_due;
+	}
+	if (g->s.next_due == INT64_MAX)
+		g->s.next_due = 0;
+	d->grp[d->nr_grp++] = g;
+	log_info("group %s: managed (%zu volumes, frozen at one instant)", g->cfg.name,
+		 g->cfg.nr_member);
+	return 0;
+out_cfg:
+	config_group_free(&g->cfg);
+out_free:
+	free(g);
+	return err;
+}
+
+static void free_group(struct dgroup *g)
+{
+	cons_group_destroy(&g->cg);
+	config_group_free(&g->cfg);
+	free(g);
+}
+
+/*
+ * Bind each group's volumes to it, unbind volumes from retired groups and
+ * free retired groups whose last round has ended.  A volume changes group
+ * only between cycles.  Called with the lock held.
+ */
+static void bind_groups(struct daemon *d)
+{
+	struct dgroup *g;
+	struct dvol *v;
+	size_t i, j;
+
+	for (i = 0; i < d->nr_vol; i++) {
+		v = d->vol[i];
+		if (v->grp && !v->s.running &&
+		    (v->grp->retired || strcmp(vol_group_name(v), v->grp->cfg.name)))
+			v->grp = NULL;
+	}
+	for (i = 0; i < d->nr_grp; i++) {
+		g = d->grp[i];
+		if (g->retired)
+			continue;
+		for (j = 0; j < g->cfg.nr_member; j++) {
+			v = find_volume(d, g->cfg.member[j]);
+			if (v && !v->grp && !v->s.running &&
+			    !strcmp(vol_group_name(v), g->cfg.name)) {
+				v->grp = g;
+				v->grp_index = j;
+			}
+			g->member[j] = v && v->grp == g ? v : NULL;
+		}
+	}
+	i = 0;
+	while (i < d->nr_grp) {
+		g = d->grp[i];
+		if (!g->retired || g->s.running) {
+			i++;
+			continue;
+		}
+		for (j = 0; j < d->nr_vol; j++)
+			if (d->vol[j]->grp == g)
+				d->vol[j]->grp = NULL;
+		free_group(g);
+		d->grp[i] = d->grp[--d->nr_grp];
+	}
+}
+
+/* A reloaded configuration's groups: keep the unchanged, retire the rest. */
+static void reload_groups(struct daemon *d, const struct cbt_config *cfg)
+{
+	struct dgroup *g;
+	size_t i, j;
+	bool kept;
+
+	for (i = 0; i < d->nr_grp; i++) {
+		g = d->grp[i];
+		if (g->retired)
+			continue;
+		for (j = 0, kept = false; j < cfg->nr_group && !kept; j++)
+			kept = config_group_equal(&g->cfg, &cfg->group[j]);
+		if (kept) {
+			/* Interval and windows apply at once. */
+			g->cfg.min_interval = cfg->group[j - 1].min_interval;
+			g->cfg.has_blackout = cfg->group[j - 1].has_blackout;
+			g->cfg.blackout = cfg->group[j - 1].blackout;
+			continue;
+		}
+		log_notice("group %s: %s in the configuration; %s", g->cfg.name,
+			   "changed or removed", g->s.running ?
+			   "its running cycle finishes first" : "its volumes are regrouped now");
+		g->retired = true;
+	}
+	for (j = 0; j < cfg->nr_group; j++) {
+		for (i = 0, kept = false; i < d->nr_grp && !kept; i++)
+			kept = !d->grp[i]->retired && config_group_equal(&d->grp[i]->cfg, &cfg->group[j]);
+		if (!kept && add_group(d, &cfg->group[j]))
+			log_err("group %s: out of memory adding it; send SIGHUP again", cfg->group[j].name);
+	}
 }
 
 static void set_paths(struct daemon *d)
@@ -502,6 +757,7 @@ static void reload(struct daemon *d)
 		v->new_cfg = nc;
 		pthread_cond_signal(&v->cond);
 	}
+	reload_groups(d, &cfg);
 	config_free(&d->cfg);
 	d->cfg = cfg;
 	if (d->cfg.metrics_file)
@@ -511,73 +767,162 @@ static void reload(struct daemon *d)
 
 /* ---- main loop ---- */
 
+/* On demand: `touch STATE_DIR/service/NAME.now` (a volume's or a group's name). */
+static bool take_trigger(struct daemon *d, const char *name)
+{
+	char trig[4400];
+
+	snprintf(trig, sizeof(trig), "%s/%s.now", d->status_dir, name);
+	if (unlink(trig))
+		return false;
+	log_notice("%s: on-demand cycle requested", name);
+	return true;
+}
+
+/*
+ * A group's scheduler entry from its volumes: initial until all have one,
+ * change if any has, on demand if any was asked for.  NULL if not every
+ * volume is bound and idle, so it cannot start.  Called with the lock held.
+ */
+static struct sched_volume *group_entry(struct daemon *d, struct dgroup *g, time_t secs)
+{
+	struct dvol *v;
+	size_t i;
+	bool ready = true, all_done = true, changes = false;
+
+	if (take_trigger(d, g->cfg.name))
+		g->s.on_demand = true;
+	for (i = 0; i < g->cfg.nr_member; i++) {
+		v = g->member[i];
+		if (!v) {
+			ready = false;
+			continue;
+		}
+		if (take_trigger(d, v->cfg.name))
+			g->s.on_demand = true;
+		ready = ready && (g->s.running || !v->s.running);
+		all_done = all_done && v->s.initial_done;
+		changes = changes || v->s.has_changes;
+	}
+	if (!ready)
+		return NULL;
+	g->s.initial_done = all_done;
+	g->s.has_changes = changes;
+	g->s.in_blackout = blackout_in_window(config_group_blackout(&d->cfg, &g->cfg), secs);
+	g->s.min_interval = config_group_min_interval(&d->cfg, &g->cfg);
+	g->s.slots = (unsigned int)g->cfg.nr_member;
+	return &g->s;
+}
+
+/* Start a group's round: every volume's worker runs its cycle.  Lock held. */
+static void start_group(struct dgroup *g, int64_t now)
+{
+	g->s.running = true;
+	g->pending = g->cfg.nr_member;
+	g->round_err = 0;
+	g->round_failed[0] = '\0';
+	g->round_start = now;
+	cons_group_round(&g->cg);
+	for (size_t i = 0; i < g->cfg.nr_member; i++) {
+		struct dvol *v = g->member[i];
+
+		v->s.running = true;
+		v->s.kind = g->s.kind;
+		v->go = true;
+		snprintf(v->st.kind, sizeof(v->st.kind), "%s", sched_kind_name(g->s.kind));
+		pthread_cond_signal(&v->cond);
+	}
+}
+
 /* One scheduling pass; returns how long to sleep (us).  Called with the lock held. */
 static int64_t schedule_pass(struct daemon *d, int64_t now)
 {
-	struct sched_volume *sv;
+	struct sched_volume *sv, *gs;
 	struct vol_status *st;
 	const struct blackout *b;
-	size_t *start, n, i, nr = 0;
+	size_t *start, n, i, nr = 0, nu;
 	int64_t wake = d->cfg.poll, t;
 	struct dvol **act;
-	char trig[4400];
+	struct dgroup **ugrp;		/* per entry: its group, or NULL for a volume */
 	time_t secs = (time_t)(now / USEC_PER_SEC);
 
-	sv = calloc(d->nr_vol + 1, sizeof(*sv));
-	start = calloc(d->nr_vol + 1, sizeof(*start));
-	act = calloc(d->nr_vol + 1, sizeof(*act));
-	if (!sv || !start || !act)
+	bind_groups(d);
+	nu = d->nr_vol + d->nr_grp + 1;
+	sv = calloc(nu, sizeof(*sv));
+	start = calloc(nu, sizeof(*start));
+	act = calloc(nu, sizeof(*act));
+	ugrp = calloc(nu, sizeof(*ugrp));
+	if (!sv || !start || !act || !ugrp)
 		goto out;
 	for (i = 0; i < d->nr_vol; i++) {
 		struct dvol *v = d->vol[i];
 
-		if (v->removed)
+		/* A group's volumes are scheduled by their group only. */
+		if (v->removed || v->grp || vol_group_name(v)[0])
 			continue;
-		/* On demand: `touch STATE_DIR/service/NAME.now`. */
-		snprintf(trig, sizeof(trig), "%s/%s.now", d->status_dir, v->cfg.name);
-		if (!unlink(trig)) {
-			log_notice("volume %s: on-demand cycle requested", v->cfg.name);
+		if (take_trigger(d, v->cfg.name))
 			v->s.on_demand = true;
-		}
 		b = config_blackout(&d->cfg, &v->cfg);
 		v->s.in_blackout = blackout_in_window(b, secs);
 		v->s.min_interval = config_min_interval(&d->cfg, &v->cfg);
 		act[nr] = v;
 		sv[nr++] = v->s;
 	}
+	for (i = 0; i < d->nr_grp; i++) {
+		if (d->grp[i]->retired)
+			continue;
+		gs = group_entry(d, d->grp[i], secs);
+		if (!gs)
+			continue;
+		ugrp[nr] = d->grp[i];
+		sv[nr++] = *gs;
+	}
 	n = sched_pick(sv, nr, now, d->cfg.parallel, start);
-	for (i = 0; i < nr; i++)
-		act[i]->s = sv[i];
+	for (i = 0; i < nr; i++) {
+		if (ugrp[i])
+			ugrp[i]->s = sv[i];
+		else
+			act[i]->s = sv[i];
+	}
 	for (i = 0; i < n; i++) {
 		struct dvol *v = act[start[i]];
 
+		if (ugrp[start[i]]) {
+			start_group(ugrp[start[i]], now);
+			continue;
+		}
 		v->s.running = true;
 		v->go = true;
 		snprintf(v->st.kind, sizeof(v->st.kind), "%s", sched_kind_name(v->s.kind));
 		pthread_cond_signal(&v->cond);
 	}
-	for (i = 0; i < nr; i++) {
-		struct dvol *v = act[i];
+	for (i = 0; i < d->nr_vol; i++) {
+		struct dvol *v = d->vol[i];
+		/* A group's volumes show their group's schedule. */
+		const struct sched_volume *s = v->grp && !v->grp->retired ? &v->grp->s : &v->s;
 
+		if (v->removed)
+			continue;
 		st = &v->st;
+		snprintf(st->group, sizeof(st->group), "%s", vol_group_name(v));
 		if (v->s.running)
 			snprintf(st->state, sizeof(st->state), "running");
-		else if (v->s.state != SCHED_WAITING || strcmp(st->state, "error"))
-			snprintf(st->state, sizeof(st->state), "%s", sched_state_name(v->s.state));
+		else if (s->state != SCHED_WAITING || strcmp(st->state, "error"))
+			snprintf(st->state, sizeof(st->state), "%s", sched_state_name(s->state));
 		if (!v->s.running)
-			snprintf(st->kind, sizeof(st->kind), "%s",
-				 sched_kind_name(sched_kind_of(&v->s)));
-		st->next_due_us = v->s.next_due;
+			snprintf(st->kind, sizeof(st->kind), "%s", sched_kind_name(sched_kind_of(s)));
+		st->next_due_us = s->next_due;
 		st->updated_us = now;
 		status_write(d->status_dir, st);
 		/* When to look again. */
 		if (v->s.running) {
 			t = USEC_PER_SEC;	/* fresh progress in the status files */
-		} else if (v->s.state == SCHED_BLACKOUT) {
-			t = ((int64_t)blackout_next_end(config_blackout(&d->cfg, &v->cfg), secs) -
-			     secs) * USEC_PER_SEC;
-		} else if (v->s.state == SCHED_WAITING) {
-			t = (v->s.retry_at > now ? v->s.retry_at : v->s.next_due) - now;
+		} else if (s->state == SCHED_BLACKOUT) {
+			b = v->grp ? config_group_blackout(&d->cfg, &v->grp->cfg) :
+				     config_blackout(&d->cfg, &v->cfg);
+			t = ((int64_t)blackout_next_end(b, secs) - secs) * USEC_PER_SEC;
+		} else if (s->state == SCHED_WAITING) {
+			t = (s->retry_at > now ? s->retry_at : s->next_due) - now;
 		} else {
 			continue;
 		}
@@ -586,12 +931,13 @@ static int64_t schedule_pass(struct daemon *d, int64_t now)
 	}
 	/* Metrics: the current status of every volume. */
 	{
-		struct vol_status *all = calloc(nr + 1, sizeof(*all));
+		struct vol_status *all = calloc(d->nr_vol + 1, sizeof(*all));
 
 		if (all) {
-			for (i = 0; i < nr; i++)
-				all[i] = act[i]->st;
-			metrics_write_file(d->metrics_path, all, nr, now);
+			for (i = 0, n = 0; i < d->nr_vol; i++)
+				if (!d->vol[i]->removed)
+					all[n++] = d->vol[i]->st;
+			metrics_write_file(d->metrics_path, all, n, now);
 			free(all);
 		}
 	}
@@ -599,6 +945,7 @@ out:
 	free(sv);
 	free(start);
 	free(act);
+	free(ugrp);
 	return wake < 10000 ? 10000 : wake;
 }
 
@@ -703,9 +1050,11 @@ int daemon_run(struct daemon *d)
 	pthread_mutex_lock(&d->lock);
 	for (i = 0; !err && i < d->cfg.nr_vol; i++)
 		err = add_volume(d, &d->cfg.vol[i]);
+	for (i = 0; !err && i < d->cfg.nr_group; i++)
+		err = add_group(d, &d->cfg.group[i]);
 	if (!err) {
-		log_notice("managing %zu volume(s), %u in parallel, state in %s", d->nr_vol,
-			   d->cfg.parallel, d->cfg.state_dir);
+		log_notice("managing %zu volume(s) and %zu group(s), %u in parallel, state in %s",
+			   d->nr_vol, d->nr_grp, d->cfg.parallel, d->cfg.state_dir);
 		open_events(d);
 	}
 	while (!err && !d->stop) {
@@ -749,6 +1098,8 @@ int daemon_run(struct daemon *d)
 		}
 		reap_volumes(d);
 	}
+	while (d->nr_grp)
+		free_group(d->grp[--d->nr_grp]);
 	cbt_events_close(d->events);
 	d->events = NULL;
 	pthread_mutex_unlock(&d->lock);
@@ -819,6 +1170,7 @@ void daemon_destroy(struct daemon *d)
 	close(d->wake[1]);
 	config_free(&d->cfg);
 	free(d->vol);
+	free(d->grp);
 	free(d->config_path);
 	free(d);
 }

@@ -151,6 +151,12 @@ void metrics_prometheus(FILE *f, const struct vol_status *s, size_t nr, int64_t 
 		if (s[i].store_state[0] && strcmp(s[i].store_state, "-"))
 			fprintf(f, "cbtship_volume_store_state{volume=\"%s\",state=\"%s\"} 1\n",
 				s[i].name, s[i].store_state);
+	prom_help(f, "cbtship_volume_group", "gauge",
+		  "1 for the consistency group the volume belongs to");
+	for (i = 0; i < nr; i++)
+		if (s[i].group[0])
+			fprintf(f, "cbtship_volume_group{volume=\"%s\",group=\"%s\"} 1\n",
+				s[i].name, s[i].group);
 	for (j = 0; j < sizeof(prom_metrics) / sizeof(prom_metrics[0]); j++) {
 		m = &prom_metrics[j];
 		prom_help(f, m->name, m->type, m->help);
@@ -233,6 +239,11 @@ void metrics_json(FILE *f, const struct vol_status *s, size_t nr, int64_t now_us
 			json_string(f, v->store_state);
 		else
 			fputs("null", f);
+		fputs(",\"group\":", f);
+		if (v->group[0])
+			json_string(f, v->group);
+		else
+			fputs("null", f);
 		if (running_initial(v)) {
 			initial_progress(v, now_us, &rate, &eta);
 			fprintf(f, ",\"initial\":{\"done_bytes\":%" PRIu64 ",\"total_bytes\":%" PRIu64
@@ -280,8 +291,8 @@ void metrics_table(FILE *f, const struct vol_status *s, size_t nr, int64_t now_u
 	int64_t eta;
 	size_t i;
 
-	fprintf(f, "%-20s %-9s %-9s %7s %-36s %10s %10s  %-26s %s\n", "VOLUME", "STATE", "KIND",
-		"RPO", "LAST CYCLE", "BACKLOG", "MiB/s", "STORE STATE", "PROGRESS");
+	fprintf(f, "%-20s %-9s %-9s %7s %-36s %10s %10s  %-26s %-12s %s\n", "VOLUME", "STATE",
+		"KIND", "RPO", "LAST CYCLE", "BACKLOG", "MiB/s", "STORE STATE", "GROUP", "PROGRESS");
 	for (i = 0; i < nr; i++) {
 		v = &s[i];
 		fmt_age(rpo, sizeof(rpo), progress_rpo(v, now_us));
@@ -300,10 +311,10 @@ void metrics_table(FILE *f, const struct vol_status *s, size_t nr, int64_t now_u
 			progress_bar(prog, sizeof(prog), v->cycle_done_blocks, v->cycle_total_blocks,
 				     rate, eta, 20);
 		}
-		fprintf(f, "%-20s %-9s %-9s %7s %-36s %9.1fM %10.1f  %-26s %s\n", v->name, v->state,
-			v->kind, rpo, last,
+		fprintf(f, "%-20s %-9s %-9s %7s %-36s %9.1fM %10.1f  %-26s %-12s %s\n", v->name,
+			v->state, v->kind, rpo, last,
 			(double)(v->backlog_blocks * v->block_size) / 1048576.0,
 			throughput(v, now_us) / 1048576.0,
-			v->store_state[0] ? v->store_state : "-", prog);
+			v->store_state[0] ? v->store_state : "-", v->group[0] ? v->group : "-", prog);
 	}
 }

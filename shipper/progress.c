@@ -66,6 +66,8 @@ static void status_fill(FILE *f, const void *arg)
 	I64_FIELDS(W_I64)
 	if (s->store_state[0])
 		fprintf(f, "store_state %s\n", s->store_state);
+	if (s->group[0])
+		fprintf(f, "group %s\n", s->group);
 }
 
 int status_write(const char *dir, const struct vol_status *s)
@@ -121,6 +123,8 @@ int status_read(const char *path, struct vol_status *s)
 			s->last_error = atoi(val);
 		else if (!strcmp(key, "store_state"))
 			copy_word(s->store_state, sizeof(s->store_state), val);
+		else if (!strcmp(key, "group"))
+			copy_word(s->group, sizeof(s->group), val);
 #define R_U64(f_) else if (!strcmp(key, #f_)) s->f_ = strtoull(val, NULL, 10);
 #define R_I64(f_) else if (!strcmp(key, #f_)) s->f_ = strtoll(val, NULL, 10);
 		U64_FIELDS(R_U64)

@@ -42,6 +42,8 @@ struct vol_status {
 	int last_error;		/* -errno of the last failed cycle, 0 after a success */
 	/* The store's volume state (vol-state.h) as the last cycle read it; "" unknown. */
 	char store_state[32];
+	/* Its consistency group ([group NAME] in the configuration); "" = none. */
+	char group[32];
 };
 
 /*

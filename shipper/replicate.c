@@ -52,6 +52,8 @@ struct replicator {
 	double last_app;		/* monotonic time of the last app-consistent point */
 	bool snap_overflowed;		/* this cycle's snapshot was invalidated */
 	bool at_group;			/* this cycle reached the group's freeze */
+	bool in_instant;		/* ... and the instant was taken: it must vote */
+	bool voted;			/* its commit vote is cast (cons_group_commit_vote) */
 	bool read_live;			/* ship this cycle from the live device */
 };
 
@@ -488,6 +490,23 @@ static int begin_initial(struct replicator *r, const struct cbt_volume_info *inf
 }
 
 /*
+ * A group member's cycle is stored but for its manifest: vote, so that
+ * every member's manifest is written or none (cycle_writer_set_ready).
+ */
+static int group_ready(void *arg)
+{
+	struct replicator *r = arg;
+	int err;
+
+	r->voted = true;
+	err = cons_group_commit_vote(r->opts.group, true);
+	if (err)
+		log_notice("volume %s: another volume of group %s could not store its cycle of this instant, so this one is not committed either; it is merged back",
+			   r->volume, r->opts.group->name);
+	return err;
+}
+
+/*
  * Freeze the kernel cycle: with a snapshot origin configured, as one
  * consistent instant (hooks when an app point is due), else plainly.
  */
@@ -503,8 +522,10 @@ static int freeze_instant(struct replicator *r, uint64_t *tcycle, enum cons_leve
 	if (r->opts.group) {
 		r->at_group = true;
 		err = cons_group_freeze(r->opts.group, level, instant);
-		if (!err)
+		if (!err) {
+			r->in_instant = true;
 			*tcycle = r->cv.tcycle;
+		}
 		return err;
 	}
 	if (r->read_live)
@@ -777,8 +798,10 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 		goto out;
 	}
 	cycle_writer_set_consistency(ship.w, sum->consistency);
-	if (r->opts.group)
+	if (r->opts.group) {
 		cycle_writer_set_group(ship.w, r->opts.group->name, sum->group_instant);
+		cycle_writer_set_ready(ship.w, group_ready, r);
+	}
 	err = cycle_writer_commit(ship.w, ext.ext, ext.nr, tcycle, info.tracking_id);
 	if (err)
 		goto out;
@@ -867,10 +890,12 @@ static int cycle_or_live(struct replicator *r, enum cycle_mode mode, struct repl
 	int err;
 
 	r->snap_overflowed = false;
-	r->at_group = false;
+	r->at_group = r->in_instant = r->voted = false;
 	err = run_cycle(r, mode, sum);
 	if (r->opts.group && !r->at_group)
 		cons_group_leave(r->opts.group);	/* the others must not wait for it */
+	if (r->opts.group && r->in_instant && !r->voted)
+		cons_group_commit_vote(r->opts.group, false);	/* failed after the instant */
 	/* A group retries the whole instant with its next round. */
 	if (err != -ENOSPC || !r->snap_overflowed || r->opts.group)
 		return err;

@@ -51,15 +51,20 @@ static int cmp_candidates(const void *a, const void *b, void *arg)
 	return ia < ib ? -1 : ia > ib;
 }
 
+static size_t slots_of(const struct sched_volume *v)
+{
+	return v->slots ? v->slots : 1;
+}
+
 size_t sched_pick(struct sched_volume *v, size_t nr, int64_t now, unsigned int parallel,
 		  size_t *start)
 {
-	size_t i, running = 0, nc = 0, slots;
+	size_t i, running = 0, nc = 0, slots, n;
 
 	for (i = 0; i < nr; i++) {
 		if (v[i].running) {
 			v[i].state = SCHED_RUNNING;
-			running++;
+			running += slots_of(&v[i]);
 			continue;
 		}
 		v[i].kind = sched_kind_of(&v[i]);
@@ -74,11 +79,12 @@ size_t sched_pick(struct sched_volume *v, size_t nr, int64_t now, unsigned int p
 	}
 	qsort_r(start, nc, sizeof(*start), cmp_candidates, v);
 	slots = running >= parallel ? 0 : parallel - running;
-	if (nc > slots)
-		nc = slots;
-	for (i = 0; i < nc; i++)
-		v[start[i]].state = SCHED_RUNNING;
-	return nc;
+	/* In order, while the next fits: the first that does not waits at the head. */
+	for (n = 0; n < nc && slots_of(&v[start[n]]) <= slots; n++) {
+		slots -= slots_of(&v[start[n]]);
+		v[start[n]].state = SCHED_RUNNING;
+	}
+	return n;
 }
 
 const char *sched_state_name(enum sched_state s)

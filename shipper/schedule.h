@@ -12,7 +12,11 @@
  *   replication, then delta cycles; within a class, work already under way
  *   (an initial replication interrupted part way) before new work, then the
  *   longest overdue.  Running cycles are never preempted.
- * - At most `parallel` volumes replicate at once; the rest are queued.
+ * - At most `parallel` volumes replicate at once; the rest are queued.  A
+ *   consistency group is one entry whose `slots` are its volumes: it starts
+ *   only when all of them fit, and while the best queued entry does not
+ *   fit, nothing behind it starts either (so a group is not starved by
+ *   single volumes taking the slots it waits for).
  * - No new cycle starts while the volume is in a blackout window (except
  *   an on-demand one, which an operator asked for); running ones finish.
  */
@@ -50,6 +54,7 @@ struct sched_volume {
 	int64_t min_interval;	/* us; 0 = near-continuous */
 	int64_t next_due;	/* earliest start of the next delta cycle */
 	int64_t retry_at;	/* after a failed cycle: no new attempt before this */
+	unsigned int slots;	/* of `parallel` it takes: a group's volumes; 0 = 1 */
 	/* Output of sched_pick(): */
 	enum sched_state state;
 	enum sched_kind kind;	/* what the next (or running) cycle is */

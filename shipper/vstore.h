@@ -136,6 +136,12 @@ int cycle_writer_commit(struct cycle_writer *w, const struct cbt_extent *ext, si
 void cycle_writer_set_consistency(struct cycle_writer *w, uint32_t consistency);
 /* The cycle belongs to group's freeze instant (us since the epoch); after set_consistency. */
 void cycle_writer_set_group(struct cycle_writer *w, const char *group, uint64_t instant);
+/*
+ * Called by cycle_writer_commit once every segment is stored, right before
+ * the manifest is written; a non-zero -errno from ready aborts the commit
+ * (no manifest: the cycle does not exist).  A group's commit vote.
+ */
+void cycle_writer_set_ready(struct cycle_writer *w, int (*ready)(void *arg), void *arg);
 /* Give up: frees w; whatever was written stays invisible (no manifest). */
 void cycle_writer_abort(struct cycle_writer *w);
 

@@ -220,6 +220,77 @@ static void test_duration(void)
 	tap_eq(config_parse_duration("", &us), -EINVAL, "empty");
 }
 
+#define GVOL(n) "[volume " n "]\ndevice=/dev/mapper/" n "\nstore=/s\nkey=/k\n" \
+	"snapshot_origin=" n "-origin\nsnapshot_cow=/dev/cow-" n "\n"
+
+/* Consistency groups: a [group NAME] section naming its volumes. */
+static void test_groups(void)
+{
+	struct cbt_config c;
+	struct group_config copy;
+	char err[512];
+	int ret;
+
+	ret = config_parse("[global]\nmin_interval = 1h\n" GVOL("data") GVOL("log") GVOL("web")
+			   "[group db]\nvolumes = data, log\nmin_interval = 5m\n"
+			   "blackout = Monday;7:00;1h\nhook = /usr/local/bin/db-quiesce\n"
+			   "app_interval = 3600\n", "g.conf", &c, err, sizeof(err));
+	tap_ok(ret == 0, "a group parses (%s)", err);
+	if (ret)
+		return;
+	tap_eq(c.nr_group, 1, "one group");
+	tap_ok(c.group[0].nr_member == 2 && !strcmp(c.group[0].member[0], "data") &&
+	       !strcmp(c.group[0].member[1], "log"), "its volumes, in order");
+	tap_ok(!strcmp(c.vol[0].group, "db") && !strcmp(c.vol[1].group, "db") && !c.vol[2].group[0],
+	       "each volume knows its group; web is in none");
+	tap_ok(config_group_of(&c, &c.vol[1]) == &c.group[0] && !config_group_of(&c, &c.vol[2]),
+	       "config_group_of");
+	tap_eq(config_group_min_interval(&c, &c.group[0]), 5 * 60 * 1000000LL, "the group's interval");
+	tap_eq(config_group_blackout(&c, &c.group[0])->nr, 1, "the group's windows");
+	tap_ok(!strcmp(c.group[0].hook, "/usr/local/bin/db-quiesce") && c.group[0].app_interval == 3600,
+	       "the group's hook and app-consistent interval");
+	tap_ok(config_group_copy(&copy, &c.group[0]) == 0 && config_group_equal(&copy, &c.group[0]),
+	       "a copy is equal");
+	free(copy.member[1]);
+	copy.member[1] = strdup("web");
+	tap_ok(!config_group_equal(&copy, &c.group[0]), "other volumes: not equal");
+	config_group_free(&copy);
+	config_free(&c);
+
+	/* A group may come before its volumes. */
+	ret = config_parse("[group g]\nvolumes = a b\n" GVOL("a") GVOL("b"), "g.conf", &c, err,
+			   sizeof(err));
+	tap_ok(ret == 0 && !strcmp(c.vol[1].group, "g"), "a group before its volumes (%s)", err);
+	config_free(&c);
+
+	check_bad(GVOL("a") "[group g]\nvolumes = a nope\n", "t.conf:8:13:",
+		  "names volume 'nope', which has no [volume nope]");
+	check_bad(GVOL("a") GVOL("b") "[group g]\nvolumes = a b\n[group h]\nvolumes = b a\n",
+		  "t.conf:16:11:", "'b' is already in group g");
+	check_bad(GVOL("a") "[group g]\nvolumes = a a\n", "t.conf:8:13:", "named twice");
+	check_bad(GVOL("a") "[group g]\nvolumes = a\n", "t.conf:8:11:", "at least two volumes");
+	check_bad(GVOL("a") GVOL("b") "[group g]\nhook = /x\n", "t.conf:13:1:",
+		  "needs volumes = NAME");
+	check_bad(GVOL("a") "[volume b]\ndevice=/d\nstore=/s\nkey=/k\n[group g]\nvolumes = a b\n",
+		  "t.conf:7:1:", "no snapshot_origin and snapshot_cow");
+	check_bad(GVOL("a") GVOL("b") "min_interval = 5m\n[group g]\nvolumes = a b\n",
+		  "t.conf:7:1:", "set min_interval in [group g]");
+	check_bad(GVOL("a") "hook = /h\n" GVOL("b") "[group g]\nvolumes = a b\n",
+		  "t.conf:1:1:", "set hook in [group g]");
+	check_bad(GVOL("a") "blackout = none\n" GVOL("b") "[group g]\nvolumes = a b\n",
+		  "t.conf:1:1:", "set blackout in [group g]");
+	check_bad("[global]\nparallel = 1\n" GVOL("a") GVOL("b") "[group g]\nvolumes = a b\n",
+		  "t.conf:16:11:", "parallel is 1");
+	check_bad("[group .g]\n", "t.conf:1:8:", "invalid group name");
+	check_bad("[group g]\n[group g]\n", "t.conf:2:8:", "already defined at line 1");
+	check_bad("[group g]\nparallel = 2\n", "t.conf:2:1:", "unknown key 'parallel' in [group g]");
+	check_bad("[group g]\nmin_interval = soon\n", "t.conf:2:16:", "duration");
+	check_bad("[group g]\napp_interval = -1\n", "t.conf:2:16:", "number");
+	check_bad("[group g]\n[global]\n", "t.conf:2:1:", "must come first");
+	check_bad("[group g]\nvolumes = a b c d e f g h i j k l m n o p q\n", "t.conf:2:43:",
+		  "more than 16 volumes");
+}
+
 int main(void)
 {
 	test_quiet_logs();
@@ -228,5 +299,6 @@ int main(void)
 	test_load();
 	test_azure();
 	test_duration();
+	test_groups();
 	return tap_done();
 }

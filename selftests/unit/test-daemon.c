@@ -10,6 +10,12 @@
  * With parallel = 2 and four volumes, at most two cycles run at once
  * (counted by a hook that holds the cycles) and the others show as
  * queued; the same count reaches four with parallel = 4 (control).
+ * A consistency group ([group]) is scheduled as one entry taking a slot
+ * per volume: both its volumes store a cycle of every instant, each
+ * manifest naming the group and the instant, a volume outside it none.
+ * A member that fails after the instant (a segment upload refused) makes
+ * the other abort too: neither stores that instant, and the next round
+ * ships both changes.
  * Waits poll the status files with a generous deadline: no timing asserts.
  */
 #include <errno.h>
@@ -28,9 +34,11 @@
 #include "log.h"
 #include "metrics.h"
 #include "progress.h"
+#include "replicate.h"
 #include "store.h"
 #include "tap.h"
 #include "tmpdir.h"
+#include "vstore-priv.h"
 
 #define BS		4096u
 #define VOL_BYTES	(1024u * 1024)
@@ -54,6 +62,7 @@ static void make_volume(const char *vol, uint64_t seed)
 }
 
 static const char *extra_global = "";
+static const char *extra_sections = "";	/* appended after the volumes: [group] */
 
 static void write_config(const char *vols, unsigned int parallel)
 {
@@ -76,6 +85,7 @@ static void write_config(const char *vols, unsigned int parallel)
 					"store = %s/store\nkey = %s/key\n",
 					name, top, name, top, name, top, top);
 	}
+	off += (size_t)snprintf(text + off, sizeof(text) - off, "%s", extra_sections);
 	snprintf(p, sizeof(p), "%s/cbtship.conf", top);
 	test_write_file(p, text, off, 0644);
 }
@@ -102,33 +112,55 @@ static int wait_cycles(const char *vol, uint64_t n, uint64_t cycle)
 	return -ETIMEDOUT;
 }
 
-static int apply_vol(const char *vol)
-{
-	struct apply_result res;
+/* The test store's volume vol, opened with the test key; close_vol() after. */
+struct vol_handle {
 	struct cbt_key key;
-	struct vstore *vs;
 	struct store *st;
-	char p[512], replica[512];
+	struct vstore *vs;
+};
+
+static int open_vol(const char *vol, struct vol_handle *h)
+{
+	char p[512];
 	int err;
 
 	snprintf(p, sizeof(p), "%s/key", top);
-	err = key_load(p, &key);
+	err = key_load(p, &h->key);
 	if (err)
 		return err;
 	snprintf(p, sizeof(p), "%s/store", top);
-	err = store_open(p, false, &st);
+	err = store_open(p, false, &h->st);
 	if (err)
 		goto out_key;
-	err = vstore_open(st, vol, &key, &vs);
-	if (err)
-		goto out_store;
-	path_of(replica, sizeof(replica), vol, "replica");
-	err = apply_pending(vs, replica, &res);
-	vstore_close(vs);
-out_store:
-	store_close(st);
+	err = vstore_open(h->st, vol, &h->key, &h->vs);
+	if (!err)
+		return 0;
+	store_close(h->st);
 out_key:
-	key_wipe(&key);
+	key_wipe(&h->key);
+	return err;
+}
+
+static void close_vol(struct vol_handle *h)
+{
+	vstore_close(h->vs);
+	store_close(h->st);
+	key_wipe(&h->key);
+}
+
+static int apply_vol(const char *vol)
+{
+	struct apply_result res;
+	struct vol_handle h;
+	char replica[512];
+	int err;
+
+	err = open_vol(vol, &h);
+	if (err)
+		return err;
+	path_of(replica, sizeof(replica), vol, "replica");
+	err = apply_pending(h.vs, replica, &res);
+	close_vol(&h);
 	return err;
 }
 
@@ -364,6 +396,251 @@ static void test_parallel(void)
 	test_parallel_one(dir, 4);
 }
 
+#define MAX_INSTANTS	64
+
+/* The group and instants of every stored cycle of vol, ascending; -1 on error. */
+static int stored_instants(const char *vol, char *group, size_t glen, uint64_t *instant,
+			   size_t max, size_t *nr)
+{
+	struct fmt_manifest m;
+	struct vol_handle h;
+	uint64_t *cycles = NULL;
+	size_t n = 0, i;
+	int err;
+
+	*nr = 0;
+	group[0] = '\0';
+	if (open_vol(vol, &h))
+		return -1;
+	err = vstore_list_cycles(h.vs, &cycles, &n);
+	for (i = 0; !err && i < n; i++) {
+		err = vstore_read_manifest(h.vs, cycles[i], &m);
+		if (err == -ENOENT) {
+			err = 0;	/* an unfinished cycle */
+			continue;
+		}
+		if (err)
+			break;
+		if (!(m.consistency & FMT_CONSISTENCY_GROUP))
+			snprintf(group, glen, "(cycle %llu has none)", (unsigned long long)cycles[i]);
+		else if (group[0] != '(')
+			snprintf(group, glen, "%s", m.group);
+		if (*nr < max)
+			instant[(*nr)++] = m.consistency & FMT_CONSISTENCY_GROUP ? m.group_instant : 0;
+		fmt_manifest_free(&m);
+	}
+	free(cycles);
+	close_vol(&h);
+	return err ? -1 : 0;
+}
+
+/*
+ * A group under the daemon: ga and gb in group db, gc on its own, parallel
+ * 2.  gc (first in the queue) takes one slot, so the group, which needs
+ * two, waits; then it runs as one: every instant has a cycle of both.
+ */
+static void test_groups(void)
+{
+	static const char *const vols[] = { "ga", "gb", "gc" };
+	static char dir[sizeof(test_dir) + 16];
+	struct gate g = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct daemon_test_hooks h = { .arg = &g, .cycle_begin = gate_begin, .cycle_end = gate_end };
+	uint64_t ia[MAX_INSTANTS], ib[MAX_INSTANTS], ic[MAX_INSTANTS];
+	char ga[64], gb[64], gc[64], p[512];
+	size_t na, nb, nc, i;
+	struct vol_status st, sb;
+	unsigned int run, queued;
+	struct runner r;
+	bool same;
+
+	snprintf(dir, sizeof(dir), "%s/groups", test_dir);
+	top = dir;
+	mkdir(top, 0700);
+	snprintf(p, sizeof(p), "%s/key", top);
+	if (key_generate(p)) {
+		tap_ok(0, "groups: key");
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		make_volume(vols[i], 40 + i);
+	extra_global = "";
+	extra_sections = "[group db]\nvolumes = ga gb\nmin_interval = 1s\n";
+	write_config("gc ga gb", 2);
+	if (start_daemon_hooked(&r, &h)) {
+		tap_ok(0, "groups: daemon starts");
+		return;
+	}
+	tap_ok(!gate_wait_inside(&g, 1), "groups: a cycle begins");
+	count_states(vols, 3, 1, 2, &run, &queued);
+	sleep(2);	/* several scheduling passes (poll = 1s) */
+	pthread_mutex_lock(&g.lock);
+	tap_ok(run == 1 && queued == 2 && g.begun == 1,
+	       "groups: gc runs; the group needs two slots of the one left and waits (%u running, %u queued, %u begun)",
+	       run, queued, g.begun);
+	pthread_mutex_unlock(&g.lock);
+	tap_ok(!read_status("ga", &st) && !strcmp(st.group, "db") && !read_status("gc", &sb) &&
+	       !sb.group[0] && !strcmp(sb.state, "running") && !strcmp(st.state, "queued"),
+	       "groups: status names the group of ga (%s), none for gc", st.group);
+	gate_open(&g);
+	tap_ok(!wait_cycles("ga", 1, 1) && !wait_cycles("gb", 1, 1) && !wait_cycles("gc", 1, 1),
+	       "groups: every volume completes its initial replication");
+	/* A cycle frozen before a change is tracked may end after it: wait for two more. */
+	read_status("ga", &st);
+	read_status("gb", &sb);
+	change("ga", 3, 4, 400, 1);
+	change("gb", 7, 2, 401, 1);
+	tap_ok(!wait_cycles("ga", 1, st.last_cycle + 2) && !wait_cycles("gb", 1, sb.last_cycle + 2),
+	       "groups: deltas of the group shipped the changes");
+	tap_eq(stop_daemon(&r), 0, "groups: daemon stops");
+	tap_ok(replica_equal("ga") && replica_equal("gb") && replica_equal("gc"),
+	       "groups: all replicas equal their sources");
+	tap_ok(!stored_instants("ga", ga, sizeof(ga), ia, MAX_INSTANTS, &na) &&
+	       !stored_instants("gb", gb, sizeof(gb), ib, MAX_INSTANTS, &nb) &&
+	       !stored_instants("gc", gc, sizeof(gc), ic, MAX_INSTANTS, &nc),
+	       "groups: the stored manifests read back");
+	tap_ok(!strcmp(ga, "db") && !strcmp(gb, "db"), "groups: every cycle of ga and gb names group db (%s, %s)",
+	       ga, gb);
+	same = na >= 2 && na == nb;
+	for (i = 0; same && i < na; i++)
+		same = ia[i] && ia[i] == ib[i] && (!i || ia[i] > ia[i - 1]);
+	tap_ok(same, "groups: ga and gb stored the same %zu instants (gb: %zu), one cycle each", na, nb);
+	/* Control: a volume outside the group has no instants, so the same check fails for it. */
+	same = nc == na;
+	for (i = 0; same && i < na; i++)
+		same = ia[i] == ic[i];
+	tap_ok(nc >= 1 && !same && !ic[0] && !strncmp(gc, "(cycle", 6),
+	       "groups: control: gc's cycles carry no group or instant (%s)", gc);
+
+	/* SIGHUP without the group: its volumes go on alone, their new cycles without one. */
+	extra_sections = "";
+	if (start_daemon(&r)) {
+		tap_ok(0, "groups: daemon restarts");
+		return;
+	}
+	write_config("gc ga gb", 2);
+	daemon_request_reload(r.d);
+	for (i = 0; i < DEADLINE_S * 10; i++) {
+		if (!read_status("ga", &st) && !st.group[0] && !read_status("gb", &sb) && !sb.group[0])
+			break;
+		usleep(100000);
+	}
+	tap_ok(!st.group[0] && !sb.group[0], "groups: reload: ga and gb are in no group");
+	change("ga", 30, 2, 402, 1);
+	tap_ok(!wait_cycles("ga", 1, st.last_cycle + 1), "groups: reload: ga replicates alone");
+	tap_eq(stop_daemon(&r), 0, "groups: daemon stops after the reload");
+	tap_ok(replica_equal("ga") && replica_equal("gb"), "groups: reload: replicas equal the sources");
+	tap_ok(!stored_instants("ga", ga, sizeof(ga), ia, MAX_INSTANTS, &na) && na > 2 && ia[0] &&
+	       !ia[na - 1], "groups: reload: ga's first cycles carry the instant, its newest none");
+}
+
+static volatile sig_atomic_t no_stop;
+static int fail_segments_of;	/* 'b': refuse mb's segment uploads */
+
+static int refuse_mb_segments(const char *name)
+{
+	return fail_segments_of && strstr(name, "volumes/mb/") && strstr(name, "/seg-") ? -EIO : 0;
+}
+
+struct member {
+	pthread_t thread;
+	struct replicator *r;
+	struct replicate_summary sum;
+	int err;
+};
+
+static void *member_cycle(void *arg)
+{
+	struct member *m = arg;
+
+	memset(&m->sum, 0, sizeof(m->sum));
+	m->err = replicator_cycle(m->r, &m->sum);
+	return NULL;
+}
+
+/* One round of the group: both members' cycles in threads. */
+static void group_round(struct cons_group *g, struct member *m)
+{
+	cons_group_round(g);
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&m[i].thread, NULL, member_cycle, &m[i]))
+			m[i].err = -EAGAIN;
+	for (int i = 0; i < 2; i++)
+		pthread_join(m[i].thread, NULL);
+}
+
+static uint64_t last_stored(const char *vol)
+{
+	char group[64];
+	uint64_t inst[MAX_INSTANTS];
+	size_t n;
+
+	return stored_instants(vol, group, sizeof(group), inst, MAX_INSTANTS, &n) ? 0 : n;
+}
+
+static void test_group_vote(void)
+{
+	static const char *const vols[] = { "ma", "mb" };
+	static char dir[sizeof(test_dir) + 16];
+	struct replicate_opts o[2];
+	struct member m[2] = { { 0 } };
+	struct cons_group g;
+	char img[2][512], st[2][512], store[512], key[512];
+	int i, opened = 0;
+
+	snprintf(dir, sizeof(dir), "%s/vote", test_dir);
+	top = dir;
+	mkdir(top, 0700);
+	snprintf(key, sizeof(key), "%s/key", top);
+	snprintf(store, sizeof(store), "%s/store", top);
+	if (key_generate(key) || cons_group_init(&g, "tv", 2, NULL)) {
+		tap_ok(0, "vote: setup");
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		make_volume(vols[i], 50 + i);
+		path_of(img[i], sizeof(img[i]), vols[i], "img");
+		path_of(st[i], sizeof(st[i]), vols[i], "st");
+		o[i] = (struct replicate_opts){
+			.store = store, .key_path = key, .device = img[i], .fake_state = st[i],
+			.volume = vols[i], .writer = { .codec = CODEC_ZSTD, .level = 1 },
+			.stop = &no_stop, .put_fault = refuse_mb_segments, .group = &g,
+			.group_index = (size_t)i,
+		};
+		if (replicator_open(&o[i], &m[i].r))
+			break;
+		opened++;
+	}
+	if (opened < 2) {
+		tap_ok(0, "vote: replicators open");
+		goto out;
+	}
+	group_round(&g, m);
+	tap_ok(!m[0].err && !m[1].err && m[0].sum.group_instant &&
+	       m[0].sum.group_instant == m[1].sum.group_instant,
+	       "vote: the initial round stores one instant for both");
+	change("ma", 5, 3, 500, 1);
+	change("mb", 9, 2, 501, 1);
+	fail_segments_of = 1;
+	group_round(&g, m);
+	fail_segments_of = 0;
+	tap_ok(m[1].err && m[0].err == -EAGAIN,
+	       "vote: mb's upload fails, so ma aborts its cycle too (%d, %d)", m[0].err, m[1].err);
+	tap_ok(last_stored("ma") == 1 && last_stored("mb") == 1,
+	       "vote: neither stored a cycle of the failed instant (ma %llu, mb %llu)",
+	       (unsigned long long)last_stored("ma"), (unsigned long long)last_stored("mb"));
+	tap_ok(not_frozen("ma") && not_frozen("mb") && !replica_equal("ma"),
+	       "vote: both merged back; ma's replica lacks the change");
+	group_round(&g, m);
+	tap_ok(!m[0].err && !m[1].err && last_stored("ma") == 2 && last_stored("mb") == 2,
+	       "vote: control: the next round stores a cycle of both (the same check sees it)");
+	tap_ok(replica_equal("ma") && replica_equal("mb"),
+	       "vote: the changes merged back are shipped; replicas equal the sources");
+out:
+	for (i = 0; i < opened; i++)
+		replicator_close(m[i].r);
+	cons_group_destroy(&g);
+}
+
 /* Progress arithmetic and the status renderings, on a made-up status. */
 static void test_render(void)
 {
@@ -566,5 +843,7 @@ int main(void)
 	tap_eq(stop_daemon(&r), 0, "daemon stops again");
 
 	test_parallel();
+	test_groups();
+	test_group_vote();
 	return tap_done();
 }

@@ -112,6 +112,40 @@ static void test_parallel_limit(void)
 	tap_eq(n, 0, "limit 0: nothing starts");
 }
 
+/* A group is one entry taking one slot per volume; it is not starved. */
+static void test_group_slots(void)
+{
+	struct sched_volume v[4];
+	size_t start[4], n;
+
+	memset(v, 0, sizeof(v));
+	v[0].slots = 3;		/* a group of three, initial replication like the rest */
+	n = sched_pick(v, 4, 0, 4, start);
+	tap_ok(n == 2 && start[0] == 0 && start[1] == 1, "limit 4: the group (3) and one volume start");
+	tap_ok(v[0].state == SCHED_RUNNING && v[2].state == SCHED_QUEUED, "the rest queue");
+	v[0].running = v[1].running = true;
+	n = sched_pick(v, 4, 0, 4, start);
+	tap_eq(n, 0, "a running group holds its three slots");
+	/* The group is due again while one volume runs: 3 slots free, it fits. */
+	memset(v, 0, sizeof(v));
+	v[0].slots = 3;
+	v[1].running = true;
+	n = sched_pick(v, 4, 0, 4, start);
+	tap_ok(n == 1 && start[0] == 0, "the group starts in the three free slots");
+	/* Two free slots: the group waits at the head, and the single volumes behind it too. */
+	memset(v, 0, sizeof(v));
+	v[0].slots = 3;
+	v[1].running = v[2].running = true;
+	n = sched_pick(v, 4, 0, 4, start);
+	tap_ok(n == 0 && v[0].state == SCHED_QUEUED && v[3].state == SCHED_QUEUED,
+	       "a group that does not fit holds the queue: nothing overtakes it");
+	/* An on-demand volume ahead of the group goes first, then the group when it fits. */
+	v[3].on_demand = true;
+	v[2].running = false;
+	n = sched_pick(v, 4, 0, 4, start);
+	tap_ok(n == 1 && start[0] == 3, "on-demand first; the group still needs three slots");
+}
+
 static void test_blackout(void)
 {
 	struct sched_volume v[3];
@@ -141,5 +175,6 @@ int main(void)
 	test_priorities();
 	test_parallel_limit();
 	test_blackout();
+	test_group_slots();
 	return tap_done();
 }
