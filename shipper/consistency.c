@@ -39,10 +39,105 @@ const char *cons_point_name(enum cons_level l)
 	return l == CONS_CRASH ? "crash-consistent" : l == CONS_APP ? "app-consistent" : "none";
 }
 
+/* ---- the origin's tables ---- */
+
+/*
+ * Load the origin's table for a cycle (snapshot-origin) or for between
+ * cycles (linear) into its inactive slot.
+ */
+static int origin_load(struct cons_volume *v, bool snapshot_origin)
+{
+	char params[32];
+	int err;
+
+	if (snapshot_origin)
+		snprintf(params, sizeof(params), "%u:%u", major(v->cbt_dev), minor(v->cbt_dev));
+	else
+		snprintf(params, sizeof(params), "%u:%u 0", major(v->cbt_dev), minor(v->cbt_dev));
+	err = dmsnap_load(v->origin, v->sectors, snapshot_origin ? "snapshot-origin" : "linear",
+			  params);
+	if (!err)
+		v->loaded = snapshot_origin;
+	return err;
+}
+
+/*
+ * Read the origin's live table into v->so_live: 0 if it is `linear DEV 0`
+ * or `snapshot-origin DEV` over the whole dm-cbt device, -EINVAL (logged
+ * when `volume` is given) if it is anything else.
+ */
+static int origin_read(struct cons_volume *v, const char *volume, const char *device)
+{
+	char type[32], params[256], so[32], lin[40];
+	uint64_t length = 0;
+	struct dmsnap_info di;
+	int err;
+
+	err = dmsnap_info(v->origin, &di);
+	if (!err)
+		err = dmsnap_table(v->origin, type, sizeof(type), params, sizeof(params), &length);
+	if (err == -ENXIO && volume) {
+		log_err("volume %s: there is no device-mapper device %s; create it with dmsetup create %s --table \"0 %" PRIu64 " linear %s 0\" and let users write to it",
+			volume, v->origin, v->origin, v->sectors, device);
+		return -ENODEV;
+	}
+	if (err) {
+		if (volume)
+			log_err("volume %s: cannot read the table of %s: %s", volume, v->origin,
+				strerror(-err));
+		return err;
+	}
+	snprintf(so, sizeof(so), "%u:%u", major(v->cbt_dev), minor(v->cbt_dev));
+	snprintf(lin, sizeof(lin), "%s 0", so);
+	if (di.targets == 1 && length == v->sectors) {
+		if (!strcmp(type, "linear") && !strcmp(params, lin)) {
+			v->so_live = false;
+			return 0;
+		}
+		if (!strcmp(type, "snapshot-origin") && !strcmp(params, so)) {
+			v->so_live = true;
+			return 0;
+		}
+	}
+	if (volume)
+		log_err("volume %s: %s is %u target(s), the first \"0 %" PRIu64 " %s %s\", not \"0 %" PRIu64 " linear %s\" (the dm-cbt device %s): stack a linear table over the whole dm-cbt device (docs/CONSISTENCY.md)",
+			volume, v->origin, di.targets, length, type, params, v->sectors, lin, device);
+	return -EINVAL;
+}
+
+/*
+ * Put the origin back on linear; no snapshot of its volume may exist.  If
+ * that fails, it is left resumed on whatever table it has (snapshot-origin
+ * with no snapshot: slower, never wrong) with no inactive table.
+ */
+static void origin_linear(struct cons_volume *v)
+{
+	struct dmsnap_info di;
+	int err = origin_load(v, false);
+
+	if (!err)
+		err = dmsnap_resume(v->origin);
+	if (!err) {
+		v->so_live = false;
+		return;
+	}
+	if (!dmsnap_info(v->origin, &di)) {
+		if (di.inactive)
+			dmsnap_clear(v->origin);
+		if (di.suspended && dmsnap_resume(v->origin))
+			log_err("device %s stays suspended: resume it with dmsetup resume %s",
+				v->origin, v->origin);
+	}
+	origin_read(v, NULL, NULL);
+	if (v->so_live)
+		log_warn("device %s stays on snapshot-origin until the next cycle: writes are slower, data is safe",
+			 v->origin);
+}
+
 int cons_volume_init(struct cons_volume *v, struct cbt_source *src, const char *device,
 		     const struct cbt_volume_info *info, const struct cons_config *cfg)
 {
-	char type[32], params[256], want[32];
+	struct dmsnap_info di;
 	struct stat st;
 	int err;
 
@@ -52,8 +147,9 @@ int cons_volume_init(struct cons_volume *v, struct cbt_source *src, const char *
 	v->sectors = info->size_bytes / 512;
 	if (!v->cfg)
 		return 0;
+	v->origin = cfg->origin;
 	if (!cfg->cow) {
-		log_err("volume %s: a snapshot origin (%s) needs a COW device too (--cow)",
+		log_err("volume %s: an origin device (%s) needs a COW device too (--cow)",
 			info->name, cfg->origin);
 		return -EINVAL;
 	}
@@ -63,26 +159,35 @@ int cons_volume_init(struct cons_volume *v, struct cbt_source *src, const char *
 		return -EINVAL;
 	}
 	v->cbt_dev = st.st_rdev;
-	err = dmsnap_table(cfg->origin, type, sizeof(type), params, sizeof(params));
-	if (err == -ENXIO) {
-		log_err("volume %s: there is no device-mapper device %s to suspend; create it with dmsetup create %s --table \"0 %" PRIu64 " snapshot-origin %s\" and let users write to it",
-			info->name, cfg->origin, cfg->origin, v->sectors, device);
-		return -ENODEV;
-	}
-	if (err) {
-		log_err("volume %s: cannot read the table of %s: %s", info->name, cfg->origin,
-			strerror(-err));
+	err = origin_read(v, info->name, device);
+	if (err)
 		return err;
-	}
-	snprintf(want, sizeof(want), "%u:%u", major(v->cbt_dev), minor(v->cbt_dev));
-	if (strcmp(type, "snapshot-origin") || strcmp(params, want)) {
-		log_err("volume %s: %s is \"%s %s\", not \"snapshot-origin %s\" (the dm-cbt device %s): stack a snapshot-origin on the dm-cbt device (docs/CONSISTENCY.md)",
-			info->name, cfg->origin, type, params, want, device);
-		return -EINVAL;
-	}
 	snprintf(v->snap, sizeof(v->snap), "%.100s-cbtsnap", info->name);
-	/* An interrupted run's snapshot: its cycle was merged back or is settled. */
-	return dmsnap_remove(v->snap);
+	/*
+	 * What an interrupted run left.  Its cycle is merged back or settled
+	 * later; the snapshot goes first, while the origin is still
+	 * suspended or on snapshot-origin, then the origin goes to linear.
+	 */
+	err = dmsnap_destroy(v->snap);
+	if (!err)
+		err = dmsnap_info(v->origin, &di);
+	if (!err && di.inactive) {
+		log_notice("volume %s: dropping the table left in the inactive slot of %s",
+			   info->name, v->origin);
+		err = dmsnap_clear(v->origin);
+	}
+	if (err)
+		return err;
+	if (v->so_live) {
+		log_notice("volume %s: %s is on snapshot-origin; putting it on linear between cycles",
+			   info->name, v->origin);
+		origin_linear(v);
+	} else if (di.suspended) {
+		log_notice("volume %s: %s was left suspended by an interrupted run; resuming it",
+			   info->name, v->origin);
+		err = dmsnap_resume(v->origin);
+	}
+	return err;
 }
 
 /* ---- hooks ---- */
@@ -189,59 +294,112 @@ static int hooks_post(const struct cons_hooks *h, bool cmd_ran, bool fs_frozen)
 
 /* ---- the instant ---- */
 
+/*
+ * Resume a volume's origin after the freeze.  swap: all went well, resume
+ * with snapshot-origin swapped in.  Else, or if that fails, undo: the
+ * snapshot goes first (the origin is still suspended), then the inactive
+ * table, then the origin resumes on the table it had.  An origin whose
+ * snapshot cannot be torn down stays suspended unless its live table is
+ * snapshot-origin: a snapshot is never active under a writable linear origin.
+ */
+static int origin_resume(struct cons_volume *v, bool swap)
+{
+	int err = 0, e;
+
+	if (!v->suspended) {
+		if (v->loaded && !dmsnap_clear(v->origin))
+			v->loaded = false;
+		return 0;
+	}
+	if (swap) {
+		err = dmsnap_resume(v->origin);
+		if (!err) {
+			v->so_live = true;
+			v->loaded = v->suspended = false;
+			return 0;
+		}
+	}
+	if (v->snapped) {
+		e = dmsnap_destroy(v->snap);
+		origin_read(v, NULL, NULL);	/* a failed swap may have swapped */
+		if (e && !v->so_live) {
+			log_err("device %s stays suspended because snapshot %s could not be removed: remove it with dmsetup remove %s, then dmsetup resume %s",
+				v->origin, v->snap, v->snap, v->origin);
+			return e;
+		}
+		v->snapped = e != 0;
+		if (e && !err)
+			err = e;
+	}
+	dmsnap_clear(v->origin);
+	v->loaded = false;
+	e = dmsnap_resume(v->origin);
+	if (e) {
+		log_err("device %s stays suspended: resume it with dmsetup resume %s", v->origin,
+			v->origin);
+		err = err ? err : e;
+	} else {
+		v->suspended = false;
+	}
+	origin_read(v, NULL, NULL);
+	return err;
+}
+
 int cons_freeze(struct cons_volume **vp, size_t n, const struct cons_hooks *hooks, bool app,
 		enum cons_level *level)
 {
 	bool cmd_ran = false, fs_frozen = false, snap_all = true;
-	size_t suspended = 0, i;
+	struct cons_volume *v;
+	size_t i;
 	int err = 0, e;
 
 	for (i = 0; i < n; i++) {
-		vp[i]->frozen = vp[i]->snapped = false;
-		vp[i]->read_path[0] = '\0';
-		snap_all = snap_all && vp[i]->cfg;
+		v = vp[i];
+		/* A snapshot a failed release (or anything else) left: gone first. */
+		if (v->snap[0]) {
+			err = dmsnap_destroy(v->snap);
+			if (err)
+				return err;
+			v->snapped = false;
+		}
+		v->frozen = v->loaded = v->suspended = false;
+		v->read_path[0] = '\0';
+		snap_all = snap_all && v->cfg;
 	}
+	/* snapshot-origin waits in the inactive slots: the suspends stay short. */
+	for (i = 0; i < n && !err; i++)
+		if (vp[i]->cfg)
+			err = origin_load(vp[i], true);
 	app = app && hooks && (hooks->command || hooks->fsfreeze);
-	if (app && hooks_pre(hooks, &cmd_ran, &fs_frozen)) {
+	if (!err && app && hooks_pre(hooks, &cmd_ran, &fs_frozen)) {
 		log_warn("the pre-freeze hook failed: this point is crash-consistent only, not app-consistent");
 		app = false;
 	}
 	/* From here no write reaches the dm-cbt devices until the resume. */
-	for (; suspended < n; suspended++) {
-		if (!vp[suspended]->cfg)
+	for (i = 0; i < n && !err; i++) {
+		if (!vp[i]->cfg)
 			continue;
 		/* A file system frozen by the hook cannot be frozen again by dm. */
-		err = dmsnap_suspend(vp[suspended]->cfg->origin, !fs_frozen);
-		if (err)
-			goto resume;
+		err = dmsnap_suspend(vp[i]->origin, !fs_frozen);
+		vp[i]->suspended = !err;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !err; i++) {
 		err = vp[i]->src->ops->freeze(vp[i]->src, &vp[i]->tcycle);
-		if (err)
-			goto resume;
-		vp[i]->frozen = true;
+		vp[i]->frozen = !err;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !err; i++) {
 		if (!vp[i]->cfg)
 			continue;
 		err = dmsnap_create(vp[i]->snap, vp[i]->cbt_dev, vp[i]->cfg->cow, vp[i]->sectors,
 				    vp[i]->cfg->chunk_sectors ? vp[i]->cfg->chunk_sectors : 8,
 				    vp[i]->read_path, sizeof(vp[i]->read_path));
-		if (err)
-			goto resume;
-		vp[i]->snapped = true;
+		vp[i]->snapped = !err;
 	}
-resume:
-	while (suspended--) {
-		if (!vp[suspended]->cfg)
-			continue;
-		e = dmsnap_resume(vp[suspended]->cfg->origin);
-		if (e) {
-			log_err("device %s stays suspended: resume it with dmsetup resume %s",
-				vp[suspended]->cfg->origin, vp[suspended]->cfg->origin);
-			if (!err)
-				err = e;
-		}
+	/* The resume swaps snapshot-origin in: writes reach a snapshot's origin only through it. */
+	for (i = 0; i < n; i++) {
+		e = origin_resume(vp[i], !err);
+		if (e && !err)
+			err = e;
 	}
 	if ((cmd_ran || fs_frozen) && hooks_post(hooks, cmd_ran, fs_frozen)) {
 		log_warn("the post-freeze hook failed: this point is crash-consistent only, not app-consistent");
@@ -249,7 +407,7 @@ resume:
 	}
 	if (err) {
 		for (i = 0; i < n; i++) {
-			if (vp[i]->snapped)
+			if (!vp[i]->suspended)
 				cons_release(vp[i]);
 			if (vp[i]->frozen && !vp[i]->src->ops->abort(vp[i]->src, vp[i]->tcycle))
 				vp[i]->frozen = false;
@@ -393,11 +551,14 @@ int cons_release(struct cons_volume *v)
 {
 	int err;
 
-	if (!v->snapped)
-		return 0;
-	err = dmsnap_remove(v->snap);
-	if (!err)
+	if (v->snapped) {
+		err = dmsnap_destroy(v->snap);
+		if (err)
+			return err;	/* the origin stays on snapshot-origin: safe */
 		v->snapped = false;
-	v->read_path[0] = '\0';
-	return err;
+		v->read_path[0] = '\0';
+	}
+	if (v->so_live)
+		origin_linear(v);
+	return 0;
 }

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Consistent cycles (docs/CONSISTENCY.md).  With a `snapshot-origin`
- * device stacked on the dm-cbt device, one freeze instant is: (pre hooks),
- * suspend the origins, freeze every dm-cbt volume, activate a dm-snapshot of
- * each dm-cbt device, resume the origins, (post hooks).  The cycle's blocks
- * are then read from the snapshot, so they are the volume exactly as it
- * was at the freeze however it is written meanwhile.  Several volumes
- * passed together (a consistency group) share the instant.
+ * Consistent cycles (docs/CONSISTENCY.md).  Users write to an origin
+ * device stacked on the dm-cbt device; between cycles its table is
+ * `linear` (no cost), during a cycle `snapshot-origin`.  One freeze instant
+ * is: (pre hooks), load snapshot-origin into each origin's inactive slot,
+ * suspend the origins, freeze every dm-cbt volume, activate a dm-snapshot
+ * of each dm-cbt device, resume the origins (swapping in snapshot-origin),
+ * (post hooks).  The cycle's blocks are then read from the snapshot, so
+ * they are the volume exactly as it was at the freeze however it is
+ * written meanwhile; cons_release removes the snapshot and swaps `linear`
+ * back.  A snapshot is only ever active while its origin's live table is
+ * snapshot-origin or the origin is suspended.  Several volumes passed
+ * together (a consistency group) share the instant.
  */
 #ifndef CBTSHIP_CONSISTENCY_H
 #define CBTSHIP_CONSISTENCY_H
@@ -43,7 +48,7 @@ struct cons_hooks {
 
 /* Configuration of one volume's consistent cycles (a snapshot per cycle). */
 struct cons_config {
-	const char *origin;		/* dm name of the snapshot-origin over the cbt device */
+	const char *origin;		/* dm name of the users' device over the cbt device */
 	const char *cow;		/* block device for the snapshot's copies */
 	uint32_t chunk_sectors;		/* 0 = 8 (4 KiB) */
 };
@@ -54,6 +59,7 @@ struct cons_volume {
 	struct cbt_source *src;
 	const struct cons_config *cfg;	/* NULL: plain freeze, data read live */
 	char snap[DMSNAP_NAME_BUF];	/* cons_volume_init() names it */
+	const char *origin;		/* cfg->origin (kept while cfg is lent out) */
 	dev_t cbt_dev;
 	uint64_t sectors;
 	/* results */
@@ -61,12 +67,18 @@ struct cons_volume {
 	bool frozen;			/* the kernel cycle is frozen */
 	bool snapped;			/* snap exists; read from read_path */
 	char read_path[64];
+	/* the origin's state, kept by cons_freeze and cons_release */
+	bool so_live;			/* its live table is snapshot-origin */
+	bool loaded;			/* snapshot-origin waits in its inactive slot */
+	bool suspended;
 };
 
 /*
- * Check that cfg->origin is a snapshot-origin over the dm-cbt device
- * `device` (info: its tracking), name the volume's snapshot and remove a stale one that an
- * interrupted run left.
+ * Check that cfg->origin is a `linear` or `snapshot-origin` table over the
+ * whole dm-cbt device `device` (info: its tracking), name the volume's
+ * snapshot, and repair what an interrupted run left: its snapshot removed
+ * (first), the origin's inactive table cleared, the origin resumed on
+ * `linear`.
  */
 int cons_volume_init(struct cons_volume *v, struct cbt_source *src, const char *device,
 		     const struct cbt_volume_info *info, const struct cons_config *cfg);
@@ -125,7 +137,13 @@ int cons_group_commit_vote(struct cons_group *g, bool ok);
 /* Is v's snapshot still valid (its COW device did not fill up)? */
 int cons_snapshot_valid(struct cons_volume *v, bool *valid);
 
-/* Remove v's snapshot once the cycle is stored (or given up). */
+/*
+ * Once the cycle is stored (or given up): remove v's snapshot, then put
+ * the origin back on `linear`.  An error only if the snapshot could not be
+ * torn down (the origin then stays on snapshot-origin, which is safe; the
+ * next cons_freeze tries again).  An origin that cannot be put back on
+ * linear is logged and stays on snapshot-origin: slower, never wrong.
+ */
 int cons_release(struct cons_volume *v);
 
 #endif

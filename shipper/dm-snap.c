@@ -101,12 +101,42 @@ int dmsnap_suspend(const char *name, bool lockfs)
 
 int dmsnap_resume(const char *name)
 {
-	return suspend_resume(name, 0, "resume");
+	/* The flag only matters for the suspend of a swap on a live device. */
+	return suspend_resume(name, DM_SKIP_LOCKFS_FLAG, "resume");
+}
+
+int dmsnap_clear(const char *name)
+{
+	int err = dm_named(DM_TABLE_CLEAR, name, 0, NULL);
+
+	if (err)
+		log_err("cannot clear the inactive table of device-mapper device %s: %s; clear it with dmsetup clear %s",
+			name, strerror(-err), name);
+	return err;
+}
+
+int dmsnap_info(const char *name, struct dmsnap_info *info)
+{
+	struct dm_ioctl *io;
+	int err = dm_named(DM_DEV_STATUS, name, 0, &io);
+
+	memset(info, 0, sizeof(*info));
+	if (err) {
+		if (err != -ENXIO)
+			log_err("cannot read the state of device-mapper device %s: %s", name,
+				strerror(-err));
+		return err;
+	}
+	info->suspended = io->flags & DM_SUSPEND_FLAG;
+	info->inactive = io->flags & DM_INACTIVE_PRESENT_FLAG;
+	info->targets = io->target_count;
+	free(io);
+	return 0;
 }
 
 /* The first target of a table or status reply. */
 static int first_target(struct dm_ioctl *io, char *type, size_t type_len, char *params,
-			size_t params_len)
+			size_t params_len, uint64_t *length)
 {
 	struct dm_target_spec *spec;
 	const char *text;
@@ -124,31 +154,35 @@ static int first_target(struct dm_ioctl *io, char *type, size_t type_len, char *
 	if (type)
 		snprintf(type, type_len, "%s", spec->target_type);
 	snprintf(params, params_len, "%s", text);
+	if (length)
+		*length = spec->length;
 	return 0;
 }
 
 static int table_or_status(const char *name, uint32_t flags, char *type, size_t type_len,
-			   char *params, size_t params_len)
+			   char *params, size_t params_len, uint64_t *length)
 {
 	struct dm_ioctl *io;
 	int err = dm_named(DM_TABLE_STATUS, name, flags, &io);
 
 	if (err)
 		return err;
-	err = first_target(io, type, type_len, params, params_len);
+	err = first_target(io, type, type_len, params, params_len, length);
 	free(io);
 	return err;
 }
 
-int dmsnap_table(const char *name, char *type, size_t type_len, char *params, size_t params_len)
+int dmsnap_table(const char *name, char *type, size_t type_len, char *params, size_t params_len,
+		 uint64_t *length)
 {
-	return table_or_status(name, DM_STATUS_TABLE_FLAG, type, type_len, params, params_len);
+	return table_or_status(name, DM_STATUS_TABLE_FLAG, type, type_len, params, params_len,
+			       length);
 }
 
 int dmsnap_snapshot_status(const char *name, bool *valid, uint64_t *used, uint64_t *total)
 {
 	char type[DM_MAX_TYPE_NAME], params[256];
-	int err = table_or_status(name, 0, type, sizeof(type), params, sizeof(params));
+	int err = table_or_status(name, 0, type, sizeof(type), params, sizeof(params), NULL);
 
 	*valid = false;
 	*used = *total = 0;
@@ -165,7 +199,8 @@ int dmsnap_snapshot_status(const char *name, bool *valid, uint64_t *used, uint64
 	return 0;
 }
 
-int dmsnap_remove(const char *name)
+/* DM_DEV_REMOVE, retried while busy; -errno, not logged; 0 if there is no such device. */
+static int remove_retry(const char *name)
 {
 	struct dm_ioctl *io;
 	int err = check_name(name), tries;
@@ -185,38 +220,85 @@ int dmsnap_remove(const char *name)
 			break;
 		nanosleep(&ts, NULL);
 	}
-	if (err == -ENXIO)
-		err = 0;
+	free(io);
+	return err == -ENXIO ? 0 : err;
+}
+
+int dmsnap_remove(const char *name)
+{
+	int err = remove_retry(name);
+
 	if (err)
 		log_err("cannot remove device-mapper device %s: %s; remove it with dmsetup remove %s",
 			name, strerror(-err), name);
-	free(io);
 	return err;
 }
 
-static int load_snapshot(const char *name, dev_t origin_dev, dev_t cow_dev, uint64_t sectors,
-			 uint32_t chunk_sectors)
+int dmsnap_destroy(const char *name)
 {
-	struct dm_ioctl *io = dm_alloc(name, 0);
-	struct dm_target_spec *spec;
-	size_t room;
-	int err, n;
+	char type[DM_MAX_TYPE_NAME], params[256];
+	uint64_t sectors = 0;
+	int err = remove_retry(name);
 
+	if (err != -EBUSY) {
+		if (err)
+			log_err("cannot remove snapshot %s: %s; remove it with dmsetup remove %s",
+				name, strerror(-err), name);
+		return err;
+	}
+	/*
+	 * Held open: an `error` table in its place destroys the snapshot
+	 * target when the swap's resume drops the old table, open or not.
+	 */
+	err = dmsnap_table(name, type, sizeof(type), params, sizeof(params), &sectors);
+	if (!err && strcmp(type, "snapshot") && strcmp(type, "error")) {
+		log_err("device-mapper device %s is a %s, not a snapshot cbtship made; rename or remove it",
+			name, type);
+		return -EEXIST;
+	}
+	if (!err && strcmp(type, "error")) {
+		err = dmsnap_load(name, sectors, "error", "");
+		if (!err)
+			err = dmsnap_resume(name);
+	}
+	if (err) {
+		log_err("snapshot %s is held open and could not be disabled (%s); close what holds it and remove it with dmsetup remove %s",
+			name, strerror(-err), name);
+		return err;
+	}
+	log_warn("snapshot %s is held open: its snapshot target was destroyed and the device is left with an error table; close what holds it, the next cycle removes it",
+		 name);
+	return 0;
+}
+
+int dmsnap_load(const char *name, uint64_t sectors, const char *type, const char *params)
+{
+	struct dm_target_spec *spec;
+	struct dm_ioctl *io;
+	size_t len = strlen(params);
+	int err = check_name(name);
+
+	if (err)
+		return err;
+	if (strlen(type) >= sizeof(spec->target_type) ||
+	    sizeof(struct dm_ioctl) + sizeof(*spec) + len + 1 > DM_BUF_BYTES)
+		return -EINVAL;
+	io = dm_alloc(name, 0);
 	if (!io)
 		return -ENOMEM;
 	spec = (struct dm_target_spec *)((char *)io + io->data_start);
 	spec->sector_start = 0;
 	spec->length = sectors;
-	snprintf(spec->target_type, sizeof(spec->target_type), "snapshot");
-	room = DM_BUF_BYTES - io->data_start - sizeof(*spec);
-	n = snprintf((char *)(spec + 1), room, "%u:%u %u:%u N %u", major(origin_dev),
-		     minor(origin_dev), major(cow_dev), minor(cow_dev), chunk_sectors);
+	snprintf(spec->target_type, sizeof(spec->target_type), "%s", type);
+	memcpy(spec + 1, params, len + 1);
 	io->target_count = 1;
-	io->data_size = io->data_start + (uint32_t)sizeof(*spec) + (uint32_t)n + 1;
+	io->data_size = io->data_start + (uint32_t)sizeof(*spec) + (uint32_t)len + 1;
 	err = dm_call(DM_TABLE_LOAD, io);
 	if (err)
-		log_err("cannot load the snapshot table \"0 %" PRIu64 " snapshot %s\" into %s: %s; is the dm-snapshot module loaded (modprobe dm-snapshot) and the COW device unused?",
-			sectors, (char *)(spec + 1), name, strerror(-err));
+		log_err("cannot load the table \"0 %" PRIu64 " %s %s\" into device-mapper device %s: %s%s",
+			sectors, type, params, name, strerror(-err),
+			strncmp(type, "snapshot", 8) ? "" :
+			"; is the dm-snapshot module loaded (modprobe dm-snapshot) and the COW device unused?");
 	free(io);
 	return err;
 }
@@ -224,6 +306,7 @@ static int load_snapshot(const char *name, dev_t origin_dev, dev_t cow_dev, uint
 int dmsnap_create(const char *name, dev_t origin_dev, const char *cow_path, uint64_t sectors,
 		  uint32_t chunk_sectors, char *path, size_t path_len)
 {
+	char params[64];
 	struct dm_ioctl *io;
 	struct stat st;
 	dev_t dev;
@@ -252,7 +335,9 @@ int dmsnap_create(const char *name, dev_t origin_dev, const char *cow_path, uint
 		goto out;
 	}
 	dev = (dev_t)io->dev;
-	err = load_snapshot(name, origin_dev, st.st_rdev, sectors, chunk_sectors);
+	snprintf(params, sizeof(params), "%u:%u %u:%u N %u", major(origin_dev), minor(origin_dev),
+		 major(st.st_rdev), minor(st.st_rdev), chunk_sectors);
+	err = dmsnap_load(name, sectors, "snapshot", params);
 	if (!err)
 		err = dmsnap_resume(name);
 	if (err) {

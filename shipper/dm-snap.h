@@ -2,9 +2,11 @@
 /*
  * The few device-mapper operations a consistent cycle needs, through the
  * dm ioctls (linux/dm-ioctl.h, no library): suspend and resume a device,
- * read its table, create a `snapshot` of the dm-cbt device on a COW device,
- * ask whether that snapshot is still valid, remove it.  docs/CONSISTENCY.md
- * has the device stack and the order of the steps.
+ * load a table into its inactive slot (swapped in by the next resume) or
+ * clear that slot, read its table and state, create a `snapshot` of the
+ * dm-cbt device on a COW device, ask whether that snapshot is still valid,
+ * tear it down.  docs/CONSISTENCY.md has the device stack and the order of
+ * the steps.
  */
 #ifndef CBTSHIP_DM_SNAP_H
 #define CBTSHIP_DM_SNAP_H
@@ -17,21 +19,48 @@
 #define DMSNAP_NAME_MAX	127
 #define DMSNAP_NAME_BUF	(DMSNAP_NAME_MAX + 1)
 
-/* Suspend dm device `name` (flushing; lockfs freezes a mounted file system). */
+/*
+ * Suspend dm device `name`: in-flight I/O completes, new I/O waits (not
+ * noflush); lockfs also freezes a mounted file system.
+ */
 int dmsnap_suspend(const char *name, bool lockfs);
+/*
+ * Resume dm device `name`, swapping in the table in its inactive slot if
+ * one was loaded.  A device that is not suspended is suspended for the swap
+ * without lockfs (a swap between pass-through tables needs no frozen file
+ * system) and flushing (in-flight writes complete first, later ones go
+ * through the new table, in order).
+ */
 int dmsnap_resume(const char *name);
 
+/* Load `0 sectors type params` into the inactive slot of dm device `name`. */
+int dmsnap_load(const char *name, uint64_t sectors, const char *type, const char *params);
+/* Drop the inactive slot's table of `name`, if any. */
+int dmsnap_clear(const char *name);
+
+/* State of a dm device (DM_DEV_STATUS). */
+struct dmsnap_info {
+	bool suspended;
+	bool inactive;		/* a table waits in the inactive slot */
+	uint32_t targets;	/* targets of the live table */
+};
+
+/* -ENXIO (not logged) if there is no such device. */
+int dmsnap_info(const char *name, struct dmsnap_info *info);
+
 /*
- * The first target of dm device `name`: its type (e.g. "snapshot-origin")
- * and parameters.  -ENXIO (not logged) if there is no such device.
+ * The first target of dm device `name`'s live table: its type (e.g.
+ * "snapshot-origin"), parameters and length in sectors (if wanted).
+ * -ENXIO (not logged) if there is no such device.
  */
-int dmsnap_table(const char *name, char *type, size_t type_len, char *params, size_t params_len);
+int dmsnap_table(const char *name, char *type, size_t type_len, char *params, size_t params_len,
+		 uint64_t *length);
 
 /*
  * Create and activate dm device `name` = `snapshot ORIGIN COW N CHUNK` of
  * `sectors` sectors, where origin is the device numbered origin_dev and
  * cow the block device at cow_path; non-persistent (the snapshot lives for
- * one cycle).  The origin's snapshot-origin device must be suspended.
+ * one cycle).  The device users write to (over the origin) must be suspended.
  * *path: a node to read the snapshot from (/dev/dm-N).
  */
 int dmsnap_create(const char *name, dev_t origin_dev, const char *cow_path, uint64_t sectors,
@@ -45,5 +74,14 @@ int dmsnap_snapshot_status(const char *name, bool *valid, uint64_t *used, uint64
 
 /* Remove dm device `name`; 0 if it does not exist. */
 int dmsnap_remove(const char *name);
+
+/*
+ * Tear down the snapshot `name`; 0 if it does not exist.  Removed if it
+ * can be; if it is held open (-EBUSY), its table is replaced by `error`, so
+ * that the snapshot target is destroyed anyway (unregistered from its
+ * origin, which then copies nothing for it) and the empty device is left to
+ * be removed later.  On success no snapshot target of that name remains.
+ */
+int dmsnap_destroy(const char *name);
 
 #endif

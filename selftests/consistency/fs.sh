@@ -73,6 +73,7 @@ one_fs() {
 		must "$CBTSHIP" replicate --store "$work/$fs.store" --key "$work/key" \
 			--state-dir "$work/$fs.state" --origin "$name-origin" --cow "$cow" \
 			${hook:+--fsfreeze "$work/mnt"} --once "/dev/mapper/$name"
+		between_cycles "$name"
 		sleep 1
 	done
 	# Stopped between two commands, so nothing of it holds the mount.

@@ -9,7 +9,9 @@
 # some write K; failover --instant X of both replicas gives that state too.
 # Negative controls: the two volumes replicated separately (one after the
 # other) give point pairs that are not one state, and so do copies of two
-# different instants.  CONS_CYCLES (default 1 delta) takes more.
+# different instants.  Between group cycles both origins are on linear with
+# no snapshot, during them on snapshot-origin with their snapshots active.
+# CONS_CYCLES (default 1 delta) takes more.
 
 . "$(dirname "$0")/../common/lib.sh"
 . "$(dirname "$0")/cons-lib.bash"
@@ -34,12 +36,12 @@ cons_stack gb "$d2"
 must "$CBTSHIP" keygen "$work/key"
 DEVS=/dev/mapper/ga-origin,/dev/mapper/gb-origin
 
-cons_hook "$work/hook" "$work" 40
+cons_hook "$work/hook" "$work" 40 ga gb
 
 start_writer() {
 	dd if=/dev/zero of=/dev/mapper/ga-origin bs=1M oflag=direct status=none 2>/dev/null
 	dd if=/dev/zero of=/dev/mapper/gb-origin bs=1M oflag=direct status=none 2>/dev/null
-	rm -f "$work/progress"
+	rm -f "$work/progress" "$work"/during-*
 	"$work/ow" write "$DEVS" $SEED $SLOTS 1 0 "$work/progress" &
 	writer=$!
 	echo "$writer" >"$work/writer.pid"
@@ -85,8 +87,12 @@ for i in $(seq 0 "$CYCLES"); do
 		--state-dir "$work/grp.state" --group db --hook "$work/hook" \
 		--origin ga-origin --cow "$c1" --origin gb-origin --cow "$c2" --once \
 		/dev/mapper/ga /dev/mapper/gb
+	between_cycles ga
+	between_cycles gb
 done
 stop_writer
+check_during "$work/during-ga" "ga snapshot-origin snapshot active" $((CYCLES + 1))
+check_during "$work/during-gb" "gb snapshot-origin snapshot active" $((CYCLES + 1))
 apply_both grp
 mapfile -t ia < <(instants "$work/grp-ga.img")
 mapfile -t ib < <(instants "$work/grp-gb.img")
