@@ -69,10 +69,13 @@ fuzz:
 	$(MAKE) -C shipper fuzz
 
 # Everything, from a fresh machine: dependencies, build, host and VM tests.
+# The builds use every CPU, one after the other (unit shares shipper/.obj
+# with all).
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 check: deps
-	$(MAKE) all
-	$(MAKE) unit
-	$(MAKE) fuzz
+	$(MAKE) -j$(NPROC) all
+	$(MAKE) -j$(NPROC) unit
+	$(MAKE) -j$(NPROC) fuzz
 	selftests/run
 
 # Host-only tests (no guest boot).

@@ -74,7 +74,7 @@ for flavour in cloud rt; do
 	mkdir -p "$build/kmod"
 	cp "$ROOT/Kbuild" "$build/" && cp -r "$ROOT/uapi" "$build/" &&
 		cp "$ROOT"/kmod/Kbuild "$ROOT"/kmod/*.[ch] "$build/kmod/"
-	make -C "/lib/modules/$kver/build" M="$build" modules >"$tmp/build-$flavour.log" 2>&1
+	make -C "/lib/modules/$kver/build" M="$build" -j"$(nproc)" modules >"$tmp/build-$flavour.log" 2>&1
 	rc=$?
 	[[ $rc == 0 ]] || tail -n 20 "$tmp/build-$flavour.log" | sed 's/^/#   /'
 	check "$flavour: dm-cbt builds for $kver" test $rc = 0

@@ -3,7 +3,8 @@
 # run, one that leaves a kernel WARNING, one that panics, one that times
 # out) and checks the working directory, environment, exit status, output,
 # dm-linear on brd, modprobe dm-cbt (when built), --share, --disk, the
-# kernel-log checks and --timeout.
+# kernel-log checks, --timeout, --no-pvh, --root-cache none and
+# --print-kernel.
 # Exit 0: pass, 1: fail, 77: skip (with the reason).
 
 set -u
@@ -25,6 +26,8 @@ check "unknown option exits 2" test $? = 2
 check "bad --mem exits 2" test $? = 2
 "$VMRUN" >/dev/null 2>&1
 check "missing COMMAND exits 2" test $? = 2
+"$VMRUN" --root-cache sometimes -- true >/dev/null 2>&1
+check "bad --root-cache exits 2" test $? = 2
 
 # --- boot 1: cwd, env, exit status, dm-linear, --share, --disk, ignore -----
 token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -67,6 +70,8 @@ if [[ -f $ROOT/kmod/dm-cbt.ko ]] &&
 	expect_ko=1
 fi
 
+check "--print-kernel prints the kernel a run boots ($kver)" test "$("$VMRUN" --print-kernel 2>&1)" = "$kver"
+
 (cd "$ROOT/selftests/harness" &&
 	"$VMRUN" --timeout 600 --env "TOKEN=$token" --env "SHARE=$share" --env "EXPECT_KO=$expect_ko" --share "$share" \
 		--disk "$disk" --dmesg-ignore 'vm-run-selftest-ignore-me$' \
@@ -99,8 +104,9 @@ check "the guest's dmesg was saved next to the log" test -s "$tmp/boot1.dmesg"
 check "--dmesg-ignore let a WARNING: line pass (it is in the saved dmesg)" \
 	grep -q "WARNING: provoked on purpose, vm-run-selftest-ignore-me" "$tmp/boot1.dmesg"
 
-# --- boot 2: a kernel WARNING fails the run (booting the bzImage) -----------
-"$VMRUN" --timeout 600 --no-module --no-pvh -- \
+# --- boot 2: a kernel WARNING fails the run (booting the bzImage, root
+# read through 9p without the guest's cache) ----------------------------------
+"$VMRUN" --timeout 600 --no-module --no-pvh --root-cache none -- \
 	sh -c 'echo "WARNING: CPU: 0 PID: 1 at vm-run selftest" >/dev/kmsg; echo done' \
 	>"$tmp/out2" 2>"$tmp/err2"
 rc=$?

@@ -25,6 +25,7 @@
 #include "cbt-source.h"
 #include "key.h"
 #include "log.h"
+#include "replicate-fixture.h"
 #include "replicate.h"
 #include "statedir.h"
 #include "store.h"
@@ -68,16 +69,9 @@ static int run_cycle(bool faulty, struct replicate_summary *sum)
 		.state_dir = sdir, .stop = &stop_flag,
 		.put_fault = faulty ? fault : NULL,
 	};
-	struct replicator *r;
-	int err;
 
 	seg_puts = 0;
-	err = replicator_open(&o, &r);
-	if (err)
-		return err;
-	err = replicator_cycle(r, sum);
-	replicator_close(r);
-	return err;
+	return test_replicate(&o, TEST_RUN_CYCLE, sum, NULL);
 }
 
 /* Segment objects of cycle 1 visible in the store. */
@@ -123,26 +117,9 @@ static void write_block(uint64_t b, uint64_t seed)
 static int replica_equal(void)
 {
 	struct apply_result res;
-	struct cbt_key key;
-	struct vstore *vs;
-	struct store *st;
 	char ha[65], hb[65];
-	int err;
 
-	err = key_load(keyfile, &key);
-	if (err)
-		return 0;
-	err = store_open(store, false, &st);
-	if (!err) {
-		err = vstore_open(st, volume, &key, &vs);
-		if (!err) {
-			err = apply_pending(vs, replica, &res);
-			vstore_close(vs);
-		}
-		store_close(st);
-	}
-	key_wipe(&key);
-	if (err)
+	if (test_apply(store, keyfile, volume, replica, &res))
 		return 0;
 	test_hash_file(data, ha);
 	test_hash_file(replica, hb);

@@ -25,6 +25,7 @@
 #include "key.h"
 #include "le.h"
 #include "log.h"
+#include "replicate-fixture.h"
 #include "replicate.h"
 #include "store.h"
 #include "tap.h"
@@ -149,48 +150,21 @@ static int run_cycle(int r, struct replicate_summary *sum)
 		.put_fault = put_fault,
 		.stop = &stop_flag,
 	};
-	struct replicator *rp;
-	int err;
 
-	err = replicator_open(&o, &rp);
-	if (err)
-		return err;
-	err = replicator_cycle(rp, sum);
-	replicator_close(rp);
-	return err;
+	return test_replicate(&o, TEST_RUN_CYCLE, sum, NULL);
 }
 
 static int open_vol(int r, struct store **st, struct vstore **vs)
 {
-	struct cbt_key key;
-	int err;
-
-	err = key_load(keyfile, &key);
-	if (err)
-		return err;
-	err = store_open(store[r], false, st);
-	if (!err) {
-		err = vstore_open(*st, "vol", &key, vs);
-		if (err)
-			store_close(*st);
-	}
-	key_wipe(&key);
-	return err;
+	return apply_open_volume(store[r], keyfile, "vol", st, vs);
 }
 
 static int apply_run(int r, uint64_t *now)
 {
-	struct apply_result res = { 0 };
-	struct store *st;
-	struct vstore *vs;
-	int err = open_vol(r, &st, &vs);
+	struct apply_result res;
+	int err = test_apply(store[r], keyfile, "vol", replica[r], &res);
 
-	if (err)
-		return err;
-	err = apply_pending(vs, replica[r], &res);
 	*now = res.now;
-	vstore_close(vs);
-	store_close(st);
 	return err;
 }
 

@@ -19,6 +19,7 @@
 #include "cbt-source.h"
 #include "key.h"
 #include "log.h"
+#include "replicate-fixture.h"
 #include "replicate.h"
 #include "store.h"
 #include "tap.h"
@@ -103,41 +104,16 @@ static int run_cycle(struct replicate_summary *sum)
 		.reader = { .queue_depth = 4, .max_read_bytes = 64 * 1024 },
 		.stop = &stop_flag,
 	};
-	struct replicator *r;
-	int err;
 
-	err = replicator_open(&o, &r);
-	if (err)
-		return err;
-	err = replicator_cycle(r, sum);
-	replicator_close(r);
-	return err;
+	return test_replicate(&o, TEST_RUN_CYCLE, sum, NULL);
 }
 
 static int apply_all(uint64_t *now)
 {
 	struct apply_result res;
-	struct cbt_key key;
-	struct vstore *vs;
-	struct store *st;
-	int err;
+	int err = test_apply(store, keyfile, "vol", replica, &res);
 
-	err = key_load(keyfile, &key);
-	if (err)
-		return err;
-	err = store_open(store, false, &st);
-	if (err)
-		goto out_key;
-	err = vstore_open(st, "vol", &key, &vs);
-	if (err)
-		goto out_store;
-	err = apply_pending(vs, replica, &res);
 	*now = res.now;
-	vstore_close(vs);
-out_store:
-	store_close(st);
-out_key:
-	key_wipe(&key);
 	return err;
 }
 

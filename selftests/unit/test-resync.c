@@ -29,6 +29,7 @@
 #include "cbt-source.h"
 #include "key.h"
 #include "log.h"
+#include "replicate-fixture.h"
 #include "replicate.h"
 #include "statedir.h"
 #include "store.h"
@@ -106,15 +107,8 @@ static int run(int resync, struct replicate_summary *sum)
 		.fake_state = "vol.state", .volume = "vol", .state_dir = "sd",
 		.writer = { .codec = CODEC_ZSTD, .level = 1 }, .put_fault = put_fault,
 	};
-	struct replicator *r;
-	int err;
 
-	err = replicator_open(&o, &r);
-	if (err)
-		return err;
-	err = resync ? replicator_resync(r, sum) : replicator_cycle(r, sum);
-	replicator_close(r);
-	return err;
+	return test_replicate(&o, resync ? TEST_RUN_RESYNC : TEST_RUN_CYCLE, sum, NULL);
 }
 
 static int detach(uint64_t *saved)
@@ -123,15 +117,8 @@ static int detach(uint64_t *saved)
 		.store = "store", .key_path = "key", .device = "vol.img",
 		.fake_state = "vol.state", .volume = "vol", .state_dir = "sd",
 	};
-	struct replicator *r;
-	int err;
 
-	err = replicator_open(&o, &r);
-	if (err)
-		return err;
-	err = replicator_detach(r, saved);
-	replicator_close(r);
-	return err;
+	return test_replicate(&o, TEST_RUN_DETACH, NULL, saved);
 }
 
 /* The target side: apply pending cycles, optionally publish the replica's hashes. */
@@ -139,25 +126,18 @@ static int target(int publish)
 {
 	struct apply_result res;
 	struct blockhash_stats hs;
-	struct cbt_key key;
 	struct vstore *vs;
 	struct store *st;
 	int err;
 
-	if (key_load("key", &key))
-		return -EIO;
-	err = store_open("store", false, &st);
+	err = apply_open_volume("store", "key", "vol", &st, &vs);
 	if (err)
-		goto out_key;
-	err = vstore_open(st, "vol", &key, &vs);
-	if (!err)
-		err = apply_pending(vs, "replica", &res);
+		return err;
+	err = apply_pending(vs, "replica", &res);
 	if (!err && publish)
 		err = blockhash_publish(vs, "replica", res.now, 0, &hs);
 	vstore_close(vs);
 	store_close(st);
-out_key:
-	key_wipe(&key);
 	return err;
 }
 

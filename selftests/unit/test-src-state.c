@@ -21,6 +21,7 @@
 #include "key.h"
 #include "log.h"
 #include "migrate.h"
+#include "replicate-fixture.h"
 #include "replicate.h"
 #include "src-state.h"
 #include "store.h"
@@ -49,15 +50,8 @@ static int cycle(struct replicate_summary *sum)
 		.volume = "vol", .writer = { .codec = CODEC_NONE },
 		.put_fault = put_fault,
 	};
-	struct replicator *r;
-	int err;
 
-	err = replicator_open(&o, &r);
-	if (err)
-		return err;
-	err = replicator_cycle(r, sum);
-	replicator_close(r);
-	return err;
+	return test_replicate(&o, TEST_RUN_CYCLE, sum, NULL);
 }
 
 /* Write random data to blocks [start, start + count) and tell the fake kernel. */
