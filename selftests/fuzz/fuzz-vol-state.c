@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (rejected) {
 		ret = vol_rejection_get(vs, &rej);
-		FUZZ_CHECK(ret == 0 || ret == -EPROTO || ret == -EBADMSG);
+		FUZZ_CHECK(ret == 0 || ret == -EPROTO || ret == -EBADMSG || ret == -EKEYREJECTED);
 		FUZZ_CHECK(ret != 0 || sealed);
 		if (ret)
 			return 0;
@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	ret = vol_state_get(vs, &st);
-	FUZZ_CHECK(ret == 0 || ret == -EPROTO || ret == -EBADMSG);
+	FUZZ_CHECK(ret == 0 || ret == -EPROTO || ret == -EBADMSG || ret == -EKEYREJECTED);
 	FUZZ_CHECK(ret != 0 || sealed);
 	if (ret)
 		return 0;
