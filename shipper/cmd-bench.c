@@ -193,13 +193,21 @@ static int bench_seal(const uint8_t *s, size_t len, bool sha, double *secs)
 enum bench_kind { BK_CRC, BK_ZERO, BK_CODEC, BK_SEAL, BK_SHA };
 
 /* One thread's run of one stage over the whole sample. */
+/* Holds a measurement's threads until all exist, so they run at once. */
+struct bench_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	bool open;
+	bool cancel;		/* a thread could not be started: nobody measures */
+};
+
 struct bench_job {
 	enum bench_kind kind;
 	const struct codec_ops *codec;
 	int level;
 	const uint8_t *s;
 	size_t len;
-	pthread_barrier_t *start;	/* all threads of a measurement begin together */
+	struct bench_gate *start;
 	double secs;			/* this thread's CPU time */
 	size_t out_bytes;
 	int err;
@@ -209,7 +217,15 @@ static void *bench_job_run(void *arg)
 {
 	struct bench_job *j = arg;
 
-	pthread_barrier_wait(j->start);
+	bool cancel;
+
+	pthread_mutex_lock(&j->start->lock);
+	while (!j->start->open)
+		pthread_cond_wait(&j->start->cv, &j->start->lock);
+	cancel = j->start->cancel;
+	pthread_mutex_unlock(&j->start->lock);
+	if (cancel)
+		return NULL;
 	switch (j->kind) {
 	case BK_CRC:
 		j->secs = bench_crc(j->s, j->len);
@@ -240,7 +256,7 @@ static int bench_stage(const struct bench_job *proto, unsigned int threads, doub
 {
 	struct bench_job *jobs = calloc(threads, sizeof(*jobs));
 	pthread_t *tids = calloc(threads, sizeof(*tids));
-	pthread_barrier_t start;
+	struct bench_gate start = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false };
 	double best = 0, sum;
 	int err = 0;
 
@@ -251,24 +267,28 @@ static int bench_stage(const struct bench_job *proto, unsigned int threads, doub
 	for (int rep = 0; rep < BENCH_REPS && !err; rep++) {
 		unsigned int started = 0;
 
-		pthread_barrier_init(&start, NULL, threads);
+		start.open = start.cancel = false;
 		for (unsigned int i = 0; i < threads; i++) {
 			jobs[i] = *proto;
 			jobs[i].start = &start;
 		}
 		/* Thread 0 is this one; the others are started first. */
-		for (unsigned int i = 1; i < threads && !err; i++, started++)
+		for (unsigned int i = 1; i < threads && !err; i++) {
 			err = -pthread_create(&tids[i], NULL, bench_job_run, &jobs[i]);
-		if (err) {
-			log_err("bench: cannot start a thread: %s", strerror(-err));
-			/* The started ones wait at the barrier for the rest: release them. */
-			for (unsigned int i = started + 1; i < threads; i++)
-				pthread_barrier_wait(&start);
+			if (!err)
+				started++;
 		}
-		bench_job_run(&jobs[0]);
+		if (err)
+			log_err("bench: cannot start a thread: %s", strerror(-err));
+		pthread_mutex_lock(&start.lock);
+		start.open = true;
+		start.cancel = err != 0;
+		pthread_cond_broadcast(&start.cv);
+		pthread_mutex_unlock(&start.lock);
+		if (!err)
+			bench_job_run(&jobs[0]);
 		for (unsigned int i = 1; i <= started; i++)
 			pthread_join(tids[i], NULL);
-		pthread_barrier_destroy(&start);
 		sum = 0;
 		for (unsigned int i = 0; i < threads && !err; i++) {
 			err = jobs[i].err;
