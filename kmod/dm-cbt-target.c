@@ -27,7 +27,7 @@
 
 #define CBT_MIN_BLOCK_SIZE	512U
 #define CBT_MAX_BLOCK_SIZE	SZ_1M
-#define CBT_MAX_OPT_ARGS	9U
+#define CBT_MAX_OPT_ARGS	11U
 #define CBT_MAX_RING_SIZE	BIT(24)		/* records; 640 MiB */
 #define CBT_MAX_MEMORY_CAP	BIT(30)		/* MiB */
 #define CBT_MAX_REGION_SIZE	BIT_ULL(40)
@@ -49,6 +49,9 @@ struct cbt_target {
 	char *metadata_path;		/* kstrdup'd; NULL: no log */
 	bool has_region_size;
 	u64 region_size;		/* bytes */
+
+	bool has_data_of;
+	dev_t data_of;			/* the device whose data dev presents */
 
 	struct dm_dev *meta_dev;
 	struct cbt_wil *wil;
@@ -96,6 +99,21 @@ static int parse_decimal(const char *arg, unsigned long max,
 	    kstrtoul(arg, 10, val) || *val > max)
 		return -EINVAL;
 	return 0;
+}
+
+/* "major:minor" (as tables print devices) or a block device path. */
+static int parse_devt(const char *arg, dev_t *devt)
+{
+	unsigned int major, minor;
+	char dummy;
+
+	if (sscanf(arg, "%u:%u%c", &major, &minor, &dummy) == 2) {
+		*devt = MKDEV(major, minor);
+		if (MAJOR(*devt) != major || MINOR(*devt) != minor)
+			return -EOVERFLOW;
+		return 0;
+	}
+	return lookup_bdev(arg, devt);
 }
 
 static int parse_one_opt(struct cbt_target *cbt, struct dm_arg_set *as,
@@ -150,6 +168,21 @@ static int parse_one_opt(struct cbt_target *cbt, struct dm_arg_set *as,
 		}
 		return 0;
 	}
+	if (!strcasecmp(name, "data_of")) {
+		if (cbt->has_data_of)
+			goto duplicate;
+		if (!*argc) {
+			*error = "Invalid data_of: need a device";
+			return -EINVAL;
+		}
+		(*argc)--;
+		if (parse_devt(dm_shift_arg(as), &cbt->data_of)) {
+			*error = "Invalid data_of: not a block device or major:minor";
+			return -EINVAL;
+		}
+		cbt->has_data_of = true;
+		return 0;
+	}
 	if (!strcasecmp(name, "region_size")) {
 		if (cbt->has_region_size)
 			goto duplicate;
@@ -173,7 +206,7 @@ duplicate:
 
 /*
  * [<#opt_args> [ring_size N] [memory_cap MiB] [no_discard_passdown]
- *  [metadata <dev> [region_size <bytes>]]]
+ *  [metadata <dev> [region_size <bytes>]] [data_of <dev>]]
  */
 static int parse_optional_args(struct cbt_target *cbt, struct dm_arg_set *as,
 			       char **error)
@@ -270,7 +303,9 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			ti->error = "Error opening metadata device";
 			goto bad_dev;
 		}
-		if (cbt->meta_dev->bdev == cbt->dev->bdev) {
+		if (cbt->meta_dev->bdev == cbt->dev->bdev ||
+		    (cbt->has_data_of &&
+		     cbt->meta_dev->bdev->bd_dev == cbt->data_of)) {
 			ti->error = "Metadata device is the data device";
 			r = -EINVAL;
 			goto bad_meta;
@@ -286,7 +321,13 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	params.devt = disk_devt(dm_disk(md));
 	get_md_name(md, name);
 	params.name = name;
-	params.backing_devt = cbt->dev->bdev->bd_dev;
+	/*
+	 * The volume is known by the device whose data it tracks: a table on
+	 * a device stacked over the disk (data_of) and one on the disk itself
+	 * share it.  Without data_of another device is another volume.
+	 */
+	params.backing_devt = cbt->has_data_of ? cbt->data_of :
+			      cbt->dev->bdev->bd_dev;
 	params.block_size = cbt->block_size;
 	params.len = ti->len;
 	params.ring_size = cbt->ring_size;
@@ -296,7 +337,11 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot allocate tracking state";
 		goto bad_wil;
 	}
-	if (cbt->upd)
+	if (cbt->upd && cbt->has_data_of)
+		DMINFO("%s: new table on %s keeps the tracking state of %u:%u (data_of)",
+		       params.name, cbt->dev->name, MAJOR(cbt->data_of),
+		       MINOR(cbt->data_of));
+	else if (cbt->upd)
 		DMINFO("%s: new table keeps the tracking state of the old one",
 		       params.name);
 
@@ -463,7 +508,8 @@ static void cbt_status(struct dm_target *ti, status_type_t type,
 		if (cbt->opt_group)
 			DMEMIT(" %u", 2 * cbt->has_ring_size +
 			       2 * cbt->has_memory_cap + cbt->no_discard_passdown +
-			       2 * !!cbt->metadata_path + 2 * cbt->has_region_size);
+			       2 * !!cbt->metadata_path + 2 * cbt->has_region_size +
+			       2 * cbt->has_data_of);
 		if (cbt->has_ring_size)
 			DMEMIT(" ring_size %u", cbt->ring_size);
 		if (cbt->has_memory_cap)
@@ -474,6 +520,9 @@ static void cbt_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" metadata %s", cbt->meta_dev->name);
 		if (cbt->has_region_size)
 			DMEMIT(" region_size %llu", cbt->region_size);
+		if (cbt->has_data_of)
+			DMEMIT(" data_of %u:%u", MAJOR(cbt->data_of),
+			       MINOR(cbt->data_of));
 		break;
 
 	case STATUSTYPE_IMA:
@@ -483,7 +532,12 @@ static void cbt_status(struct dm_target *ti, status_type_t type,
 		DMEMIT(",memory_cap=%ld,no_discard_passdown=%c",
 		       cbt->has_memory_cap ? (long)cbt->memory_cap : -1L,
 		       cbt->no_discard_passdown ? 'y' : 'n');
-		DMEMIT(",metadata=%s;", cbt->meta_dev ? cbt->meta_dev->name : "-");
+		DMEMIT(",metadata=%s", cbt->meta_dev ? cbt->meta_dev->name : "-");
+		if (cbt->has_data_of)
+			DMEMIT(",data_of=%u:%u;", MAJOR(cbt->data_of),
+			       MINOR(cbt->data_of));
+		else
+			DMEMIT(",data_of=-;");
 		break;
 	}
 }
@@ -587,7 +641,7 @@ static int cbt_iterate_devices(struct dm_target *ti,
  */
 static struct target_type cbt_target = {
 	.name = "cbt",
-	.version = {1, 3, 0},
+	.version = {1, 4, 0},
 	.features = DM_TARGET_SINGLETON | DM_TARGET_NOWAIT,
 	.module = THIS_MODULE,
 	.ctr = cbt_ctr,
