@@ -53,11 +53,10 @@ static void replicate_usage(void)
 	       "                       tracking state (see shipper/cbt-source.h)\n"
 	       "\n"
 	       "Consistent recovery points (docs/CONSISTENCY.md):\n"
-	       "  --origin NAME        the dm device (linear) stacked on DEVICE that users\n"
-	       "                       write to: each cycle is read from a snapshot taken\n"
-	       "                       at its freeze (crash-consistent points)\n"
-	       "  --cow DEV            block device that holds the snapshot's copies of\n"
-	       "                       blocks written during a cycle (needed with --origin)\n"
+	       "  --cow DEV            read each cycle from a snapshot taken at its freeze\n"
+	       "                       (crash-consistent points); DEV holds the snapshot's\n"
+	       "                       copies of blocks written during a cycle.  Users\n"
+	       "                       write to DEVICE itself\n"
 	       "  --hook CMD           executable run as 'CMD pre' before the freeze and\n"
 	       "                       'CMD post' after it (app-consistent points)\n"
 	       "  --fsfreeze MOUNT     freeze and thaw the file system at MOUNT as a hook\n"
@@ -65,7 +64,7 @@ static void replicate_usage(void)
 	       "  --app-interval SECS  run the hooks at most this often (default: every cycle)\n"
 	       "  --group NAME         replicate every DEVICE given as consistency group NAME:\n"
 	       "                       all frozen at one instant per cycle; give one\n"
-	       "                       --origin and --cow per DEVICE, in the same order\n"
+	       "                       --cow per DEVICE, in the same order\n"
 	       "\n"
 	       AZURE_CLI_USAGE
 	       "\n"
@@ -211,7 +210,7 @@ static int replicate_group(const char *name, const struct replicate_opts *base,
 		return 2;
 	}
 	if (nr_cfg && nr_cfg != n) {
-		log_err("replicate --group: give one --origin and --cow per DEVICE (%zu DEVICEs, %zu --origin)",
+		log_err("replicate --group: give one --cow per DEVICE (%zu DEVICEs, %zu --cow)",
 			n, nr_cfg);
 		return 2;
 	}
@@ -306,7 +305,7 @@ static int replicate_run(int argc, char **argv)
 	};
 	struct cons_config cons = { 0 }, members[GROUP_MAX] = { { 0 } };
 	struct cons_hooks cons_hooks = { 0 };
-	size_t nr_origin = 0, nr_cow = 0;
+	size_t nr_cow = 0;
 	const char *group = NULL;
 	unsigned long secs;
 	struct replicate_opts o = { .writer = { .codec = CODEC_ZSTD }, .stop = &replicate_stop,
@@ -345,15 +344,14 @@ static int replicate_run(int argc, char **argv)
 			o.writer.workers = (unsigned int)workers;
 			break;
 		case OPT_ORIGIN:
+			log_err("replicate: --origin is gone: users write to the dm-cbt device (DEVICE) itself and each cycle slides a snapshot-origin under it; remove the origin device, drop --origin and keep --cow (docs/CONSISTENCY.md)");
+			return 2;
 		case OPT_COW:
-			if ((c == OPT_ORIGIN ? nr_origin : nr_cow) == GROUP_MAX) {
-				log_err("replicate: at most %d --origin and --cow", GROUP_MAX);
+			if (nr_cow == GROUP_MAX) {
+				log_err("replicate: at most %d --cow", GROUP_MAX);
 				return 2;
 			}
-			if (c == OPT_ORIGIN)
-				members[nr_origin++].origin = optarg;
-			else
-				members[nr_cow++].cow = optarg;
+			members[nr_cow++].cow = optarg;
 			break;
 		case OPT_GROUP:
 			group = optarg;
@@ -388,20 +386,16 @@ static int replicate_run(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (nr_origin != nr_cow) {
-		log_err("replicate: --origin and --cow go together (docs/CONSISTENCY.md)");
-		return 2;
-	}
 	if (group)
-		return replicate_group(group, &o, members, nr_origin, &cons_hooks, once, interval,
+		return replicate_group(group, &o, members, nr_cow, &cons_hooks, once, interval,
 				       argc, argv);
 	if (source_opts_finish("replicate", argc, argv, &o))
 		return 2;
-	if (nr_origin > 1) {
-		log_err("replicate: one --origin and --cow per DEVICE; several DEVICEs need --group");
+	if (nr_cow > 1) {
+		log_err("replicate: one --cow per DEVICE; several DEVICEs need --group");
 		return 2;
 	}
-	if (nr_origin) {
+	if (nr_cow) {
 		cons = members[0];
 		o.cons = &cons;
 	}

@@ -260,7 +260,7 @@ static int volume_key(struct cparse *p, const char *key, const char *value, size
 	if (!strcmp(key, "endpoint"))
 		return set_string(p, &v->endpoint, value, col);
 	if (!strcmp(key, "snapshot_origin"))
-		return set_string(p, &v->snapshot_origin, value, col);
+		return cp_error(p, 1, "snapshot_origin is gone: users write to the dm-cbt device (device) itself, and each cycle slides its snapshot-origin under it; remove the origin device and this line, keep snapshot_cow (docs/CONSISTENCY.md)");
 	if (!strcmp(key, "snapshot_cow"))
 		return set_string(p, &v->snapshot_cow, value, col);
 	if (!strcmp(key, "hook"))
@@ -490,9 +490,6 @@ static int check_volumes(struct cparse *p)
 		if (v->azure_key_file && v->azure_sas_file)
 			return cp_error(p, 1, "[volume %s] has both azure_key_file and azure_sas_file: keep one",
 					v->name);
-		if (!v->snapshot_origin != !v->snapshot_cow)
-			return cp_error(p, 1, "[volume %s] needs snapshot_origin and snapshot_cow together (docs/CONSISTENCY.md)",
-					v->name);
 		if (v->writer.codec == CODEC_ZSTD && !v->writer.level)
 			v->writer.level = 1;
 	}
@@ -562,8 +559,8 @@ static int check_groups(struct cparse *p)
 				return cp_error(p, 1, "[volume %s] is in group %s, which is scheduled and frozen as one: set %s in [group %s], not in the volume",
 						v->name, g->name, own, g->name);
 			/* Fake sources (tests) take a plain group freeze. */
-			if (!v->snapshot_origin && !v->fake_state)
-				return cp_error(p, 1, "[volume %s] is in group %s but has no snapshot_origin and snapshot_cow: a group's volumes are read from snapshots taken at one instant (docs/CONSISTENCY.md)",
+			if (!v->snapshot_cow && !v->fake_state)
+				return cp_error(p, 1, "[volume %s] is in group %s but has no snapshot_cow: a group's volumes are read from snapshots taken at one instant (docs/CONSISTENCY.md)",
 						v->name, g->name);
 		}
 	}
@@ -670,7 +667,6 @@ void config_volume_free(struct volume_config *v)
 	free(v->azure_sas_file);
 	free(v->ca_file);
 	free(v->endpoint);
-	free(v->snapshot_origin);
 	free(v->snapshot_cow);
 	free(v->hook);
 	free(v->fsfreeze);
@@ -699,7 +695,6 @@ int config_volume_copy(struct volume_config *dst, const struct volume_config *sr
 	err |= dup_opt(&dst->azure_sas_file, src->azure_sas_file);
 	err |= dup_opt(&dst->ca_file, src->ca_file);
 	err |= dup_opt(&dst->endpoint, src->endpoint);
-	err |= dup_opt(&dst->snapshot_origin, src->snapshot_origin);
 	err |= dup_opt(&dst->snapshot_cow, src->snapshot_cow);
 	err |= dup_opt(&dst->hook, src->hook);
 	err |= dup_opt(&dst->fsfreeze, src->fsfreeze);
@@ -819,7 +814,7 @@ bool config_volume_equal(const struct volume_config *a, const struct volume_conf
 	       str_eq(a->azure_key_file, b->azure_key_file) &&
 	       str_eq(a->azure_sas_file, b->azure_sas_file) && str_eq(a->ca_file, b->ca_file) &&
 	       str_eq(a->endpoint, b->endpoint) && a->allow_http == b->allow_http &&
-	       a->streams == b->streams && str_eq(a->snapshot_origin, b->snapshot_origin) &&
+	       a->streams == b->streams &&
 	       str_eq(a->snapshot_cow, b->snapshot_cow) && str_eq(a->hook, b->hook) &&
 	       str_eq(a->fsfreeze, b->fsfreeze) && a->hook_timeout == b->hook_timeout &&
 	       a->app_interval == b->app_interval && !strcmp(a->group, b->group);

@@ -42,8 +42,7 @@ struct volume_config {
 	struct blackout blackout;
 	struct cycle_writer_opts writer;
 	/* Consistent cycles (docs/CONSISTENCY.md); NULL / 0 = not configured. */
-	char *snapshot_origin;		/* snapshot-origin dm name over the dm-cbt device */
-	char *snapshot_cow;		/* COW block device for the per-cycle snapshot */
+	char *snapshot_cow;		/* COW block device: consistent cycles */
 	char *hook;			/* executable run as 'HOOK pre' / 'HOOK post' */
 	char *fsfreeze;			/* mount point frozen around the freeze */
 	unsigned int hook_timeout;	/* seconds; 0 = 60 */

@@ -39,99 +39,203 @@ const char *cons_point_name(enum cons_level l)
 	return l == CONS_CRASH ? "crash-consistent" : l == CONS_APP ? "app-consistent" : "none";
 }
 
-/* ---- the origin's tables ---- */
+/* ---- the stack: NAME on the disk, or on NAME-cbtso during a cycle ---- */
 
 /*
- * Load the origin's table for a cycle (snapshot-origin) or for between
- * cycles (linear) into its inactive slot.
+ * Parse NAME's live `cbt` parameters, "DEV BS [N WORD...]": *dev, *data_of
+ * (0: none), and the block size and optional words but data_of's into v.
  */
-static int origin_load(struct cons_volume *v, bool snapshot_origin)
+static int parse_cbt(struct cons_volume *v, const char *params, dev_t *dev, dev_t *data_of)
 {
-	char params[32];
+	char buf[CONS_TABLE_MAX], *tok[32], *save = NULL, *t, *end;
+	unsigned int ma, mi, kept = 0;
+	size_t n = 0, i, used = 0;
+	unsigned long nopt;
+	char c;
+
+	if (strlen(params) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", params);
+	for (t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		if (n == sizeof(tok) / sizeof(tok[0]))
+			return -EINVAL;
+		tok[n++] = t;
+	}
+	if (n < 2 || sscanf(tok[0], "%u:%u%c", &ma, &mi, &c) != 2 ||
+	    strlen(tok[1]) >= sizeof(v->cbt_bs))
+		return -EINVAL;
+	*dev = makedev(ma, mi);
+	*data_of = 0;
+	snprintf(v->cbt_bs, sizeof(v->cbt_bs), "%s", tok[1]);
+	v->cbt_opts[0] = '\0';
+	if (n > 2) {
+		errno = 0;
+		nopt = strtoul(tok[2], &end, 10);
+		if (errno || *end || nopt != n - 3)
+			return -EINVAL;
+	}
+	for (i = 3; i < n; i++) {
+		if (!strcmp(tok[i], "data_of")) {
+			if (i + 1 == n || sscanf(tok[i + 1], "%u:%u%c", &ma, &mi, &c) != 2)
+				return -EINVAL;
+			*data_of = makedev(ma, mi);
+			i++;
+			continue;
+		}
+		used += (size_t)snprintf(v->cbt_opts + used, sizeof(v->cbt_opts) - used, " %s",
+					 tok[i]);
+		kept++;
+	}
+	v->cbt_nopt = kept;
+	return 0;
+}
+
+/* NAME's `cbt` parameters on the disk, or (during) on NAME-cbtso with data_of. */
+static int cbt_params(const struct cons_volume *v, bool during, char *buf, size_t len)
+{
+	dev_t onto = during ? v->so_dev : v->disk;
+	unsigned int nopt = v->cbt_nopt + (during ? 2 : 0);
+	char nbuf[16] = "";
+	int n;
+
+	if (nopt)
+		snprintf(nbuf, sizeof(nbuf), " %u", nopt);
+	if (during)
+		n = snprintf(buf, len, "%u:%u %s%s%s data_of %u:%u", major(onto), minor(onto),
+			     v->cbt_bs, nbuf, v->cbt_opts, major(v->disk), minor(v->disk));
+	else
+		n = snprintf(buf, len, "%u:%u %s%s%s", major(onto), minor(onto), v->cbt_bs, nbuf,
+			     v->cbt_opts);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Read NAME's live table: a single `cbt` target over the whole volume, on
+ * the disk (v->on_so false) or on NAME-cbtso with `data_of DISK` (true);
+ * anything else is -EINVAL, logged when `volume` is given.  Also whether
+ * NAME-cbtso exists (v->so_made, v->so_dev).
+ */
+static int stack_read(struct cons_volume *v, const char *volume)
+{
+	char type[32], params[CONS_TABLE_MAX];
+	struct dmsnap_info di, si;
+	uint64_t length = 0;
+	dev_t dev, data_of;
 	int err;
 
-	if (snapshot_origin)
-		snprintf(params, sizeof(params), "%u:%u", major(v->cbt_dev), minor(v->cbt_dev));
-	else
-		snprintf(params, sizeof(params), "%u:%u 0", major(v->cbt_dev), minor(v->cbt_dev));
-	err = dmsnap_load(v->origin, v->sectors, snapshot_origin ? "snapshot-origin" : "linear",
-			  params);
+	err = dmsnap_info(v->name, &di);
 	if (!err)
-		v->loaded = snapshot_origin;
+		err = dmsnap_table(v->name, type, sizeof(type), params, sizeof(params), &length);
+	if (err) {
+		if (volume)
+			log_err("volume %s: cannot read the table of device-mapper device %s: %s",
+				volume, v->name, strerror(-err));
+		return err;
+	}
+	if (di.targets != 1 || strcmp(type, "cbt") || length != v->sectors ||
+	    parse_cbt(v, params, &dev, &data_of)) {
+		if (volume)
+			log_err("volume %s: %s is %u target(s), the first \"0 %" PRIu64 " %s %s\", not one cbt target over the whole volume (docs/CONSISTENCY.md)",
+				volume, v->name, di.targets, length, type, params);
+		return -EINVAL;
+	}
+	err = dmsnap_info(v->so, &si);
+	if (err && err != -ENXIO)
+		return err;
+	v->so_made = !err;
+	v->so_dev = v->so_made ? si.dev : 0;
+	v->disk = data_of ? data_of : dev;
+	v->on_so = data_of && data_of != dev;
+	if (v->on_so && (!v->so_made || si.dev != dev)) {
+		if (volume)
+			log_err("volume %s: %s is on %u:%u, which presents the data of %u:%u (data_of), but that is not %s, the snapshot-origin cbtship makes; put %s back on its disk (dmsetup reload %s --table \"0 %" PRIu64 " cbt %u:%u %s...\", then dmsetup resume %s)",
+				volume, v->name, major(dev), minor(dev), major(data_of),
+				minor(data_of), v->so, v->name, v->name, v->sectors,
+				major(data_of), minor(data_of), v->cbt_bs, v->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Back to between cycles, from any state a cycle, a failure or a killed
+ * run leaves: the snapshot goes first, then NAME's inactive table; NAME
+ * goes back on the disk (one more short suspend, without lockfs) and is
+ * resumed; NAME-cbtso goes last.  A snapshot that cannot be torn down
+ * keeps NAME suspended unless NAME is on NAME-cbtso: a snapshot is never
+ * active while writes reach the disk past a snapshot-origin.  Returns an
+ * error only if the snapshot stays or the state cannot be read; NAME left
+ * on NAME-cbtso (a failed swap) is logged: slower, never wrong.
+ */
+static int stack_back(struct cons_volume *v)
+{
+	char params[CONS_TABLE_MAX + 64];
+	struct dmsnap_info di;
+	int err, e;
+
+	err = dmsnap_destroy(v->snap);
+	if (!err) {
+		v->snapped = false;
+		v->read_path[0] = '\0';
+	}
+	e = stack_read(v, NULL);	/* a failed swap may have swapped */
+	if (!e)
+		e = dmsnap_info(v->name, &di);
+	if (e) {
+		log_err("device %s: cannot read its table or state (%s); check it with dmsetup table %s",
+			v->name, strerror(-e), v->name);
+		return err ? err : e;
+	}
+	if (err && !v->on_so) {
+		if (di.suspended)
+			log_err("device %s stays suspended because snapshot %s could not be removed: remove it with dmsetup remove %s, then dmsetup resume %s",
+				v->name, v->snap, v->snap, v->name);
+		return err;
+	}
+	if (di.inactive)
+		dmsnap_clear(v->name);
+	if (!err && v->on_so) {
+		e = cbt_params(v, false, params, sizeof(params));
+		if (!e)
+			e = dmsnap_load(v->name, v->sectors, "cbt", params);
+		if (!e)
+			e = dmsnap_resume(v->name);
+		if (e) {
+			stack_read(v, NULL);
+			if (!dmsnap_info(v->name, &di) && di.inactive)
+				dmsnap_clear(v->name);
+		} else {
+			v->on_so = false;
+			di.suspended = false;
+		}
+	}
+	v->suspended = false;
+	if (di.suspended && dmsnap_resume(v->name)) {
+		log_err("device %s stays suspended: resume it with dmsetup resume %s", v->name,
+			v->name);
+		v->suspended = true;
+	}
+	if (v->on_so) {
+		log_warn("device %s stays on %s (a snapshot-origin) until the next cycle: writes are slower, data is safe",
+			 v->name, v->so);
+		return err;
+	}
+	if (v->so_made && !dmsnap_remove(v->so))
+		v->so_made = false;
 	return err;
 }
 
-/*
- * Read the origin's live table into v->so_live: 0 if it is `linear DEV 0`
- * or `snapshot-origin DEV` over the whole dm-cbt device, -EINVAL (logged
- * when `volume` is given) if it is anything else.
- */
-static int origin_read(struct cons_volume *v, const char *volume, const char *device)
+/* Create NAME-cbtso with `snapshot-origin DISK` waiting in its inactive slot. */
+static int so_prepare(struct cons_volume *v)
 {
-	char type[32], params[256], so[32], lin[40];
-	uint64_t length = 0;
-	struct dmsnap_info di;
-	int err;
+	char params[32];
+	int err = dmsnap_create_empty(v->so, &v->so_dev);
 
-	err = dmsnap_info(v->origin, &di);
-	if (!err)
-		err = dmsnap_table(v->origin, type, sizeof(type), params, sizeof(params), &length);
-	if (err == -ENXIO && volume) {
-		log_err("volume %s: there is no device-mapper device %s; create it with dmsetup create %s --table \"0 %" PRIu64 " linear %s 0\" and let users write to it",
-			volume, v->origin, v->origin, v->sectors, device);
-		return -ENODEV;
-	}
-	if (err) {
-		if (volume)
-			log_err("volume %s: cannot read the table of %s: %s", volume, v->origin,
-				strerror(-err));
+	if (err)
 		return err;
-	}
-	snprintf(so, sizeof(so), "%u:%u", major(v->cbt_dev), minor(v->cbt_dev));
-	snprintf(lin, sizeof(lin), "%s 0", so);
-	if (di.targets == 1 && length == v->sectors) {
-		if (!strcmp(type, "linear") && !strcmp(params, lin)) {
-			v->so_live = false;
-			return 0;
-		}
-		if (!strcmp(type, "snapshot-origin") && !strcmp(params, so)) {
-			v->so_live = true;
-			return 0;
-		}
-	}
-	if (volume)
-		log_err("volume %s: %s is %u target(s), the first \"0 %" PRIu64 " %s %s\", not \"0 %" PRIu64 " linear %s\" (the dm-cbt device %s): stack a linear table over the whole dm-cbt device (docs/CONSISTENCY.md)",
-			volume, v->origin, di.targets, length, type, params, v->sectors, lin, device);
-	return -EINVAL;
-}
-
-/*
- * Put the origin back on linear; no snapshot of its volume may exist.  If
- * that fails, it is left resumed on whatever table it has (snapshot-origin
- * with no snapshot: slower, never wrong) with no inactive table.
- */
-static void origin_linear(struct cons_volume *v)
-{
-	struct dmsnap_info di;
-	int err = origin_load(v, false);
-
-	if (!err)
-		err = dmsnap_resume(v->origin);
-	if (!err) {
-		v->so_live = false;
-		return;
-	}
-	if (!dmsnap_info(v->origin, &di)) {
-		if (di.inactive)
-			dmsnap_clear(v->origin);
-		if (di.suspended && dmsnap_resume(v->origin))
-			log_err("device %s stays suspended: resume it with dmsetup resume %s",
-				v->origin, v->origin);
-	}
-	origin_read(v, NULL, NULL);
-	if (v->so_live)
-		log_warn("device %s stays on snapshot-origin until the next cycle: writes are slower, data is safe",
-			 v->origin);
+	v->so_made = true;
+	snprintf(params, sizeof(params), "%u:%u", major(v->disk), minor(v->disk));
+	return dmsnap_load(v->so, v->sectors, "snapshot-origin", params);
 }
 
 int cons_volume_init(struct cons_volume *v, struct cbt_source *src, const char *device,
@@ -143,50 +247,46 @@ int cons_volume_init(struct cons_volume *v, struct cbt_source *src, const char *
 
 	memset(v, 0, sizeof(*v));
 	v->src = src;
-	v->cfg = cfg && cfg->origin ? cfg : NULL;
+	v->cfg = cfg && cfg->cow ? cfg : NULL;
 	v->sectors = info->size_bytes / 512;
 	if (!v->cfg)
 		return 0;
-	v->origin = cfg->origin;
-	if (!cfg->cow) {
-		log_err("volume %s: an origin device (%s) needs a COW device too (--cow)",
-			info->name, cfg->origin);
-		return -EINVAL;
-	}
 	if (stat(device, &st) < 0 || !S_ISBLK(st.st_mode)) {
 		log_err("volume %s: consistent cycles need the dm-cbt block device, and %s is not one",
 			info->name, device);
 		return -EINVAL;
 	}
-	v->cbt_dev = st.st_rdev;
-	err = origin_read(v, info->name, device);
+	if (strlen(info->name) > 100) {
+		log_err("volume %s: consistent cycles need a dm name of at most 100 bytes for %s; rename it (dmsetup rename)",
+			info->name, device);
+		return -ENAMETOOLONG;
+	}
+	snprintf(v->name, sizeof(v->name), "%s", info->name);
+	err = dmsnap_info(v->name, &di);
+	if (!err && di.dev != st.st_rdev)
+		err = -ENODEV;
+	if (err) {
+		log_err("volume %s: %s is not the device-mapper device %s (%s); give the dm-cbt device users write to",
+			info->name, device, v->name, strerror(-err));
+		return err;
+	}
+	snprintf(v->so, sizeof(v->so), "%.100s-cbtso", v->name);
+	snprintf(v->snap, sizeof(v->snap), "%.100s-cbtsnap", v->name);
+	err = stack_read(v, info->name);
 	if (err)
 		return err;
-	snprintf(v->snap, sizeof(v->snap), "%.100s-cbtsnap", info->name);
 	/*
-	 * What an interrupted run left.  Its cycle is merged back or settled
-	 * later; the snapshot goes first, while the origin is still
-	 * suspended or on snapshot-origin, then the origin goes to linear.
+	 * What an interrupted run left: its cycle is merged back or settled
+	 * later; the snapshot goes first, then NAME goes back on the disk.
 	 */
-	err = dmsnap_destroy(v->snap);
-	if (!err)
-		err = dmsnap_info(v->origin, &di);
-	if (!err && di.inactive) {
-		log_notice("volume %s: dropping the table left in the inactive slot of %s",
-			   info->name, v->origin);
-		err = dmsnap_clear(v->origin);
-	}
-	if (err)
-		return err;
-	if (v->so_live) {
-		log_notice("volume %s: %s is on snapshot-origin; putting it on linear between cycles",
-			   info->name, v->origin);
-		origin_linear(v);
-	} else if (di.suspended) {
-		log_notice("volume %s: %s was left suspended by an interrupted run; resuming it",
-			   info->name, v->origin);
-		err = dmsnap_resume(v->origin);
-	}
+	if (v->on_so || v->so_made || di.inactive || di.suspended)
+		log_notice("volume %s: repairing what an interrupted run left (%s%s%s%s)",
+			   info->name, v->on_so ? "on snapshot-origin, " : "",
+			   v->so_made ? "snapshot-origin device, " : "",
+			   di.inactive ? "inactive table, " : "", di.suspended ? "suspended" : "");
+	err = stack_back(v);
+	if (!err && (v->on_so || v->suspended))
+		err = -EBUSY;
 	return err;
 }
 
@@ -295,59 +395,45 @@ static int hooks_post(const struct cons_hooks *h, bool cmd_ran, bool fs_frozen)
 /* ---- the instant ---- */
 
 /*
- * Resume a volume's origin after the freeze.  swap: all went well, resume
- * with snapshot-origin swapped in.  Else, or if that fails, undo: the
- * snapshot goes first (the origin is still suspended), then the inactive
- * table, then the origin resumes on the table it had.  An origin whose
- * snapshot cannot be torn down stays suspended unless its live table is
- * snapshot-origin: a snapshot is never active under a writable linear origin.
+ * Resume NAME after the freeze.  swap: all went well, resume with
+ * `cbt NAME-cbtso ... data_of DISK` swapped in.  Else, or if that fails,
+ * undo (stack_back: the snapshot goes first while NAME is still suspended).
  */
-static int origin_resume(struct cons_volume *v, bool swap)
+static int name_resume(struct cons_volume *v, bool swap)
 {
 	int err = 0, e;
 
-	if (!v->suspended) {
-		if (v->loaded && !dmsnap_clear(v->origin))
-			v->loaded = false;
+	if (!v->suspended)
 		return 0;
-	}
 	if (swap) {
-		err = dmsnap_resume(v->origin);
+		err = dmsnap_resume(v->name);
 		if (!err) {
-			v->so_live = true;
-			v->loaded = v->suspended = false;
+			v->on_so = true;
+			v->suspended = false;
 			return 0;
 		}
 	}
-	if (v->snapped) {
-		e = dmsnap_destroy(v->snap);
-		origin_read(v, NULL, NULL);	/* a failed swap may have swapped */
-		if (e && !v->so_live) {
-			log_err("device %s stays suspended because snapshot %s could not be removed: remove it with dmsetup remove %s, then dmsetup resume %s",
-				v->origin, v->snap, v->snap, v->origin);
-			return e;
-		}
-		v->snapped = e != 0;
-		if (e && !err)
-			err = e;
-	}
-	dmsnap_clear(v->origin);
-	v->loaded = false;
-	e = dmsnap_resume(v->origin);
-	if (e) {
-		log_err("device %s stays suspended: resume it with dmsetup resume %s", v->origin,
-			v->origin);
-		err = err ? err : e;
-	} else {
-		v->suspended = false;
-	}
-	origin_read(v, NULL, NULL);
-	return err;
+	e = stack_back(v);
+	return err ? err : e;
+}
+
+/* Between cycles and clean: nothing a failed release left (logged if not). */
+static int stack_clean(struct cons_volume *v)
+{
+	if (!v->snapped && !v->on_so && !v->so_made)
+		return 0;
+	stack_back(v);
+	if (!v->snapped && !v->on_so && !v->so_made)
+		return 0;
+	log_err("device %s: %s is left from the last cycle and cannot be removed, so no snapshot is taken this cycle; see the errors above",
+		v->name, v->snapped ? v->snap : v->so);
+	return -EBUSY;
 }
 
 int cons_freeze(struct cons_volume **vp, size_t n, const struct cons_hooks *hooks, bool app,
 		enum cons_level *level)
 {
+	char params[CONS_TABLE_MAX + 64];
 	bool cmd_ran = false, fs_frozen = false, snap_all = true;
 	struct cons_volume *v;
 	size_t i;
@@ -355,32 +441,31 @@ int cons_freeze(struct cons_volume **vp, size_t n, const struct cons_hooks *hook
 
 	for (i = 0; i < n; i++) {
 		v = vp[i];
-		/* A snapshot a failed release (or anything else) left: gone first. */
+		/* What a failed release (or anything else) left: gone first. */
 		if (v->snap[0]) {
-			err = dmsnap_destroy(v->snap);
+			err = stack_clean(v);
 			if (err)
 				return err;
-			v->snapped = false;
 		}
-		v->frozen = v->loaded = v->suspended = false;
+		v->frozen = v->suspended = false;
 		v->read_path[0] = '\0';
 		snap_all = snap_all && v->cfg;
 	}
-	/* snapshot-origin waits in the inactive slots: the suspends stay short. */
+	/* NAME-cbtso waits with snapshot-origin inactive: the suspends stay short. */
 	for (i = 0; i < n && !err; i++)
 		if (vp[i]->cfg)
-			err = origin_load(vp[i], true);
+			err = so_prepare(vp[i]);
 	app = app && hooks && (hooks->command || hooks->fsfreeze);
 	if (!err && app && hooks_pre(hooks, &cmd_ran, &fs_frozen)) {
 		log_warn("the pre-freeze hook failed: this point is crash-consistent only, not app-consistent");
 		app = false;
 	}
-	/* From here no write reaches the dm-cbt devices until the resume. */
+	/* From here no write reaches the disks until the resumes. */
 	for (i = 0; i < n && !err; i++) {
 		if (!vp[i]->cfg)
 			continue;
 		/* A file system frozen by the hook cannot be frozen again by dm. */
-		err = dmsnap_suspend(vp[i]->origin, !fs_frozen);
+		err = dmsnap_suspend(vp[i]->name, !fs_frozen);
 		vp[i]->suspended = !err;
 	}
 	for (i = 0; i < n && !err; i++) {
@@ -390,14 +475,29 @@ int cons_freeze(struct cons_volume **vp, size_t n, const struct cons_hooks *hook
 	for (i = 0; i < n && !err; i++) {
 		if (!vp[i]->cfg)
 			continue;
-		err = dmsnap_create(vp[i]->snap, vp[i]->cbt_dev, vp[i]->cfg->cow, vp[i]->sectors,
+		err = dmsnap_create(vp[i]->snap, vp[i]->disk, vp[i]->cfg->cow, vp[i]->sectors,
 				    vp[i]->cfg->chunk_sectors ? vp[i]->cfg->chunk_sectors : 8,
 				    vp[i]->read_path, sizeof(vp[i]->read_path));
 		vp[i]->snapped = !err;
 	}
-	/* The resume swaps snapshot-origin in: writes reach a snapshot's origin only through it. */
+	/*
+	 * Only now, with its snapshot registered: snapshot-origin's resume
+	 * sizes its write splitting to the chunks of the snapshots it sees.
+	 */
+	for (i = 0; i < n && !err; i++)
+		if (vp[i]->cfg)
+			err = dmsnap_resume(vp[i]->so);
+	/* dm-cbt on NAME-cbtso: the same tracking state (data_of), kernel-side. */
+	for (i = 0; i < n && !err; i++) {
+		if (!vp[i]->cfg)
+			continue;
+		err = cbt_params(vp[i], true, params, sizeof(params));
+		if (!err)
+			err = dmsnap_load(vp[i]->name, vp[i]->sectors, "cbt", params);
+	}
+	/* The resumes swap it in: from then on writes reach each disk only through NAME-cbtso. */
 	for (i = 0; i < n; i++) {
-		e = origin_resume(vp[i], !err);
+		e = name_resume(vp[i], !err);
 		if (e && !err)
 			err = e;
 	}
@@ -407,8 +507,8 @@ int cons_freeze(struct cons_volume **vp, size_t n, const struct cons_hooks *hook
 	}
 	if (err) {
 		for (i = 0; i < n; i++) {
-			if (!vp[i]->suspended)
-				cons_release(vp[i]);
+			if (vp[i]->cfg && !vp[i]->suspended)
+				stack_back(vp[i]);
 			if (vp[i]->frozen && !vp[i]->src->ops->abort(vp[i]->src, vp[i]->tcycle))
 				vp[i]->frozen = false;
 		}
@@ -549,16 +649,7 @@ int cons_snapshot_valid(struct cons_volume *v, bool *valid)
 
 int cons_release(struct cons_volume *v)
 {
-	int err;
-
-	if (v->snapped) {
-		err = dmsnap_destroy(v->snap);
-		if (err)
-			return err;	/* the origin stays on snapshot-origin: safe */
-		v->snapped = false;
-		v->read_path[0] = '\0';
-	}
-	if (v->so_live)
-		origin_linear(v);
-	return 0;
+	if (!v->snapped && !v->on_so && !v->so_made)
+		return 0;
+	return stack_back(v);
 }

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Consistent cycles (docs/CONSISTENCY.md).  Users write to an origin
- * device stacked on the dm-cbt device; between cycles its table is
- * `linear` (no cost), during a cycle `snapshot-origin`.  One freeze instant
- * is: (pre hooks), load snapshot-origin into each origin's inactive slot,
- * suspend the origins, freeze every dm-cbt volume, activate a dm-snapshot
- * of each dm-cbt device, resume the origins (swapping in snapshot-origin),
- * (post hooks).  The cycle's blocks are then read from the snapshot, so
- * they are the volume exactly as it was at the freeze however it is
- * written meanwhile; cons_release removes the snapshot and swaps `linear`
- * back.  A snapshot is only ever active while its origin's live table is
- * snapshot-origin or the origin is suspended.  Several volumes passed
- * together (a consistency group) share the instant.
+ * Consistent cycles (docs/CONSISTENCY.md).  Users write to the dm-cbt
+ * device NAME itself, whose table between cycles is `cbt DISK ...`.  One
+ * freeze instant is: create NAME-cbtso (`snapshot-origin DISK`, inactive),
+ * (pre hooks), suspend every NAME, freeze every dm-cbt volume, activate a
+ * dm-snapshot of each DISK, resume each NAME-cbtso, load `cbt NAME-cbtso
+ * ... data_of DISK` into each NAME (the kernel keeps the tracking state),
+ * resume each NAME (swapping it in), (post hooks).  From then on every
+ * write to DISK passes the snapshot-origin, so the cycle's blocks read
+ * from the snapshot are the volume exactly as it was at the freeze;
+ * cons_release removes the snapshot, puts `cbt DISK` back and removes
+ * NAME-cbtso.  A snapshot is only ever active while NAME is suspended or
+ * on NAME-cbtso.  Several volumes passed together (a consistency group)
+ * share the instant.
  */
 #ifndef CBTSHIP_CONSISTENCY_H
 #define CBTSHIP_CONSISTENCY_H
@@ -48,37 +49,44 @@ struct cons_hooks {
 
 /* Configuration of one volume's consistent cycles (a snapshot per cycle). */
 struct cons_config {
-	const char *origin;		/* dm name of the users' device over the cbt device */
 	const char *cow;		/* block device for the snapshot's copies */
 	uint32_t chunk_sectors;		/* 0 = 8 (4 KiB) */
 };
+
+#define CONS_TABLE_MAX	512
 
 /* One volume of a freeze instant. */
 struct cons_volume {
 	/* set by the caller */
 	struct cbt_source *src;
 	const struct cons_config *cfg;	/* NULL: plain freeze, data read live */
-	char snap[DMSNAP_NAME_BUF];	/* cons_volume_init() names it */
-	const char *origin;		/* cfg->origin (kept while cfg is lent out) */
-	dev_t cbt_dev;
+	/* cons_volume_init() sets these */
+	char name[DMSNAP_NAME_BUF];	/* the dm-cbt device users write to */
+	char so[DMSNAP_NAME_BUF];	/* NAME-cbtso: snapshot-origin of the disk */
+	char snap[DMSNAP_NAME_BUF];	/* NAME-cbtsnap: snapshot of the disk */
+	dev_t disk;			/* the disk under dm-cbt */
+	char cbt_bs[16];		/* NAME's `cbt` block size, */
+	unsigned int cbt_nopt;		/* number of optional words */
+	char cbt_opts[CONS_TABLE_MAX];	/* and those words but data_of's */
 	uint64_t sectors;
 	/* results */
 	uint64_t tcycle;
 	bool frozen;			/* the kernel cycle is frozen */
 	bool snapped;			/* snap exists; read from read_path */
 	char read_path[64];
-	/* the origin's state, kept by cons_freeze and cons_release */
-	bool so_live;			/* its live table is snapshot-origin */
-	bool loaded;			/* snapshot-origin waits in its inactive slot */
-	bool suspended;
+	/* the stack's state, kept by cons_freeze and cons_release */
+	bool on_so;			/* NAME's live table is on NAME-cbtso */
+	bool so_made;			/* NAME-cbtso exists */
+	dev_t so_dev;
+	bool suspended;			/* NAME is suspended by us */
 };
 
 /*
- * Check that cfg->origin is a `linear` or `snapshot-origin` table over the
- * whole dm-cbt device `device` (info: its tracking), name the volume's
+ * Check that `device` is the dm-cbt device of `info` (a single `cbt`
+ * table over the whole disk), name the volume's snapshot-origin and
  * snapshot, and repair what an interrupted run left: its snapshot removed
- * (first), the origin's inactive table cleared, the origin resumed on
- * `linear`.
+ * (first), NAME's inactive table cleared, NAME put back on the disk and
+ * resumed, NAME-cbtso removed.
  */
 int cons_volume_init(struct cons_volume *v, struct cbt_source *src, const char *device,
 		     const struct cbt_volume_info *info, const struct cons_config *cfg);
@@ -139,10 +147,10 @@ int cons_snapshot_valid(struct cons_volume *v, bool *valid);
 
 /*
  * Once the cycle is stored (or given up): remove v's snapshot, then put
- * the origin back on `linear`.  An error only if the snapshot could not be
- * torn down (the origin then stays on snapshot-origin, which is safe; the
- * next cons_freeze tries again).  An origin that cannot be put back on
- * linear is logged and stays on snapshot-origin: slower, never wrong.
+ * NAME back on the disk and remove NAME-cbtso.  An error if the snapshot
+ * could not be torn down (NAME then stays on NAME-cbtso, which is safe;
+ * the next cons_freeze tries again) or NAME could not be put back (logged;
+ * it stays on NAME-cbtso: slower, never wrong; the next cycle retries).
  */
 int cons_release(struct cons_volume *v);
 

@@ -151,7 +151,7 @@ static int open_replicator(struct dvol *v, struct dgroup *g, size_t gi, struct r
 {
 	/* The replicator keeps its own copies of these. */
 	struct cons_config cons = {
-		.origin = v->cfg.snapshot_origin, .cow = v->cfg.snapshot_cow,
+		.cow = v->cfg.snapshot_cow,
 	};
 	struct cons_hooks hooks = {
 		.command = v->cfg.hook, .fsfreeze = v->cfg.fsfreeze,
@@ -167,7 +167,7 @@ static int open_replicator(struct dvol *v, struct dgroup *g, size_t gi, struct r
 		.state_dir = v->d->cfg.state_dir,
 		.stop = &v->d->stop,
 		.hooks = &v->hooks,
-		.cons = v->cfg.snapshot_origin ? &cons : NULL,
+		.cons = v->cfg.snapshot_cow ? &cons : NULL,
 		.cons_hooks = v->cfg.hook || v->cfg.fsfreeze ? &hooks : NULL,
 		/* A member's hooks are the group's (cons_group). */
 		.group = g ? &g->cg : NULL,

@@ -130,6 +130,7 @@ int dmsnap_info(const char *name, struct dmsnap_info *info)
 	info->suspended = io->flags & DM_SUSPEND_FLAG;
 	info->inactive = io->flags & DM_INACTIVE_PRESENT_FLAG;
 	info->targets = io->target_count;
+	info->dev = (dev_t)io->dev;
 	free(io);
 	return 0;
 }
@@ -303,11 +304,25 @@ int dmsnap_load(const char *name, uint64_t sectors, const char *type, const char
 	return err;
 }
 
+int dmsnap_create_empty(const char *name, dev_t *dev)
+{
+	struct dm_ioctl *io;
+	int err = dm_named(DM_DEV_CREATE, name, 0, &io);
+
+	if (err) {
+		log_err("cannot create device-mapper device %s: %s%s", name, strerror(-err),
+			err == -EBUSY ? " (it exists: remove it with dmsetup remove)" : "");
+		return err;
+	}
+	*dev = (dev_t)io->dev;
+	free(io);
+	return 0;
+}
+
 int dmsnap_create(const char *name, dev_t origin_dev, const char *cow_path, uint64_t sectors,
 		  uint32_t chunk_sectors, char *path, size_t path_len)
 {
 	char params[64];
-	struct dm_ioctl *io;
 	struct stat st;
 	dev_t dev;
 	int err = check_name(name);
@@ -325,16 +340,9 @@ int dmsnap_create(const char *name, dev_t origin_dev, const char *cow_path, uint
 			cow_path);
 		return -EINVAL;
 	}
-	io = dm_alloc(name, 0);
-	if (!io)
-		return -ENOMEM;
-	err = dm_call(DM_DEV_CREATE, io);
-	if (err) {
-		log_err("cannot create device-mapper device %s: %s%s", name, strerror(-err),
-			err == -EBUSY ? " (it exists: remove it with dmsetup remove)" : "");
-		goto out;
-	}
-	dev = (dev_t)io->dev;
+	err = dmsnap_create_empty(name, &dev);
+	if (err)
+		return err;
 	snprintf(params, sizeof(params), "%u:%u %u:%u N %u", major(origin_dev), minor(origin_dev),
 		 major(st.st_rdev), minor(st.st_rdev), chunk_sectors);
 	err = dmsnap_load(name, sectors, "snapshot", params);
@@ -342,12 +350,10 @@ int dmsnap_create(const char *name, dev_t origin_dev, const char *cow_path, uint
 		err = dmsnap_resume(name);
 	if (err) {
 		dmsnap_remove(name);
-		goto out;
+		return err;
 	}
 	snprintf(path, path_len, "/dev/dm-%u", minor(dev));
 	if (access(path, F_OK))
 		snprintf(path, path_len, "/dev/mapper/%s", name);
-out:
-	free(io);
-	return err;
+	return 0;
 }

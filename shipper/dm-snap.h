@@ -3,9 +3,9 @@
  * The few device-mapper operations a consistent cycle needs, through the
  * dm ioctls (linux/dm-ioctl.h, no library): suspend and resume a device,
  * load a table into its inactive slot (swapped in by the next resume) or
- * clear that slot, read its table and state, create a `snapshot` of the
- * dm-cbt device on a COW device, ask whether that snapshot is still valid,
- * tear it down.  docs/CONSISTENCY.md has the device stack and the order of
+ * clear that slot, read its table and state, create a device, create a
+ * `snapshot` of the disk under dm-cbt on a COW device, ask whether that
+ * snapshot is still valid, tear it down.  docs/CONSISTENCY.md has the device stack and the order of
  * the steps.
  */
 #ifndef CBTSHIP_DM_SNAP_H
@@ -43,6 +43,7 @@ struct dmsnap_info {
 	bool suspended;
 	bool inactive;		/* a table waits in the inactive slot */
 	uint32_t targets;	/* targets of the live table */
+	dev_t dev;		/* its device number */
 };
 
 /* -ENXIO (not logged) if there is no such device. */
@@ -57,10 +58,19 @@ int dmsnap_table(const char *name, char *type, size_t type_len, char *params, si
 		 uint64_t *length);
 
 /*
+ * Create dm device `name` with no table (size 0 until a table is loaded
+ * and resumed); *dev: its number.
+ */
+int dmsnap_create_empty(const char *name, dev_t *dev);
+
+/*
  * Create and activate dm device `name` = `snapshot ORIGIN COW N CHUNK` of
  * `sectors` sectors, where origin is the device numbered origin_dev and
  * cow the block device at cow_path; non-persistent (the snapshot lives for
- * one cycle).  The device users write to (over the origin) must be suspended.
+ * one cycle).  Nothing may write to the origin meanwhile (the device users
+ * write to is suspended), and a snapshot-origin of it must be resumed only
+ * after this: its resume sizes its write splitting to the snapshots then
+ * registered.
  * *path: a node to read the snapshot from (/dev/dm-N).
  */
 int dmsnap_create(const char *name, dev_t origin_dev, const char *cow_path, uint64_t sectors,

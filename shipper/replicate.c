@@ -157,7 +157,6 @@ static int copy_cons(struct replicator *r, const struct replicate_opts *opts)
 
 	if (opts->cons) {
 		r->cons = *opts->cons;
-		r->cons.origin = dup_or_null(opts->cons->origin, &r->cons_str[0], &err);
 		r->cons.cow = dup_or_null(opts->cons->cow, &r->cons_str[1], &err);
 		r->opts.cons = &r->cons;
 	}

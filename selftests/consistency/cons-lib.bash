@@ -1,48 +1,62 @@
 # SPDX-License-Identifier: GPL-2.0
-# Helpers of the consistency group: a dm-cbt volume with a snapshot-origin
-# stacked on it (what users write to) and a COW device for the per-cycle
-# snapshot, and a check of every recovery point of a replica.
+# Helpers of the consistency group: a dm-cbt volume users write to, a COW
+# device for the per-cycle snapshot, the device stack's state, and a check
+# of every recovery point of a replica.
 
 CONS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-# cons_stack NAME DISK [TABLE]: dm-cbt NAME over DISK (4 KiB blocks), the
-# users' device NAME-origin over it, created as TABLE: linear (default, as
-# docs/CONSISTENCY.md says) or snapshot-origin (also accepted; replicate
-# puts it on linear).  Users (and the tests' writers) write to
-# /dev/mapper/NAME-origin.
+# cons_stack NAME DISK: dm-cbt NAME over DISK (4 KiB blocks); users (and
+# the tests' writers) write to /dev/mapper/NAME.  During a cycle replicate
+# puts NAME on NAME-cbtso (snapshot-origin DISK) with the snapshot
+# NAME-cbtsnap; the clean-up removes what a failed test leaves.
 cons_stack() {
-	local name=$1 disk=$2 table=${3:-linear} sectors params
+	local name=$1 disk=$2
 	cbt_create "$name" "$disk" 4096
-	sectors=$(blockdev --getsz "/dev/mapper/$name") || fail "blockdev --getsz failed"
-	params=/dev/mapper/$name
-	[ "$table" = linear ] && params="$params 0"
-	dmsetup create "$name-origin" --table "0 $sectors $table $params" ||
-		fail "dmsetup create $name-origin ($table) failed"
-	# Registered after cbt_create's removal, so it runs first.
-	at_exit "dmsetup remove --retry '$name-origin'"
-	at_exit "dmsetup resume '$name-origin' 2>/dev/null"
+	# Run before cbt_create's removal (which then finds nothing), in
+	# reverse order: snapshot, resume, NAME, then NAME-cbtso under it.
+	at_exit "dmsetup remove --retry '$name'; dmsetup remove --retry '$name-cbtso'"
+	at_exit "dmsetup resume '$name' 2>/dev/null"
 	at_exit "dmsetup remove '$name-cbtsnap' 2>/dev/null"
 }
 
-# origin_state NAME: "TABLE SNAPSHOT SUSPENDED" of the stack: the target of
-# NAME-origin's live table, the target of NAME-cbtsnap's table ("-" if there
-# is no such device), and "suspended" or "active".
-origin_state() {
-	local t s a
-	t=$(dmsetup table "$1-origin" | awk '{ print $3 }')
-	s=$(dmsetup table "$1-cbtsnap" 2>/dev/null | awk '{ print $3 }')
-	a=active
-	dmsetup info "$1-origin" | grep -q '^State: *SUSPENDED' && a=suspended
-	echo "${t:-none} ${s:--} $a"
+# devno DEV: the major:minor of block device DEV.
+devno() {
+	lsblk -dno MAJ:MIN "$1" | tr -d ' '
 }
 
-# between_cycles NAME: fail unless the stack is as between cycles: origin
-# on linear, no snapshot, not suspended.
+# stack_state NAME DISKNO: "ON SNAPSHOT SUSPENDED" of the stack: "disk" if
+# NAME is `cbt DISKNO 4096`, "so" if it is `cbt SO 4096 2 data_of DISKNO`
+# where SO is NAME-cbtso = `snapshot-origin DISKNO`, else "other:TABLE";
+# the target of NAME-cbtsnap ("-" if there is no such device); "suspended"
+# or "active" for NAME.  Between cycles NAME-cbtso must not exist: "+so"
+# is appended to ON when it does and NAME is on the disk.
+stack_state() {
+	local t so sot s a on
+	t=$(dmsetup table "$1" | cut -d' ' -f3-)
+	so=$(dmsetup info -c --noheadings -o major,minor --separator : "$1-cbtso" 2>/dev/null | tr -d ' ')
+	sot=$(dmsetup table "$1-cbtso" 2>/dev/null | cut -d' ' -f3-)
+	s=$(dmsetup table "$1-cbtsnap" 2>/dev/null | awk '{ print $3 }')
+	a=active
+	dmsetup info "$1" | grep -q '^State: *SUSPENDED' && a=suspended
+	if [ "$t" = "cbt $2 4096" ]; then
+		on=disk
+		[ -n "$so" ] && on=disk+so
+	elif [ -n "$so" ] && [ "$t" = "cbt $so 4096 2 data_of $2" ] &&
+		[ "$sot" = "snapshot-origin $2" ]; then
+		on=so
+	else
+		on="other:${t// /_}"
+	fi
+	echo "$on ${s:--} $a"
+}
+
+# between_cycles NAME DISK: fail unless the stack is as between cycles:
+# NAME on the disk, no snapshot, no NAME-cbtso, not suspended.
 between_cycles() {
 	local st
-	st=$(origin_state "$1")
-	[ "$st" = "linear - active" ] ||
-		fail "between cycles $1-origin must be linear, active, with no snapshot: found $st"
+	st=$(stack_state "$1" "$(devno "$2")")
+	[ "$st" = "disk - active" ] ||
+		fail "between cycles $1 must be cbt on its disk, active, with no snapshot or $1-cbtso: found $st"
 }
 
 cons_modules() {
@@ -66,21 +80,23 @@ check_during() {
 		fail "during each cycle the stack must be \"$2\" ($3 cycles at least): found $(tr '\n' ';' <"$1" 2>/dev/null)"
 }
 
-# cons_hook FILE DIR AFTER [NAME...]: write the freeze hook FILE, whose post
-# step waits until the ordered writer (pid in DIR/writer.pid, progress in
-# DIR/progress) has made AFTER more writes after the freeze: then every cycle
-# is read while the volume changes.  It gives up (exit 1) after 120 s or once
-# the writer died.  Before waiting it appends "NAME $(origin_state NAME)"
-# for each NAME to DIR/during-NAME: the stack during a cycle.
+# cons_hook FILE DIR AFTER [NAME DISK]...: write the freeze hook FILE, whose
+# post step waits until the ordered writer (pid in DIR/writer.pid, progress
+# in DIR/progress) has made AFTER more writes after the freeze: then every
+# cycle is read while the volume changes.  It gives up (exit 1) after 120 s
+# or once the writer died.  Before waiting it appends "NAME $(stack_state
+# NAME DISKNO)" for each NAME over DISK to DIR/during-NAME: the stack during
+# a cycle.
 cons_hook() {
-	local f=$1 d=$2 after=$3 n
+	local f=$1 d=$2 after=$3
 	shift 3
 	{
 		echo '#!/bin/bash'
 		echo '[ "$1" = post ] || exit 0'
-		declare -f origin_state
-		for n in "$@"; do
-			echo "echo \"$n \$(origin_state $n)\" >>'$d/during-$n'"
+		declare -f stack_state
+		while [ $# -ge 2 ]; do
+			echo "echo \"$1 \$(stack_state $1 $(devno "$2"))\" >>'$d/during-$1'"
+			shift 2
 		done
 	} >"$f"
 	cat >>"$f" <<HOOK

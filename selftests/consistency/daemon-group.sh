@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # A consistency group under `cbtship daemon` ([group db] in its
-# configuration): two dm-cbt volumes with snapshot origins.  An ordered
+# configuration): two dm-cbt volumes with COW devices.  An ordered
 # writer spreads its writes over both volumes while the daemon takes the
 # initial round and a delta round (the group's hook waits for AFTER writes
 # past each freeze, so every round is read while both volumes change);
@@ -50,14 +50,12 @@ poll = 1s
 device = /dev/mapper/ga
 store = $work/store
 key = $work/key
-snapshot_origin = ga-origin
 snapshot_cow = $c1
 
 [volume gb]
 device = /dev/mapper/gb
 store = $work/store
 key = $work/key
-snapshot_origin = gb-origin
 snapshot_cow = $c2
 
 [group db]
@@ -91,10 +89,10 @@ wait_rounds() {
 	fail "the group did not complete $1 rounds within ${DEADLINE}s"
 }
 
-dd if=/dev/zero of=/dev/mapper/ga-origin bs=1M oflag=direct status=none 2>/dev/null
-dd if=/dev/zero of=/dev/mapper/gb-origin bs=1M oflag=direct status=none 2>/dev/null
+dd if=/dev/zero of=/dev/mapper/ga bs=1M oflag=direct status=none 2>/dev/null
+dd if=/dev/zero of=/dev/mapper/gb bs=1M oflag=direct status=none 2>/dev/null
 # The writer yields the CPU to the daemon (nice), which matters under TCG.
-nice -n 19 "$OW" write /dev/mapper/ga-origin,/dev/mapper/gb-origin $SEED $SLOTS 1 0 \
+nice -n 19 "$OW" write /dev/mapper/ga,/dev/mapper/gb $SEED $SLOTS 1 0 \
 	"$work/progress" &
 writer=$!
 echo "$writer" >"$work/writer.pid"
@@ -118,13 +116,15 @@ done
 kill -0 "$writer" || fail "the ordered writer died"
 kill "$writer"
 wait "$writer" 2>/dev/null
-src_a=$(sha256_of /dev/mapper/ga-origin)
-src_b=$(sha256_of /dev/mapper/gb-origin)
+src_a=$(sha256_of /dev/mapper/ga)
+src_b=$(sha256_of /dev/mapper/gb)
 info "${SECONDS}s: a round while writing is done; writer stopped at write $(od -An -t u8 "$work/progress" | tr -d ' ')"
 wait_rounds 3 "$(date +%s%6N)"
 info "${SECONDS}s: the round after the writer stopped is done"
 kill -TERM "$daemon_pid"
 wait "$daemon_pid" || { diagnose; fail "the daemon exited with $? on SIGTERM"; }
+between_cycles ga "$d1"
+between_cycles gb "$d2"
 
 for v in ga gb; do
 	must "$CBTSHIP" apply --store "$work/store" --key "$work/key" --volume $v \

@@ -3,8 +3,9 @@
 #
 # A file system on a replica at any point is clean.  ext4 (frozen by the
 # --fsfreeze hook: app-consistent points), then xfs (frozen by the suspend's
-# lockfs: crash-consistent points), on the snapshot-origin of a dm-cbt
-# volume, mounted, under a file workload (files created, rewritten with
+# lockfs: crash-consistent points), on a dm-cbt device (which a snapshot-
+# origin is slid under for each cycle), mounted, under a file workload
+# (files created, rewritten with
 # fsync, renamed, removed) while cycles with a snapshot per cycle are taken.
 # At every point of the replica a copy passes e2fsck -fn (ext4, before any
 # journal replay), mounts, lists its files and unmounts, and then (xfs, whose
@@ -61,19 +62,19 @@ one_fs() {
 	[ -n "$hook" ] && want=app
 	cons_stack "$name" "$disk"
 	case $fs in
-	ext4) must mkfs.ext4 -q -F "/dev/mapper/$name-origin" ;;
+	ext4) must mkfs.ext4 -q -F "/dev/mapper/$name" ;;
 	# Under 300 MiB only with the fstests override.
-	xfs) TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 must mkfs.xfs -q -f "/dev/mapper/$name-origin" ;;
+	xfs) TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 must mkfs.xfs -q -f "/dev/mapper/$name" ;;
 	esac
-	must mount "/dev/mapper/$name-origin" "$work/mnt"
+	must mount "/dev/mapper/$name" "$work/mnt"
 	rm -f "$work/stop"
 	workload "$work/mnt" "$work/stop" &
 	wl=$!
 	for i in $(seq 0 "$CYCLES"); do
 		must "$CBTSHIP" replicate --store "$work/$fs.store" --key "$work/key" \
-			--state-dir "$work/$fs.state" --origin "$name-origin" --cow "$cow" \
+			--state-dir "$work/$fs.state" --cow "$cow" \
 			${hook:+--fsfreeze "$work/mnt"} --once "/dev/mapper/$name"
-		between_cycles "$name"
+		between_cycles "$name" "$disk"
 		sleep 1
 	done
 	# Stopped between two commands, so nothing of it holds the mount.

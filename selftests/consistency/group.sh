@@ -9,8 +9,9 @@
 # some write K; failover --instant X of both replicas gives that state too.
 # Negative controls: the two volumes replicated separately (one after the
 # other) give point pairs that are not one state, and so do copies of two
-# different instants.  Between group cycles both origins are on linear with
-# no snapshot, during them on snapshot-origin with their snapshots active.
+# different instants.  Between group cycles both dm-cbt devices are on their
+# disks with no snapshot, during them on their snapshot-origins (NAME-cbtso,
+# data_of the disk) with their snapshots active.
 # CONS_CYCLES (default 1 delta) takes more.
 
 . "$(dirname "$0")/../common/lib.sh"
@@ -39,13 +40,13 @@ c2=$(make_ramdisk 32)
 cons_stack ga "$d1"
 cons_stack gb "$d2"
 must "$CBTSHIP" keygen "$work/key"
-DEVS=/dev/mapper/ga-origin,/dev/mapper/gb-origin
+DEVS=/dev/mapper/ga,/dev/mapper/gb
 
-cons_hook "$work/hook" "$work" 40 ga gb
+cons_hook "$work/hook" "$work" 40 ga "$d1" gb "$d2"
 
 start_writer() {
-	dd if=/dev/zero of=/dev/mapper/ga-origin bs=1M oflag=direct status=none 2>/dev/null
-	dd if=/dev/zero of=/dev/mapper/gb-origin bs=1M oflag=direct status=none 2>/dev/null
+	dd if=/dev/zero of=/dev/mapper/ga bs=1M oflag=direct status=none 2>/dev/null
+	dd if=/dev/zero of=/dev/mapper/gb bs=1M oflag=direct status=none 2>/dev/null
 	rm -f "$work/progress" "$work"/during-*
 	"$work/ow" write "$DEVS" $SEED $SLOTS 1 0 "$work/progress" &
 	writer=$!
@@ -90,14 +91,14 @@ start_writer
 for i in $(seq 0 "$CYCLES"); do
 	must "$CBTSHIP" replicate --store "$work/grp.store" --key "$work/key" \
 		--state-dir "$work/grp.state" --group db --hook "$work/hook" \
-		--origin ga-origin --cow "$c1" --origin gb-origin --cow "$c2" --once \
+		--cow "$c1" --cow "$c2" --once \
 		/dev/mapper/ga /dev/mapper/gb
-	between_cycles ga
-	between_cycles gb
+	between_cycles ga "$d1"
+	between_cycles gb "$d2"
 done
 stop_writer
-check_during "$work/during-ga" "ga snapshot-origin snapshot active" $((CYCLES + 1))
-check_during "$work/during-gb" "gb snapshot-origin snapshot active" $((CYCLES + 1))
+check_during "$work/during-ga" "ga so snapshot active" $((CYCLES + 1))
+check_during "$work/during-gb" "gb so snapshot active" $((CYCLES + 1))
 apply_both grp
 mapfile -t ia < <(instants "$work/grp-ga.img")
 mapfile -t ib < <(instants "$work/grp-gb.img")
@@ -131,7 +132,7 @@ start_writer
 for i in $(seq 0 $((CYCLES - 1))); do
 	for v in ga gb; do
 		must "$CBTSHIP" replicate --store "$work/sep.store" --key "$work/key" \
-			--state-dir "$work/sep.state" --hook "$work/hook" --origin "$v-origin" \
+			--state-dir "$work/sep.state" --hook "$work/hook" \
 			--cow "$([ $v = ga ] && echo "$c1" || echo "$c2")" --once "/dev/mapper/$v"
 	done
 done

@@ -9,14 +9,14 @@
 # state after some write K (ordered-writer check).  Negative control: the
 # same without the snapshot (cycles read from the live device) must give at
 # least one point that is not, and those points must be labelled "none".
-# The device stack: between cycles the origin is on linear with no
-# snapshot; during each cycle (seen from the hook) on snapshot-origin with
-# the snapshot active, and without --origin still on linear (the control of
-# that check).  In the snapshot series one more run is killed (SIGKILL
-# from its post hook) while its snapshot is active: that must leave the
-# origin on snapshot-origin, the snapshot and the frozen cycle (checked),
-# and the next run must put the origin back on linear with no snapshot; all
-# points stay consistent.  CONS_CYCLES (default 2 deltas) gives more points.
+# The device stack: between cycles the dm-cbt device ow (what users write
+# to) is `cbt DISK` with no snapshot and no ow-cbtso; during each cycle
+# (seen from the hook) `cbt ow-cbtso ... data_of DISK` with the snapshot
+# active, and without --cow still on the disk (the control of that check).
+# In the snapshot series one more run is killed (SIGKILL from its post
+# hook) while its snapshot is active: that must leave ow on ow-cbtso, the
+# snapshot and the frozen cycle (checked), and the next run must put ow
+# back on its disk with no snapshot; all points stay consistent.  CONS_CYCLES (default 2 deltas) gives more points.
 
 . "$(dirname "$0")/../common/lib.sh"
 . "$(dirname "$0")/cons-lib.bash"
@@ -43,7 +43,7 @@ cow=$(make_ramdisk 32)
 cons_stack ow "$disk"
 must "$CBTSHIP" keygen "$work/key"
 
-cons_hook "$work/hook" "$work" "$AFTER" ow
+cons_hook "$work/hook" "$work" "$AFTER" ow "$disk"
 cat >"$work/killhook" <<'HOOK'
 #!/bin/bash
 [ "$1" = post ] || exit 0
@@ -61,8 +61,8 @@ killed_run() {
 		--state-dir "$work/$name.state" --volume ow --hook "$work/killhook" --once "$@" \
 		/dev/mapper/ow >"$work/killed.out" 2>&1 &&
 		fail "replicate was not killed: $(cat "$work/killed.out")"
-	st=$(origin_state ow)
-	[ "$st" = "snapshot-origin snapshot active" ] ||
+	st=$(stack_state ow "$(devno "$disk")")
+	[ "$st" = "so snapshot active" ] ||
 		fail "the kill did not leave the cycle's state behind (found $st): the check after it proves nothing"
 	"$CBTSHIP" cbt status /dev/mapper/ow | grep -qx 'frozen: 1' ||
 		fail "no frozen dm-cbt cycle after the kill"
@@ -73,9 +73,9 @@ killed_run() {
 series() {
 	local name=$1 i writer
 	shift
-	dd if=/dev/zero of=/dev/mapper/ow-origin bs=1M oflag=direct status=none 2>/dev/null
+	dd if=/dev/zero of=/dev/mapper/ow bs=1M oflag=direct status=none 2>/dev/null
 	rm -f "$work/progress" "$work/during-ow"
-	"$work/ow" write /dev/mapper/ow-origin $SEED $SLOTS 1 0 "$work/progress" &
+	"$work/ow" write /dev/mapper/ow $SEED $SLOTS 1 0 "$work/progress" &
 	writer=$!
 	echo "$writer" >"$work/writer.pid"
 	for i in $(seq 0 "$CYCLES"); do
@@ -83,7 +83,7 @@ series() {
 		must "$CBTSHIP" replicate --store "$work/$name.store" --key "$work/key" \
 			--state-dir "$work/$name.state" --volume ow --hook "$work/hook" --once "$@" \
 			/dev/mapper/ow
-		between_cycles ow
+		between_cycles ow "$disk"
 	done
 	kill -0 "$writer" || fail "the ordered writer died"
 	kill "$writer"
@@ -112,7 +112,7 @@ check_points() {
 }
 
 info "with a snapshot per cycle"
-series snap --origin ow-origin --cow "$cow"
+series snap --cow "$cow"
 check_points snap
 n=$(wc -l <"$work/snap.res")
 [ "$n" -ge $((CYCLES + 1)) ] || fail "expected $((CYCLES + 1)) points, found $n"
@@ -120,7 +120,7 @@ n=$(wc -l <"$work/snap.res")
 	fail "a snapshot point is not the volume at one instant: $(tr '\n' ';' <"$work/snap.res")"
 [ "$(grep -c ' app consistent$' "$work/snap.res")" = "$n" ] ||
 	fail "snapshot points with hooks must be labelled app: $(tr '\n' ';' <"$work/snap.res")"
-check_during "$work/during-ow" "ow snapshot-origin snapshot active" $((CYCLES + 1))
+check_during "$work/during-ow" "ow so snapshot active" $((CYCLES + 1))
 
 info "negative control: the same read from the live device"
 series live
@@ -129,6 +129,6 @@ grep -q INCONSISTENT "$work/live.res" ||
 	fail "no live-read point was inconsistent: the check cannot tell ($(tr '\n' ';' <"$work/live.res"))"
 ! grep -v ' none ' "$work/live.res" | grep -q . ||
 	fail "live-read points must be labelled none: $(tr '\n' ';' <"$work/live.res")"
-check_during "$work/during-ow" "ow linear - active" $((CYCLES + 1))
+check_during "$work/during-ow" "ow disk - active" $((CYCLES + 1))
 info "snapshot points: $(tr '\n' ';' <"$work/snap.res")"
 info "live points:     $(tr '\n' ';' <"$work/live.res")"

@@ -81,14 +81,13 @@ static void test_good(void)
 	ret = config_parse("", "empty.conf", &c, err, sizeof(err));
 	tap_ok(ret == 0 && c.nr_vol == 0, "an empty file is no volumes");
 	config_free(&c);
-	ret = config_parse("[volume a]\ndevice=/d\nstore=/s\nkey=/k\nsnapshot_origin = a-origin\n"
+	ret = config_parse("[volume a]\ndevice=/d\nstore=/s\nkey=/k\n"
 			   "snapshot_cow = /dev/sdc\nhook = /etc/cbtship/db-hook\nfsfreeze = /data\n"
 			   "hook_timeout = 30\napp_interval = 3600\n", "cons.conf", &c, err, sizeof(err));
-	tap_ok(ret == 0 && !strcmp(c.vol[0].snapshot_origin, "a-origin") &&
-	       !strcmp(c.vol[0].snapshot_cow, "/dev/sdc") &&
+	tap_ok(ret == 0 && !strcmp(c.vol[0].snapshot_cow, "/dev/sdc") &&
 	       !strcmp(c.vol[0].hook, "/etc/cbtship/db-hook") && !strcmp(c.vol[0].fsfreeze, "/data") &&
 	       c.vol[0].hook_timeout == 30 && c.vol[0].app_interval == 3600,
-	       "consistent cycles: snapshot_origin, snapshot_cow, hook, fsfreeze, timeout, interval (%s)",
+	       "consistent cycles: snapshot_cow, hook, fsfreeze, timeout, interval (%s)",
 	       err);
 	if (!ret) {
 		struct volume_config copy;
@@ -118,8 +117,10 @@ static void check_bad(const char *text, const char *where, const char *word)
 static void test_bad(void)
 {
 	check_bad("[global]\nparallel = 0\n", "t.conf:2:12:", "from 1 to 1024");
-	check_bad("[volume a]\ndevice=/d\nstore=/s\nkey=/k\nsnapshot_origin = a-origin\n",
-		  "t.conf:1:", "snapshot_origin and snapshot_cow together");
+	/* An old configuration's origin device: refused, naming the new way. */
+	check_bad("[volume a]\ndevice=/d\nstore=/s\nkey=/k\nsnapshot_origin = a-origin\n"
+		  "snapshot_cow = /dev/sdc\n", "t.conf:5:1:",
+		  "snapshot_origin is gone: users write to the dm-cbt device");
 	check_bad("[global]\nparallel = many\n", "t.conf:2:12:", "number");
 	check_bad("[global]\nfoo = 1\n", "t.conf:2:1:", "unknown key 'foo'");
 	check_bad("[global]\nblackout = Monday;7:00;7h | Tusday;8:00;1h\n", "t.conf:2:29:", "day of the week");
@@ -221,7 +222,7 @@ static void test_duration(void)
 }
 
 #define GVOL(n) "[volume " n "]\ndevice=/dev/mapper/" n "\nstore=/s\nkey=/k\n" \
-	"snapshot_origin=" n "-origin\nsnapshot_cow=/dev/cow-" n "\n"
+	"# " n " is written through its dm-cbt device\nsnapshot_cow=/dev/cow-" n "\n"
 
 /* Consistency groups: a [group NAME] section naming its volumes. */
 static void test_groups(void)
@@ -272,7 +273,7 @@ static void test_groups(void)
 	check_bad(GVOL("a") GVOL("b") "[group g]\nhook = /x\n", "t.conf:13:1:",
 		  "needs volumes = NAME");
 	check_bad(GVOL("a") "[volume b]\ndevice=/d\nstore=/s\nkey=/k\n[group g]\nvolumes = a b\n",
-		  "t.conf:7:1:", "no snapshot_origin and snapshot_cow");
+		  "t.conf:7:1:", "no snapshot_cow");
 	check_bad(GVOL("a") GVOL("b") "min_interval = 5m\n[group g]\nvolumes = a b\n",
 		  "t.conf:7:1:", "set min_interval in [group g]");
 	check_bad(GVOL("a") "hook = /h\n" GVOL("b") "[group g]\nvolumes = a b\n",
