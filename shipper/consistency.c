@@ -417,9 +417,19 @@ static int name_resume(struct cons_volume *v, bool swap)
 	return err ? err : e;
 }
 
-/* Between cycles and clean: nothing a failed release left (logged if not). */
+/*
+ * Before a cycle: NAME's table read again (its options may have changed),
+ * and nothing a failed release left (removed now, or the cycle fails).
+ */
 static int stack_clean(struct cons_volume *v)
 {
+	struct dmsnap_info si;
+	int err = stack_read(v, v->name);
+
+	if (err)
+		return err;
+	if (!dmsnap_info(v->snap, &si))
+		v->snapped = true;	/* whoever left it: it goes first */
 	if (!v->snapped && !v->on_so && !v->so_made)
 		return 0;
 	stack_back(v);
