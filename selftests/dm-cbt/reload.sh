@@ -50,6 +50,13 @@ must dmsetup load rl --table "${table% 4096} 512"
 must dmsetup clear rl
 [ "$(vol_field "$dev" id)" = "$id" ] || fail "clearing the inactive table changed the volume"
 
+# swap_table TABLE: rl's table replaced through suspend and resume.
+swap_table() {
+	must dmsetup reload rl --table "$1"
+	must dmsetup suspend rl
+	must dmsetup resume rl
+}
+
 # data_of: a table on a device stacked over the disk that says it presents
 # the disk's data keeps the state (changes, frozen cycle, id), and so does
 # the reload back onto the disk; what is written meanwhile reaches the disk.
@@ -61,9 +68,7 @@ overno=$(dmsetup info -c --noheadings -o major,minor --separator : rl-over | tr 
 at_exit "dmsetup remove --retry rl; dmsetup remove rl-over"
 dd if=/dev/urandom of="$dev" bs=4096 seek=20 count=2 oflag=direct status=none
 cycle=$(probe freeze "$dev") || fail "freeze failed"
-must dmsetup reload rl --table "0 $sectors cbt $overno 4096 2 data_of $disk"
-must dmsetup suspend rl
-must dmsetup resume rl
+swap_table "0 $sectors cbt $overno 4096 2 data_of $disk"
 [ "$(dmsetup table rl)" = "0 $sectors cbt $overno 4096 2 data_of $diskno" ] ||
 	fail "data_of table reads back as: $(dmsetup table rl)"
 [ "$(vol_field "$dev" id)" = "$id" ] || fail "reload with data_of changed the volume id"
@@ -74,9 +79,7 @@ dd if=/dev/urandom of="$dev" bs=4096 seek=30 count=1 oflag=direct status=none
 cmp -s <(dd if="$dev" bs=4096 skip=30 count=1 status=none) \
 	<(dd if="$disk" bs=4096 skip=30 count=1 iflag=direct status=none) ||
 	fail "a write through the stacked device did not reach the disk"
-must dmsetup reload rl --table "$table"
-must dmsetup suspend rl
-must dmsetup resume rl
+swap_table "$table"
 [ "$(vol_field "$dev" id)" = "$id" ] || fail "reload back onto the disk changed the volume id"
 [ "$(vol_field "$dev" dirty)" = 1 ] || fail "reload back onto the disk lost the live change"
 must probe commit "$dev" "$cycle"
@@ -84,15 +87,11 @@ must probe commit "$dev" "$cycle"
 # Negative control: the same stacked device without data_of is another
 # device, so tracking starts fresh (a reload onto another disk must not keep
 # stale changes); back on the disk it is fresh again.
-must dmsetup reload rl --table "0 $sectors cbt $overno 4096"
-must dmsetup suspend rl
-must dmsetup resume rl
+swap_table "0 $sectors cbt $overno 4096"
 [ "$(vol_field "$dev" id)" != "$id" ] || fail "reload onto another device without data_of kept the volume id"
 [ "$(vol_field "$dev" dirty)" = 0 ] || fail "reload onto another device without data_of kept the changes"
 [ "$(vol_field "$dev" resync_required)" = 1 ] || fail "fresh tracking on another device is not resync required"
-must dmsetup reload rl --table "$table"
-must dmsetup suspend rl
-must dmsetup resume rl
+swap_table "$table"
 must dmsetup remove rl-over
 id=$(vol_field "$dev" id)
 dd if=/dev/urandom of="$dev" bs=4096 seek=7 count=1 oflag=direct status=none
