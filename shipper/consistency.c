@@ -41,11 +41,7 @@ const char *cons_point_name(enum cons_level l)
 
 /* ---- the stack: NAME on the disk, or on NAME-cbtso during a cycle ---- */
 
-/*
- * Parse NAME's live `cbt` parameters, "DEV BS [N WORD...]": *dev, *data_of
- * (0: none), and the block size and optional words but data_of's into v.
- */
-static int parse_cbt(struct cons_volume *v, const char *params, dev_t *dev, dev_t *data_of)
+int cons_table_parse(struct cons_volume *v, const char *params, dev_t *dev, dev_t *data_of)
 {
 	char buf[CONS_TABLE_MAX], *tok[32], *save = NULL, *t, *end;
 	unsigned int ma, mi, kept = 0;
@@ -90,8 +86,7 @@ static int parse_cbt(struct cons_volume *v, const char *params, dev_t *dev, dev_
 	return 0;
 }
 
-/* NAME's `cbt` parameters on the disk, or (during) on NAME-cbtso with data_of. */
-static int cbt_params(const struct cons_volume *v, bool during, char *buf, size_t len)
+int cons_table_params(const struct cons_volume *v, bool during, char *buf, size_t len)
 {
 	dev_t onto = during ? v->so_dev : v->disk;
 	unsigned int nopt = v->cbt_nopt + (during ? 2 : 0);
@@ -133,7 +128,7 @@ static int stack_read(struct cons_volume *v, const char *volume)
 		return err;
 	}
 	if (di.targets != 1 || strcmp(type, "cbt") || length != v->sectors ||
-	    parse_cbt(v, params, &dev, &data_of)) {
+	    cons_table_parse(v, params, &dev, &data_of)) {
 		if (volume)
 			log_err("volume %s: %s is %u target(s), the first \"0 %" PRIu64 " %s %s\", not one cbt target over the whole volume (docs/CONSISTENCY.md)",
 				volume, v->name, di.targets, length, type, params);
@@ -195,7 +190,7 @@ static int stack_back(struct cons_volume *v)
 	if (di.inactive)
 		dmsnap_clear(v->name);
 	if (!err && v->on_so) {
-		e = cbt_params(v, false, params, sizeof(params));
+		e = cons_table_params(v, false, params, sizeof(params));
 		if (!e)
 			e = dmsnap_load(v->name, v->sectors, "cbt", params);
 		if (!e)
@@ -501,7 +496,7 @@ int cons_freeze(struct cons_volume **vp, size_t n, const struct cons_hooks *hook
 	for (i = 0; i < n && !err; i++) {
 		if (!vp[i]->cfg)
 			continue;
-		err = cbt_params(vp[i], true, params, sizeof(params));
+		err = cons_table_params(vp[i], true, params, sizeof(params));
 		if (!err)
 			err = dmsnap_load(vp[i]->name, vp[i]->sectors, "cbt", params);
 	}

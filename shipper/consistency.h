@@ -92,6 +92,18 @@ int cons_volume_init(struct cons_volume *v, struct cbt_source *src, const char *
 		     const struct cbt_volume_info *info, const struct cons_config *cfg);
 
 /*
+ * Parse the dm-cbt device's `cbt` table parameters, "DEV BS [N WORD...]":
+ * *dev, *data_of (0: none), and into v the block size and optional words
+ * but data_of's.  -EINVAL if they are not such a table.
+ */
+int cons_table_parse(struct cons_volume *v, const char *params, dev_t *dev, dev_t *data_of);
+/*
+ * The `cbt` parameters of the parsed table on v->disk (between cycles), or
+ * (during) on v->so_dev with `data_of DISK`; -ENAMETOOLONG if len is short.
+ */
+int cons_table_params(const struct cons_volume *v, bool during, char *buf, size_t len);
+
+/*
  * Take one instant of the n volumes: every volume frozen (and
  * snapshotted where configured).  *level: what the instant is (NONE if
  * any volume has no snapshot).  app: run the hooks (the caller's
