@@ -56,7 +56,7 @@ expect_bad "0 $S cbt /dev/cbt-no-such-device 4096" "cbt: Error opening device"
 expect_bad "0 $((S + 8)) cbt $D 4096" "cbt: Device is smaller than the target"
 expect_bad "0 $S cbt $D 4096 1" "cbt: Invalid number of optional arguments"
 expect_bad "0 $S cbt $D 4096 x" "cbt: Invalid number of optional arguments"
-expect_bad "0 $S cbt $D 4096 10 a b c d e f g h i j" "cbt: Invalid number of optional arguments"
+expect_bad "0 $S cbt $D 4096 12 a b c d e f g h i j k l" "cbt: Invalid number of optional arguments"
 expect_bad "0 $S cbt $D 4096 1 no_such_option" "cbt: Unknown optional argument"
 expect_bad "0 $S cbt $D 4096 0 extra" "cbt: Too many arguments after the optional arguments"
 expect_bad "0 $S cbt $D 4096 6 ring_size 1 memory_cap 1 no_discard_passdown x" "cbt: Unknown optional argument"
@@ -82,6 +82,11 @@ expect_bad "0 $S cbt $D 4096 3 metadata $M region_size" "cbt: Invalid region_siz
 expect_bad "0 $S cbt $D 4096 4 metadata $M region_size 2048" "cbt: Invalid region_size: smaller than the block size"
 expect_bad "0 $S cbt $D 4096 2 metadata /dev/cbt-no-such-device" "cbt: Error opening metadata device"
 expect_bad "0 $S cbt $D 4096 2 metadata $D" "cbt: Metadata device is the data device"
+expect_bad "0 $S cbt $D 4096 1 data_of" "cbt: Invalid data_of: need a device"
+expect_bad "0 $S cbt $D 4096 2 data_of /dev/cbt-no-such-device" "cbt: Invalid data_of: not a block device or major:minor"
+expect_bad "0 $S cbt $D 4096 2 data_of 1:x" "cbt: Invalid data_of: not a block device or major:minor"
+expect_bad "0 $S cbt $D 4096 4 data_of $M data_of $M" "cbt: Optional argument given twice"
+expect_bad "0 $S cbt $D 4096 4 metadata $M data_of $M" "cbt: Metadata device is the data device"
 must dmsetup create cbt-tiny --table "0 8 linear $M 0"
 at_exit "dmsetup remove --retry cbt-tiny"
 expect_bad "0 $S cbt $D 4096 2 metadata /dev/mapper/cbt-tiny" "cbt: Metadata device too small for the write-intent log"
@@ -120,6 +125,9 @@ dd if=/dev/zero of="$M" bs=4096 count=1 oflag=direct status=none
 expect_good "0 $S cbt $devno 4096 4 metadata $mdevno region_size 1048576"
 dd if=/dev/zero of="$M" bs=4096 count=1 oflag=direct status=none
 expect_good "0 $S cbt $devno 4096 9 ring_size 1024 memory_cap 64 no_discard_passdown metadata $mdevno region_size 65536"
+expect_good "0 $S cbt $devno 4096 2 data_of $mdevno"
+dd if=/dev/zero of="$M" bs=4096 count=1 oflag=direct status=none
+expect_good "0 $S cbt $devno 4096 11 ring_size 1024 memory_cap 64 no_discard_passdown metadata $mdevno region_size 65536 data_of 7:99"
 
 # Options in another order read back in the canonical order.
 dmsetup create cbt-good --table "0 $S cbt $D 4096 5 no_discard_passdown memory_cap 2 ring_size 4" ||
