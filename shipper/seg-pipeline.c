@@ -45,6 +45,8 @@ struct sp_batch {
 	uint32_t nr;
 	uint8_t *obj;			/* sealed object (header, ciphertext, tag) */
 	size_t obj_len;
+	/* The payload as sealed: runs built in obj, raw blocks left in raw. */
+	struct env_piece *pieces;	/* 2 x rec_cap + 1 */
 	struct fmt_manifest_seg seg;	/* manifest entry, once sealed */
 };
 
@@ -139,7 +141,11 @@ static uint32_t zero_block_crc(uint32_t block_size)
 	return crc;
 }
 
-/* Build the segment payload right after the envelope header, then seal in place. */
+/*
+ * Build the segment payload right after the envelope header and seal it in
+ * place.  A block that does not compress is not copied there: its bytes are
+ * encrypted straight from the batch's raw buffer into their place.
+ */
 static int seal_batch(struct seg_pipeline *p, void *cctx, struct sp_batch *b)
 {
 	struct vstore *vs = p->vs;
@@ -151,6 +157,8 @@ static int seal_batch(struct seg_pipeline *p, void *cctx, struct sp_batch *b)
 	};
 	uint8_t *payload = b->obj + ENV_HDR_BYTES, *q = payload + FMT_SEG_HDR_BYTES;
 	const uint8_t *data = b->raw;
+	uint8_t *run = payload;		/* start of the bytes built in place, not yet a piece */
+	struct env_piece *pc = b->pieces;
 	size_t seg_len, clen;
 	int ret;
 
@@ -178,16 +186,21 @@ static int seal_batch(struct seg_pipeline *p, void *cctx, struct sp_batch *b)
 					rec.stored_len = (uint32_t)clen;
 				}
 			}
-			if (rec.kind == REC_RAW)
-				memcpy(out, data, len);
+			if (rec.kind == REC_RAW) {
+				*pc++ = (struct env_piece){ .src = run, .len = (size_t)(out - run) };
+				*pc++ = (struct env_piece){ .src = data, .len = len };
+				run = out + len;
+			}
 		}
 		fmt_record_header_encode(q, &rec);
 		q = out + rec.stored_len;
 	}
+	if (q > run)
+		*pc++ = (struct env_piece){ .src = run, .len = (size_t)(q - run) };
 	seg_len = (size_t)(q - payload);
 	fmt_segment_header_encode(payload, b->nr, vs->info.block_size);
 	memcpy(meta.volume_id, vs->info.volume_id, VSTORE_ID_BYTES);
-	ret = envelope_seal(&vs->key, &meta, payload, seg_len, b->obj);
+	ret = envelope_seal_pieces(&vs->key, &meta, b->pieces, (size_t)(pc - b->pieces), b->obj);
 	if (ret)
 		return ret;
 	b->obj_len = envelope_size(seg_len);
@@ -341,6 +354,7 @@ static void pipeline_free(struct seg_pipeline *p)
 		free(p->batches[i].lens);
 		free(p->batches[i].hole);
 		free(p->batches[i].obj);
+		free(p->batches[i].pieces);
 	}
 	free(p->batches);
 	free(p->segs);
@@ -367,7 +381,8 @@ static int alloc_batches(struct seg_pipeline *p)
 		b->blocks = malloc(p->rec_cap * sizeof(*b->blocks));
 		b->lens = malloc(p->rec_cap * sizeof(*b->lens));
 		b->hole = malloc(p->rec_cap);
-		if (!b->blocks || !b->lens || !b->hole)
+		b->pieces = malloc((2 * (size_t)p->rec_cap + 1) * sizeof(*b->pieces));
+		if (!b->blocks || !b->lens || !b->hole || !b->pieces)
 			return -ENOMEM;
 	}
 	return 0;
