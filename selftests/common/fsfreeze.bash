@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers of the freeze guard tests (selftests/shipper/fsfreeze-guard.sh on
+# the host, selftests/consistency/fsfreeze-guard.sh in the guest): hold
+# cbtship inside an --fsfreeze freeze, and watch writes to the frozen file
+# system.  Call fsfreeze_setup in the test's work directory first.
+#
+# How cbtship is held: its pre hook ($work/fill) fills cbtship's stderr, a
+# FIFO nobody reads, to the brim; cbtship -v then blocks writing its next
+# log line, the one after FIFREEZE, until the test drains the FIFO.
+
+# fsfreeze_setup: the hook, the FIFO (./err, open read-write on fd 3 so a
+# writer can always open it) and the data a write puts (./payload).
+fsfreeze_setup() {
+	cat >fill <<'EOF'
+#!/bin/bash
+[ "$1" = pre ] || exit 0
+exec python3 -c '
+import fcntl, os
+fl = fcntl.fcntl(1, fcntl.F_GETFL)
+fcntl.fcntl(1, fcntl.F_SETFL, fl | os.O_NONBLOCK)
+for size in (4096, 1):
+    try:
+        while True:
+            os.write(1, b"x" * size)
+    except BlockingIOError:
+        pass
+fcntl.fcntl(1, fcntl.F_SETFL, fl)
+'
+EOF
+	chmod +x fill || fail "cannot write the hook"
+	mkfifo err || fail "mkfifo failed"
+	exec 3<>err
+	head -c 65536 /dev/urandom >payload
+}
+
+# wait_for SECONDS CMD...: until CMD succeeds, at most SECONDS.
+wait_for() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		"${@:2}" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# in_pipe_write PID: a thread of PID is blocked writing to a pipe.
+in_pipe_write() {
+	grep -qs pipe_write /proc/"$1"/task/*/wchan
+}
+
+# start_frozen CMD...: run CMD (cbtship -v replicate ... --hook "$PWD/fill"
+# --fsfreeze MNT ...) in the background, stdout in ./out, until it is held
+# inside the freeze; its pid in $pid.
+start_frozen() {
+	"$@" >out 2>err &
+	pid=$!
+	at_exit "kill -9 $pid"
+	wait_for 120 in_pipe_write "$pid" ||
+		fail "cbtship did not block inside the freeze: $(cat out)"
+}
+
+# start_write MNT N: copy payload to MNT/probe.N in the background ($writer).
+start_write() {
+	cp payload "$1/probe.$2" &
+	writer=$!
+}
+
+# expect_held WHAT: the write is held (2 s, and the file system frozen, it stays held).
+expect_held() {
+	sleep 2
+	kill -0 "$writer" 2>/dev/null || fail "$1: a write went through: the file system was not frozen"
+}
+
+writer_gone() {
+	! kill -0 "$writer" 2>/dev/null
+}
+
+# expect_done WHAT MNT N: the write completes within 30 s and reads back.
+expect_done() {
+	wait_for 30 writer_gone || fail "$1"
+	wait "$writer" || fail "$1: the write failed"
+	cmp -s payload "$2/probe.$3" || fail "$1: $2/probe.$3 differs from what was written"
+}
+
+# drain: read the FIFO (what cbtship and its guard wrote) into ./err.log in
+# the background until undrain.
+drain() {
+	cat err >>err.log &
+	drainer=$!
+	at_exit "kill $drainer"
+}
+
+undrain() {
+	kill "$drainer"
+	wait "$drainer" 2>/dev/null
+}
