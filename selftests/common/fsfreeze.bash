@@ -14,17 +14,12 @@ fsfreeze_setup() {
 	cat >fill <<'EOF'
 #!/bin/bash
 [ "$1" = pre ] || exit 0
-exec python3 -c '
-import fcntl, os
-fl = fcntl.fcntl(1, fcntl.F_GETFL)
-fcntl.fcntl(1, fcntl.F_SETFL, fl | os.O_NONBLOCK)
-for size in (4096, 1):
-    try:
-        while True:
-            os.write(1, b"x" * size)
-    except BlockingIOError:
-        pass
-fcntl.fcntl(1, fcntl.F_SETFL, fl)
+exec perl -e '
+use Fcntl;
+my $fl = fcntl(STDOUT, F_GETFL, 0) or die "F_GETFL: $!";
+fcntl(STDOUT, F_SETFL, $fl | O_NONBLOCK) or die "F_SETFL: $!";
+for my $size (4096, 1) { while (defined(syswrite(STDOUT, "x" x $size))) {} }
+fcntl(STDOUT, F_SETFL, $fl) or die "F_SETFL: $!";
 '
 EOF
 	chmod +x fill || fail "cannot write the hook"
@@ -65,9 +60,9 @@ start_write() {
 	writer=$!
 }
 
-# expect_held WHAT: the write is held (2 s, and the file system frozen, it stays held).
+# expect_held WHAT: the write is held (for 1 s; the file system frozen, it stays held).
 expect_held() {
-	sleep 2
+	sleep 1
 	kill -0 "$writer" 2>/dev/null || fail "$1: a write went through: the file system was not frozen"
 }
 
@@ -93,4 +88,30 @@ drain() {
 undrain() {
 	kill "$drainer"
 	wait "$drainer" 2>/dev/null
+	return 0
+}
+
+# fsfreeze_kill_check MNT CMD...: start CMD (cbtship -v replicate ... --hook
+# "$PWD/fill" --fsfreeze MNT ...) held inside the freeze; a write to MNT
+# hangs (the control: FIFREEZE holds writes); the guard runs in its own
+# session; cbtship is killed with SIGKILL; the write completes and reads
+# back, and the guard says why it thawed and exits.
+fsfreeze_kill_check() {
+	local mnt=$1 guard
+	shift
+	start_frozen "$@"
+	start_write "$mnt" killed
+	expect_held "control, frozen by cbtship"
+	guard=$(pgrep -P "$pid")
+	[ -n "$guard" ] || fail "no guard process under cbtship $pid"
+	[ "$(ps -o sid= -p "$guard" | tr -d ' ')" = "$guard" ] ||
+		fail "the guard is not in its own session"
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	expect_done "the file system stayed frozen after cbtship was killed" "$mnt" killed
+	drain
+	wait_for 30 eval "! kill -0 $guard 2>/dev/null" || fail "the guard did not exit"
+	grep -q "guard: thawed the file system at $mnt: cbtship ended" err.log ||
+		fail "the guard did not say why it thawed: $(cat err.log)"
+	undrain
 }
