@@ -482,6 +482,7 @@ int fs_guard_recover(const char *state_dir, const struct fs_guard_ops *ops)
 {
 	char dir[PATH_MAX];
 	struct dirent *de;
+	struct stat st;
 	int thawed = 0, e;
 	DIR *d;
 
@@ -495,6 +496,13 @@ int fs_guard_recover(const char *state_dir, const struct fs_guard_ops *ops)
 		log_warn("cannot read %s: %s; a file system left frozen by a killed run is not thawed: check the state directory",
 			 dir, strerror(-e));
 		return e;
+	}
+	/* Its records name file systems to thaw: only ours may write there. */
+	if (fstat(dirfd(d), &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		log_warn("%s is not a directory only its owner (uid %u) may write to; its freeze records are not used: fix its owner and mode (0700)",
+			 dir, (unsigned int)geteuid());
+		closedir(d);
+		return -EPERM;
 	}
 	while ((de = readdir(d)))
 		if (!strncmp(de->d_name, RECORD_PREFIX, strlen(RECORD_PREFIX))) {

@@ -333,6 +333,10 @@ static void test_records(void)
 	snprintf(body, sizeof(body), "mount=%s/mnt\ndev=%u:%u\npid=1\n", test_dir,
 		 major(st.st_dev), minor(st.st_dev));
 	test_write_file("sd/" FS_GUARD_SUBDIR "/freeze-this", body, strlen(body), 0600);
+	chmod("sd/" FS_GUARD_SUBDIR, 0777);
+	tap_eq(fs_guard_recover("sd", &fake), -EPERM, "records in a directory others may write: refused");
+	tap_ok(frozen(), "nothing was thawed");
+	chmod("sd/" FS_GUARD_SUBDIR, 0700);
 	tap_eq(fs_guard_recover("sd", &fake), 1, "a record of this file system thaws it");
 	tap_ok(!frozen(), "thawed");
 	unlink("mnt/thaws");
