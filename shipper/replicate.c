@@ -19,6 +19,7 @@
 #include "blockhash.h"
 #include "cbt-source.h"
 #include "format.h"
+#include "fs-guard.h"
 #include "key.h"
 #include "log.h"
 #include "replicate.h"
@@ -192,6 +193,9 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 	err = copy_cons(r, opts);
 	if (err)
 		goto out_free;
+	/* Before anything writes: thaw what a killed run left frozen (fs-guard.h). */
+	if (opts->state_dir)
+		fs_guard_recover(opts->state_dir, NULL);
 
 	err = key_load(opts->key_path, &r->key);
 	if (err)
