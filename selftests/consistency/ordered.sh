@@ -168,7 +168,7 @@ last=
 while kill -0 "$rp" 2>/dev/null; do
 	s=none
 	for f in /sys/block/dm-*/dm/name; do
-		read -r n <"$f" 2>/dev/null && [ "$n" = "$snapname" ] && s=snapshot
+		{ read -r n <"$f"; } 2>/dev/null && [ "$n" = "$snapname" ] && s=snapshot
 	done
 	m=0
 	compgen -G "$work/slow/store/volumes/ow/cycles/*/manifest" >/dev/null && m=1
