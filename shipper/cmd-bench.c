@@ -28,6 +28,7 @@
 #include "envelope.h"
 #include "le.h"
 #include "log.h"
+#include "segment-seal.h"
 #include "vstore-priv.h"
 
 #define BENCH_BLOCK	4096u
@@ -47,6 +48,8 @@ static void bench_usage(void)
 	       "per second of CPU time, so other load on the machine does not lower it).\n"
 	       "--write-path measures only the stages replication runs (crc32c, zero\n"
 	       "detection, zstd-1, AES-256-GCM): quick enough to repeat next to each run.\n"
+	       "Both end with \"stage worker\": the whole of a sealing worker's job (all of\n"
+	       "those on 8 MiB segments, as replication runs them), the most one worker does.\n"
 	       "--threads N runs each stage on N threads at once and prints their sum:\n"
 	       "what N cores do together, which on shared cores is less than N x one.\n");
 }
@@ -190,7 +193,59 @@ static int bench_seal(const uint8_t *s, size_t len, bool sha, double *secs)
 	return err;
 }
 
-enum bench_kind { BK_CRC, BK_ZERO, BK_CODEC, BK_SEAL, BK_SHA };
+/*
+ * A seal-pool worker's whole job, as one: segments of BENCH_OBJECT bytes of
+ * 4 KiB blocks built and sealed by segment_seal() (crc32c, zero markers,
+ * zstd-1, AES-256-GCM, as replication does).  Its speed over the slowest
+ * stage's is the most a worker can reach of that stage's ceiling.
+ */
+static int bench_segment(const struct codec_ops *c, int level, const uint8_t *s, size_t len,
+			 double *secs, size_t *out_bytes)
+{
+	const uint32_t nr = BENCH_OBJECT / BENCH_BLOCK;
+	struct env_meta meta = { .type = ENV_SEGMENT, .codec = (uint8_t)c->id };
+	struct seg_sealer sealer = {
+		.codec = c,
+		.block_size = BENCH_BLOCK,
+		.zero_crc = segment_zero_crc(BENCH_BLOCK),
+	};
+	uint64_t *blocks = malloc(nr * sizeof(*blocks));
+	uint32_t *lens = malloc(nr * sizeof(*lens));
+	struct env_piece *pieces = malloc((2 * (size_t)nr + 1) * sizeof(*pieces));
+	uint8_t *obj = malloc(segment_obj_cap(nr, BENCH_OBJECT));
+	struct cbt_key key = { 0 };
+	size_t total = 0, obj_len;
+	double t0;
+	int err;
+
+	err = !blocks || !lens || !pieces || !obj ? -ENOMEM : c->create(level, &sealer.cctx);
+	if (!err && RAND_bytes(key.bytes, sizeof(key.bytes)) != 1)
+		err = -EIO;
+	for (uint32_t i = 0; i < nr && blocks && lens; i++) {
+		blocks[i] = i;
+		lens[i] = BENCH_BLOCK;
+	}
+	t0 = now();
+	for (size_t off = 0; off + BENCH_OBJECT <= len && !err; off += BENCH_OBJECT) {
+		struct seg_blocks in = { .raw = s + off, .blocks = blocks, .lens = lens, .nr = nr };
+
+		meta.segment++;
+		err = segment_seal(&key, &meta, &sealer, &in, obj, pieces, &obj_len);
+		total += obj_len;
+	}
+	*secs = now() - t0;
+	*out_bytes = total;
+	if (sealer.cctx)
+		c->destroy(sealer.cctx);
+	key_wipe(&key);
+	free(obj);
+	free(pieces);
+	free(lens);
+	free(blocks);
+	return err;
+}
+
+enum bench_kind { BK_CRC, BK_ZERO, BK_CODEC, BK_SEAL, BK_SHA, BK_SEGMENT };
 
 /* One thread's run of one stage over the whole sample. */
 /* Holds a measurement's threads until all exist, so they run at once. */
@@ -239,6 +294,9 @@ static void *bench_job_run(void *arg)
 	case BK_SEAL:
 	case BK_SHA:
 		j->err = bench_seal(j->s, j->len, j->kind == BK_SHA, &j->secs);
+		break;
+	case BK_SEGMENT:
+		j->err = bench_segment(j->codec, j->level, j->s, j->len, &j->secs, &j->out_bytes);
 		break;
 	}
 	return NULL;
@@ -408,6 +466,15 @@ static int bench_run(int argc, char **argv)
 				    sha ? "  (reading version 1 manifests only; not on the write path)" :
 					  "  (sealing 8 MiB objects: HKDF + AES-256-GCM)");
 		}
+		proto.kind = BK_SEGMENT;
+		proto.codec = codecs[0].c;
+		proto.level = codecs[0].level;
+		err = bench_stage(&proto, (unsigned int)threads, &mbs, &cbytes);
+		if (err)
+			goto out;
+		snprintf(note, sizeof(note), "  (all of a worker's job with zstd-1: %.1f%% out)",
+			 100.0 * cbytes / proto.len);
+		print_stage("worker", mbs, note);
 	}
 out:
 	free(s);

@@ -14,6 +14,7 @@
 #include "azure-cli.h"
 #include "cmd-replicate.h"
 #include "commands.h"
+#include "fs-guard.h"
 #include "log.h"
 #include "progress.h"
 #include "replicate.h"
@@ -60,6 +61,9 @@ static void replicate_usage(void)
 	       "  --hook CMD           executable run as 'CMD pre' before the freeze and\n"
 	       "                       'CMD post' after it (app-consistent points)\n"
 	       "  --fsfreeze MOUNT     freeze and thaw the file system at MOUNT as a hook\n"
+	       "  --fsfreeze-timeout SECS  thaw it after this long whatever happens, even if\n"
+	       "                       cbtship dies (default 15; the point is then only\n"
+	       "                       crash-consistent)\n"
 	       "  --hook-timeout SECS  time a hook run may take (default 60)\n"
 	       "  --app-interval SECS  run the hooks at most this often (default: every cycle)\n"
 	       "  --group NAME         replicate every DEVICE given as consistency group NAME:\n"
@@ -286,7 +290,8 @@ out:
 static int replicate_run(int argc, char **argv)
 {
 	enum { OPT_ONCE = OPT_SOURCE_END, OPT_INTERVAL, OPT_LEVEL, OPT_WORKERS, OPT_ORIGIN,
-	       OPT_COW, OPT_HOOK, OPT_FSFREEZE, OPT_HOOK_TIMEOUT, OPT_APP_INTERVAL, OPT_GROUP };
+	       OPT_COW, OPT_HOOK, OPT_FSFREEZE, OPT_HOOK_TIMEOUT, OPT_APP_INTERVAL, OPT_GROUP,
+	       OPT_FSFREEZE_TIMEOUT };
 	static const struct option longopts[] = {
 		SOURCE_LONGOPTS,
 		{ "once", no_argument, NULL, OPT_ONCE },
@@ -299,6 +304,7 @@ static int replicate_run(int argc, char **argv)
 		{ "fsfreeze", required_argument, NULL, OPT_FSFREEZE },
 		{ "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },
 		{ "app-interval", required_argument, NULL, OPT_APP_INTERVAL },
+		{ "fsfreeze-timeout", required_argument, NULL, OPT_FSFREEZE_TIMEOUT },
 		{ "group", required_argument, NULL, OPT_GROUP },
 		AZURE_CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -374,6 +380,11 @@ static int replicate_run(int argc, char **argv)
 			else
 				cons_hooks.interval = (unsigned int)secs;
 			break;
+		case OPT_FSFREEZE_TIMEOUT:
+			if (parse_uint(optarg, "--fsfreeze-timeout", FS_GUARD_TIMEOUT_MAX, &secs))
+				return 2;
+			cons_hooks.fsfreeze_timeout = (unsigned int)secs;
+			break;
 		case 'h':
 			replicate_usage();
 			return 0;
@@ -386,6 +397,7 @@ static int replicate_run(int argc, char **argv)
 			return 2;
 		}
 	}
+	cons_hooks.state_dir = o.state_dir;	/* the freeze's record (fs-guard.h) */
 	if (group)
 		return replicate_group(group, &o, members, nr_cow, &cons_hooks, once, interval,
 				       argc, argv);

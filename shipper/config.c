@@ -14,6 +14,7 @@
 #include "azure-client.h"
 #include "config.h"
 #include "format.h"
+#include "fs-guard.h"
 #include "log.h"
 #include "schedule.h"
 
@@ -271,6 +272,8 @@ static int volume_key(struct cparse *p, const char *key, const char *value, size
 		return parse_uint(p, value, col, 1, 3600, &v->hook_timeout);
 	if (!strcmp(key, "app_interval"))
 		return parse_uint(p, value, col, 0, 7 * 24 * 3600, &v->app_interval);
+	if (!strcmp(key, "fsfreeze_timeout"))
+		return parse_uint(p, value, col, 1, FS_GUARD_TIMEOUT_MAX, &v->fsfreeze_timeout);
 	if (!strcmp(key, "allow_http"))
 		return parse_bool(p, value, col, &v->allow_http);
 	if (!strcmp(key, "streams"))
@@ -336,6 +339,8 @@ static int group_key(struct cparse *p, const char *key, char *value, size_t col)
 		return parse_uint(p, value, col, 1, 3600, &g->hook_timeout);
 	if (!strcmp(key, "app_interval"))
 		return parse_uint(p, value, col, 0, 7 * 24 * 3600, &g->app_interval);
+	if (!strcmp(key, "fsfreeze_timeout"))
+		return parse_uint(p, value, col, 1, FS_GUARD_TIMEOUT_MAX, &g->fsfreeze_timeout);
 	return cp_error(p, 1, "unknown key '%s' in [group %s] (see docs/CONFIG.md)", key, g->name);
 }
 
@@ -519,6 +524,8 @@ static const char *member_own_setting(const struct volume_config *v)
 		return "hook_timeout";
 	if (v->app_interval)
 		return "app_interval";
+	if (v->fsfreeze_timeout)
+		return "fsfreeze_timeout";
 	return NULL;
 }
 
@@ -797,7 +804,8 @@ bool config_group_equal(const struct group_config *a, const struct group_config 
 
 	if (strcmp(a->name, b->name) || a->nr_member != b->nr_member ||
 	    !str_eq(a->hook, b->hook) || !str_eq(a->fsfreeze, b->fsfreeze) ||
-	    a->hook_timeout != b->hook_timeout || a->app_interval != b->app_interval)
+	    a->hook_timeout != b->hook_timeout || a->app_interval != b->app_interval ||
+	    a->fsfreeze_timeout != b->fsfreeze_timeout)
 		return false;
 	for (i = 0; i < a->nr_member; i++)
 		if (strcmp(a->member[i], b->member[i]))
@@ -817,5 +825,6 @@ bool config_volume_equal(const struct volume_config *a, const struct volume_conf
 	       a->streams == b->streams &&
 	       str_eq(a->snapshot_cow, b->snapshot_cow) && str_eq(a->hook, b->hook) &&
 	       str_eq(a->fsfreeze, b->fsfreeze) && a->hook_timeout == b->hook_timeout &&
-	       a->app_interval == b->app_interval && !strcmp(a->group, b->group);
+	       a->app_interval == b->app_interval && a->fsfreeze_timeout == b->fsfreeze_timeout &&
+	       !strcmp(a->group, b->group);
 }

@@ -47,6 +47,7 @@ struct volume_config {
 	char *fsfreeze;			/* mount point frozen around the freeze */
 	unsigned int hook_timeout;	/* seconds; 0 = 60 */
 	unsigned int app_interval;	/* seconds between app-consistent points */
+	unsigned int fsfreeze_timeout;	/* seconds frozen at most; 0 = FS_GUARD_TIMEOUT */
 	unsigned int line;		/* where the section starts, for messages */
 	/* The consistency group it belongs to ([group NAME] volumes = ...); "" = none. */
 	char group[FMT_GROUP_NAME_MAX + 1];
@@ -70,6 +71,7 @@ struct group_config {
 	char *fsfreeze;			/* mount point frozen around the freeze */
 	unsigned int hook_timeout;	/* seconds; 0 = 60 */
 	unsigned int app_interval;	/* seconds between app-consistent points */
+	unsigned int fsfreeze_timeout;	/* seconds frozen at most; 0 = FS_GUARD_TIMEOUT */
 	unsigned int line;
 };
 

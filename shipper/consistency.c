@@ -20,6 +20,7 @@
 #include <linux/fs.h>
 
 #include "consistency.h"
+#include "fs-guard.h"
 #include "log.h"
 
 const char *cons_level_name(enum cons_level l)
@@ -336,28 +337,9 @@ static int run_hook(const char *cmd, const char *arg, unsigned int timeout)
 	return -ECANCELED;
 }
 
-/* FIFREEZE / FITHAW on a mount point. */
-static int fs_freeze(const char *mnt, bool freeze)
-{
-	int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
-
-	if (fd < 0) {
-		err = -errno;
-		log_err("cannot open mount point %s to %s it: %s", mnt,
-			freeze ? "freeze" : "thaw", strerror(-err));
-		return err;
-	}
-	if (ioctl(fd, freeze ? FIFREEZE : FITHAW, 0) < 0) {
-		err = -errno;
-		log_err("cannot %s the file system at %s: %s%s", freeze ? "freeze" : "thaw", mnt,
-			strerror(-err), freeze ? "" : "; thaw it with fsfreeze -u");
-	}
-	close(fd);
-	return err;
-}
-
-/* Pre hooks; *fs_frozen / *cmd_ran say what post must undo. */
-static int hooks_pre(const struct cons_hooks *h, bool *cmd_ran, bool *fs_frozen)
+/* Pre hooks; *cmd_ran / *fs_frozen say what post must undo (the guard, fs-guard.h). */
+static int hooks_pre(const struct cons_hooks *h, bool *cmd_ran, bool *fs_frozen,
+		     struct fs_guard *guard)
 {
 	int err = 0;
 
@@ -367,18 +349,24 @@ static int hooks_pre(const struct cons_hooks *h, bool *cmd_ran, bool *fs_frozen)
 		err = run_hook(h->command, "pre", h->timeout);
 	}
 	if (!err && h->fsfreeze) {
-		err = fs_freeze(h->fsfreeze, true);
+		err = fs_guard_freeze(guard, h->fsfreeze, h->fsfreeze_timeout, h->state_dir, NULL);
 		*fs_frozen = !err;
 	}
 	return err;
 }
 
-static int hooks_post(const struct cons_hooks *h, bool cmd_ran, bool fs_frozen)
+/* -ETIMEDOUT if the file system did not stay frozen until the thaw (logged why). */
+static int hooks_post(const struct cons_hooks *h, bool cmd_ran, bool fs_frozen,
+		      struct fs_guard *guard)
 {
+	bool held = true;
 	int err = 0, e;
 
-	if (fs_frozen)
-		err = fs_freeze(h->fsfreeze, false);
+	if (fs_frozen) {
+		err = fs_guard_thaw(guard, &held);
+		if (!err && !held)
+			err = -ETIMEDOUT;
+	}
 	if (cmd_ran) {
 		e = run_hook(h->command, "post", h->timeout);
 		if (!err)
@@ -440,6 +428,7 @@ int cons_freeze(struct cons_volume **vp, size_t n, const struct cons_hooks *hook
 {
 	char params[CONS_TABLE_MAX + 64];
 	bool cmd_ran = false, fs_frozen = false, snap_all = true;
+	struct fs_guard guard;
 	struct cons_volume *v;
 	size_t i;
 	int err = 0, e;
@@ -461,7 +450,7 @@ int cons_freeze(struct cons_volume **vp, size_t n, const struct cons_hooks *hook
 		if (vp[i]->cfg)
 			err = so_prepare(vp[i]);
 	app = app && hooks && (hooks->command || hooks->fsfreeze);
-	if (!err && app && hooks_pre(hooks, &cmd_ran, &fs_frozen)) {
+	if (!err && app && hooks_pre(hooks, &cmd_ran, &fs_frozen, &guard)) {
 		log_warn("the pre-freeze hook failed: this point is crash-consistent only, not app-consistent");
 		app = false;
 	}
@@ -506,7 +495,7 @@ int cons_freeze(struct cons_volume **vp, size_t n, const struct cons_hooks *hook
 		if (e && !err)
 			err = e;
 	}
-	if ((cmd_ran || fs_frozen) && hooks_post(hooks, cmd_ran, fs_frozen)) {
+	if ((cmd_ran || fs_frozen) && hooks_post(hooks, cmd_ran, fs_frozen, &guard)) {
 		log_warn("the post-freeze hook failed: this point is crash-consistent only, not app-consistent");
 		app = false;
 	}

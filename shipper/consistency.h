@@ -45,6 +45,9 @@ struct cons_hooks {
 	const char *fsfreeze;
 	unsigned int timeout;		/* seconds per hook run; 0 = 60 */
 	unsigned int interval;		/* seconds between app points; 0 = every cycle */
+	/* At most this long frozen, then its guard thaws it (fs-guard.h); 0 = 15 s. */
+	unsigned int fsfreeze_timeout;
+	const char *state_dir;		/* where the freeze is recorded; NULL: not */
 };
 
 /* Configuration of one volume's consistent cycles (a snapshot per cycle). */

@@ -28,6 +28,7 @@
 #include "cbt-netlink.h"
 #include "config.h"
 #include "daemon.h"
+#include "fs-guard.h"
 #include "log.h"
 #include "metrics.h"
 #include "progress.h"
@@ -156,6 +157,7 @@ static int open_replicator(struct dvol *v, struct dgroup *g, size_t gi, struct r
 	struct cons_hooks hooks = {
 		.command = v->cfg.hook, .fsfreeze = v->cfg.fsfreeze,
 		.timeout = v->cfg.hook_timeout, .interval = v->cfg.app_interval,
+		.fsfreeze_timeout = v->cfg.fsfreeze_timeout, .state_dir = v->d->cfg.state_dir,
 	};
 	struct replicate_opts o = {
 		.store = v->cfg.store,
@@ -561,7 +563,9 @@ static int add_group(struct daemon *d, const struct group_config *cfg)
 		goto out_free;
 	g->hooks = (struct cons_hooks){ .command = g->cfg.hook, .fsfreeze = g->cfg.fsfreeze,
 					.timeout = g->cfg.hook_timeout,
-					.interval = g->cfg.app_interval };
+					.interval = g->cfg.app_interval,
+					.fsfreeze_timeout = g->cfg.fsfreeze_timeout,
+					.state_dir = d->cfg.state_dir };
 	err = cons_group_init(&g->cg, g->cfg.name, g->cfg.nr_member,
 			      g->cfg.hook || g->cfg.fsfreeze ? &g->hooks : NULL);
 	if (err)
@@ -1139,6 +1143,8 @@ int daemon_create(const char *config_path, struct cbt_clock *clock, struct daemo
 		goto out_cfg;
 	}
 	set_paths(d);
+	/* Before anything writes: the state directory may be on a file system left frozen. */
+	fs_guard_recover(d->cfg.state_dir, NULL);
 	err = make_dirs(d);
 	if (err)
 		goto out_pipe;

@@ -84,17 +84,14 @@ static int derive_subkey(const struct cbt_key *key, const uint8_t *salt, uint8_t
 	return ret;
 }
 
-/*
- * One AES-256-GCM pass: encrypt (tag out) or decrypt (tag in, checked).
- * Returns 0, -EBADMSG if the tag does not match, or -EIO.
- */
-static int gcm_run(bool enc, const uint8_t sub[32], const uint8_t *aad,
-		   const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[ENV_TAG_BYTES])
+/* A cipher context keyed for one object, the header (AAD) already in. */
+static int gcm_begin(bool enc, const uint8_t sub[32], const uint8_t *aad, EVP_CIPHER_CTX **out)
 {
 	static const uint8_t nonce[ENV_NONCE_BYTES];
 	EVP_CIPHER_CTX *c;
-	int outl, ret = 0;
+	int outl;
 
+	*out = NULL;
 	c = EVP_CIPHER_CTX_new();
 	if (!c)
 		return ossl_fail("creating a cipher context");
@@ -102,34 +99,68 @@ static int gcm_run(bool enc, const uint8_t sub[32], const uint8_t *aad,
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, ENV_NONCE_BYTES, NULL) != 1 ||
 	    EVP_CipherInit_ex(c, NULL, NULL, sub, nonce, enc) != 1 ||
 	    EVP_CipherUpdate(c, NULL, &outl, aad, ENV_HDR_BYTES) != 1) {
-		ret = ossl_fail("AES-256-GCM setup");
-		goto out;
+		EVP_CIPHER_CTX_free(c);
+		return ossl_fail("AES-256-GCM setup");
 	}
+	*out = c;
+	return 0;
+}
+
+/* The next len bytes of the object's stream: from in (anywhere) to out. */
+static int gcm_update(EVP_CIPHER_CTX *c, const uint8_t *in, size_t len, uint8_t *out)
+{
+	int outl;
+
 	for (size_t done = 0; done < len;) {
 		int n = (int)(len - done > GCM_CHUNK ? GCM_CHUNK : len - done);
 
-		if (EVP_CipherUpdate(c, out + done, &outl, in + done, n) != 1) {
-			ret = ossl_fail("AES-256-GCM");
-			goto out;
-		}
+		if (EVP_CipherUpdate(c, out + done, &outl, in + done, n) != 1)
+			return ossl_fail("AES-256-GCM");
 		done += n;
 	}
-	if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, ENV_TAG_BYTES, tag) != 1) {
-		ret = ossl_fail("AES-256-GCM set tag");
-		goto out;
-	}
-	if (EVP_CipherFinal_ex(c, out + len, &outl) != 1) {
-		if (enc) {
-			ret = ossl_fail("AES-256-GCM final");
-		} else {
-			ERR_clear_error();
-			ret = -EBADMSG;
-		}
-		goto out;
+	return 0;
+}
+
+/*
+ * End one pass: the tag out (encrypt) or checked (decrypt).  Returns 0,
+ * -EBADMSG if the tag does not match, or -EIO.
+ */
+static int gcm_end(EVP_CIPHER_CTX *c, bool enc, uint8_t *out_end, uint8_t tag[ENV_TAG_BYTES])
+{
+	int outl;
+
+	if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, ENV_TAG_BYTES, tag) != 1)
+		return ossl_fail("AES-256-GCM set tag");
+	if (EVP_CipherFinal_ex(c, out_end, &outl) != 1) {
+		if (enc)
+			return ossl_fail("AES-256-GCM final");
+		ERR_clear_error();
+		return -EBADMSG;
 	}
 	if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, ENV_TAG_BYTES, tag) != 1)
-		ret = ossl_fail("AES-256-GCM get tag");
-out:
+		return ossl_fail("AES-256-GCM get tag");
+	return 0;
+}
+
+/*
+ * One AES-256-GCM pass over pieces laid end to end in the stream: encrypt
+ * (tag out) or decrypt (tag in, checked) into out, contiguous.
+ */
+static int gcm_run(bool enc, const uint8_t sub[32], const uint8_t *aad,
+		   const struct env_piece *pieces, size_t n, uint8_t *out,
+		   uint8_t tag[ENV_TAG_BYTES])
+{
+	EVP_CIPHER_CTX *c;
+	size_t at = 0;
+	int ret;
+
+	ret = gcm_begin(enc, sub, aad, &c);
+	for (size_t i = 0; i < n && !ret; i++) {
+		ret = gcm_update(c, pieces[i].src, pieces[i].len, out + at);
+		at += pieces[i].len;
+	}
+	if (!ret)
+		ret = gcm_end(c, enc, out + at, tag);
 	EVP_CIPHER_CTX_free(c);
 	return ret;
 }
@@ -170,11 +201,12 @@ bool envelope_version_known(unsigned int type, unsigned int version)
 	return version == ENV_VERSION || (type == ENV_MANIFEST && version == ENV_VERSION_MANIFEST);
 }
 
-int envelope_seal(const struct cbt_key *key, const struct env_meta *meta,
-		  const void *payload, size_t len, void *out)
+int envelope_seal_pieces(const struct cbt_key *key, const struct env_meta *meta,
+			 const struct env_piece *pieces, size_t n, void *out)
 {
 	uint8_t *h = out, *ct = h + ENV_HDR_BYTES;
 	uint8_t salt[ENV_SALT_BYTES], sub[32];
+	size_t len = 0;
 	int ret;
 
 	if (meta->version && !envelope_version_known(meta->type, meta->version)) {
@@ -182,15 +214,25 @@ int envelope_seal(const struct cbt_key *key, const struct env_meta *meta,
 			type_name(meta->type), meta->version);
 		return -EINVAL;
 	}
+	for (size_t i = 0; i < n; i++)
+		len += pieces[i].len;
 	if (RAND_bytes(salt, sizeof(salt)) != 1)
 		return ossl_fail("getting a random salt");
 	header_encode(h, key, meta, len, salt);
 	ret = derive_subkey(key, salt, sub);
 	if (ret)
 		return ret;
-	ret = gcm_run(true, sub, h, payload, len, ct, ct + len);
+	ret = gcm_run(true, sub, h, pieces, n, ct, ct + len);
 	OPENSSL_cleanse(sub, sizeof(sub));
 	return ret;
+}
+
+int envelope_seal(const struct cbt_key *key, const struct env_meta *meta,
+		  const void *payload, size_t len, void *out)
+{
+	struct env_piece one = { .src = payload, .len = len };
+
+	return envelope_seal_pieces(key, meta, &one, 1, out);
 }
 
 /* Checks the header says what the caller expects: no replay, move or mix-up. */
@@ -226,6 +268,7 @@ int envelope_open(const struct cbt_key *key, const char *what,
 {
 	const uint8_t *h = obj;
 	uint8_t sub[32], tag[ENV_TAG_BYTES];
+	struct env_piece ct;
 	uint64_t payload_len;
 	int ret;
 
@@ -282,7 +325,9 @@ int envelope_open(const struct cbt_key *key, const char *what,
 	if (ret)
 		return ret;
 	memcpy(tag, h + len - ENV_TAG_BYTES, ENV_TAG_BYTES);
-	ret = gcm_run(false, sub, h, h + ENV_HDR_BYTES, payload_len, out, tag);
+	ct.src = h + ENV_HDR_BYTES;
+	ct.len = payload_len;
+	ret = gcm_run(false, sub, h, &ct, 1, out, tag);
 	OPENSSL_cleanse(sub, sizeof(sub));
 	if (ret) {
 		OPENSSL_cleanse(out, payload_len);

@@ -53,6 +53,22 @@ static inline size_t envelope_size(size_t payload_len)
 int envelope_seal(const struct cbt_key *key, const struct env_meta *meta,
 		  const void *payload, size_t len, void *out);
 
+/* A run of payload bytes where it lies: see envelope_seal_pieces. */
+struct env_piece {
+	const void *src;
+	size_t len;
+};
+
+/*
+ * Seal a payload given as pieces laid end to end (n of them, their lengths
+ * summing to the payload's), as envelope_seal does: the ciphertext is
+ * written contiguously from out + ENV_HDR_BYTES.  A piece may lie at its
+ * own place there (encrypted in place) or outside out altogether, such as raw blocks
+ * still in the reader's buffer, which then need no copy first.
+ */
+int envelope_seal_pieces(const struct cbt_key *key, const struct env_meta *meta,
+			 const struct env_piece *pieces, size_t n, void *out);
+
 /*
  * The format versions a reader knows for an object type: 1 for every type,
  * and 2 for manifests (format.h FMT_MANIFEST_V2).

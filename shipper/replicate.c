@@ -19,6 +19,7 @@
 #include "blockhash.h"
 #include "cbt-source.h"
 #include "format.h"
+#include "fs-guard.h"
 #include "key.h"
 #include "log.h"
 #include "replicate.h"
@@ -191,6 +192,9 @@ int replicator_open(const struct replicate_opts *opts, struct replicator **out)
 	err = copy_cons(r, opts);
 	if (err)
 		goto out_free;
+	/* Before anything writes: thaw what a killed run left frozen (fs-guard.h). */
+	if (opts->state_dir)
+		fs_guard_recover(opts->state_dir, NULL);
 
 	err = key_load(opts->key_path, &r->key);
 	if (err)
@@ -592,6 +596,21 @@ static int read_blocks(struct replicator *r, const struct cbt_extent_list *read,
 	return err;
 }
 
+/*
+ * Remove the instant's snapshot and put the origin back on linear, once per
+ * cycle: right after the reads (nothing reads the snapshot later, so users
+ * stop paying its copy-on-write while the cycle is still uploading), or at
+ * the end of a cycle that failed before them or had nothing to read.
+ */
+static int release_once(struct replicator *r, bool *released, double *t_released)
+{
+	if (*released)
+		return 0;
+	*released = true;
+	*t_released = now();
+	return cons_release(&r->cv);
+}
+
 enum cycle_mode {
 	MODE_AUTO,		/* tracked changes; full (or resync) if tracking restarted */
 	MODE_RESYNC,		/* tracked changes plus blocks whose hashes differ */
@@ -611,11 +630,11 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	struct statedir_set set = { 0 };
 	struct blockhash_stats hs = { 0 };
 	bool have_last = false, frozen = false, restored = false, have_set = false, adopt;
-	bool repairing = false, restarted = false;
+	bool repairing = false, restarted = false, released = false, snapped = false;
 	uint64_t tcycle = 0, seq, from = 0;
 	struct cycle_writer_opts wopts = r->opts.writer;
-	double t0 = now();
-	int err, err2;
+	double t0 = now(), t_frozen = 0, t_released = 0;
+	int err, err2, rel_err = 0;
 
 	wopts.over_base = mode == MODE_REPROTECT;
 	memset(sum, 0, sizeof(*sum));
@@ -732,6 +751,8 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	if (err)
 		goto out;
 	frozen = true;
+	t_frozen = now();
+	snapped = r->cv.snapped;
 	if (sum->full) {
 		err = cbt_extent_list_add(&ext, 0, info.nr_blocks);
 	} else if (mode == MODE_RESYNC || mode == MODE_REPROTECT) {
@@ -789,6 +810,8 @@ static int run_cycle(struct replicator *r, enum cycle_mode mode, struct replicat
 	ship.block_size = info.block_size;
 	ship.total = cbt_extent_list_blocks(read);
 	err = read_blocks(r, read, &ship);
+	/* Every block is read (or the reads failed): the snapshot has served. */
+	rel_err = release_once(r, &released, &t_released);
 	if (err) {
 		if (err == -EINTR)
 			log_notice("volume %s: interrupted while reading cycle %" PRIu64,
@@ -847,9 +870,17 @@ states:
 	else if (vst.state != VOL_DELTA && vst.state != VOL_MIGRATION_RUNNING)
 		err = src_state_enter(r->vs, &vst, VOL_DELTA, sum->cycle, "replicating changes");
 out:
-	err2 = cons_release(&r->cv);
-	if (err2 && !err)
-		err = err2;
+	err2 = release_once(r, &released, &t_released);
+	if (!rel_err)
+		rel_err = err2;
+	if (rel_err && !err)
+		err = rel_err;
+	if (snapped && !rel_err) {
+		double t_end = now();
+
+		log_debug("volume %s: the snapshot of tracking cycle %" PRIu64 " lived %.3f s; the cycle went on %.3f s after the freeze (%.3f s in all)",
+			  r->volume, tcycle, t_released - t_frozen, t_end - t_frozen, t_end - t0);
+	}
 	if (frozen) {
 		err2 = r->src->ops->abort(r->src, tcycle);
 		if (err2)

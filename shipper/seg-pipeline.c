@@ -19,11 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crc32c.h"
-#include "le.h"
 #include "log.h"
 #include "seal-pool.h"
 #include "seg-pipeline.h"
+#include "segment-seal.h"
 #include "vstore-priv.h"
 
 #define SP_ALIGN	4096
@@ -45,6 +44,8 @@ struct sp_batch {
 	uint32_t nr;
 	uint8_t *obj;			/* sealed object (header, ciphertext, tag) */
 	size_t obj_len;
+	/* The payload as sealed: runs built in obj, raw blocks left in raw. */
+	struct env_piece *pieces;	/* 2 x rec_cap + 1 */
 	struct fmt_manifest_seg seg;	/* manifest entry, once sealed */
 };
 
@@ -128,18 +129,7 @@ static void set_err(struct seg_pipeline *p, int err)
 	pthread_cond_broadcast(&p->free_cv);
 }
 
-static uint32_t zero_block_crc(uint32_t block_size)
-{
-	static const uint8_t zeros[4096];
-	uint32_t crc = 0;
-
-	for (uint32_t done = 0; done < block_size; done += sizeof(zeros))
-		crc = crc32c(crc, zeros, block_size - done < sizeof(zeros) ?
-					 block_size - done : sizeof(zeros));
-	return crc;
-}
-
-/* Build the segment payload right after the envelope header, then seal in place. */
+/* Seal a batch into its object: segment-seal.c does the work. */
 static int seal_batch(struct seg_pipeline *p, void *cctx, struct sp_batch *b)
 {
 	struct vstore *vs = p->vs;
@@ -149,48 +139,25 @@ static int seal_batch(struct seg_pipeline *p, void *cctx, struct sp_batch *b)
 		.cycle = p->cycle,
 		.segment = b->index,
 	};
-	uint8_t *payload = b->obj + ENV_HDR_BYTES, *q = payload + FMT_SEG_HDR_BYTES;
-	const uint8_t *data = b->raw;
-	size_t seg_len, clen;
+	const struct seg_sealer sealer = {
+		.codec = p->codec,
+		.cctx = cctx,
+		.block_size = vs->info.block_size,
+		.zero_crc = p->zero_crc,
+	};
+	const struct seg_blocks in = {
+		.raw = b->raw,
+		.blocks = b->blocks,
+		.lens = b->lens,
+		.hole = b->hole,
+		.nr = b->nr,
+	};
 	int ret;
 
-	for (uint32_t i = 0; i < b->nr; data += b->hole[i] ? 0 : b->lens[i], i++) {
-		struct fmt_record rec = { .block = b->blocks[i] };
-		size_t len = b->lens[i];
-		uint8_t *out = q + FMT_REC_HDR_BYTES;
-
-		if (b->hole[i] || all_zero(data, len)) {
-			/* Zero blocks (holes, often a third of a volume) all have one crc. */
-			rec.crc = len == p->vs->info.block_size ? p->zero_crc : zero_block_crc((uint32_t)len);
-			rec.kind = REC_ZERO;
-			rec.stored_len = 0;
-		} else {
-			rec.crc = crc32c(0, data, len);
-			rec.kind = REC_RAW;
-			rec.stored_len = (uint32_t)len;
-			/* Compressed only when strictly smaller: len - 1 bytes of room. */
-			if (p->codec->id != CODEC_NONE && len > 1) {
-				ret = p->codec->compress(cctx, data, len, out, len - 1, &clen);
-				if (ret && ret != -ENOSPC)
-					return ret;
-				if (!ret && clen > 0 && clen < len) {
-					rec.kind = REC_COMPRESSED;
-					rec.stored_len = (uint32_t)clen;
-				}
-			}
-			if (rec.kind == REC_RAW)
-				memcpy(out, data, len);
-		}
-		fmt_record_header_encode(q, &rec);
-		q = out + rec.stored_len;
-	}
-	seg_len = (size_t)(q - payload);
-	fmt_segment_header_encode(payload, b->nr, vs->info.block_size);
 	memcpy(meta.volume_id, vs->info.volume_id, VSTORE_ID_BYTES);
-	ret = envelope_seal(&vs->key, &meta, payload, seg_len, b->obj);
+	ret = segment_seal(&vs->key, &meta, &sealer, &in, b->obj, b->pieces, &b->obj_len);
 	if (ret)
 		return ret;
-	b->obj_len = envelope_size(seg_len);
 	b->seg.index = b->index;
 	b->seg.records = b->nr;
 	b->seg.object_bytes = b->obj_len;
@@ -341,6 +308,7 @@ static void pipeline_free(struct seg_pipeline *p)
 		free(p->batches[i].lens);
 		free(p->batches[i].hole);
 		free(p->batches[i].obj);
+		free(p->batches[i].pieces);
 	}
 	free(p->batches);
 	free(p->segs);
@@ -367,7 +335,8 @@ static int alloc_batches(struct seg_pipeline *p)
 		b->blocks = malloc(p->rec_cap * sizeof(*b->blocks));
 		b->lens = malloc(p->rec_cap * sizeof(*b->lens));
 		b->hole = malloc(p->rec_cap);
-		if (!b->blocks || !b->lens || !b->hole)
+		b->pieces = malloc((2 * (size_t)p->rec_cap + 1) * sizeof(*b->pieces));
+		if (!b->blocks || !b->lens || !b->hole || !b->pieces)
 			return -ENOMEM;
 	}
 	return 0;
@@ -402,11 +371,10 @@ int seg_pipeline_start(struct vstore *vs, uint64_t cycle, const struct codec_ops
 	p->segment_bytes = segment_bytes;
 	p->raw_cap = segment_bytes > bs ? segment_bytes : bs;
 	p->rec_cap = (uint32_t)(p->raw_cap / bs + 1);
-	p->obj_cap = ENV_OVERHEAD + FMT_SEG_HDR_BYTES +
-		     (size_t)p->rec_cap * FMT_REC_HDR_BYTES + p->raw_cap;
+	p->obj_cap = segment_obj_cap(p->rec_cap, p->raw_cap);
 	p->nr_workers = seal_pool_workers(p->pool);
 	p->t_start = now_ns();
-	p->zero_crc = zero_block_crc(bs);
+	p->zero_crc = segment_zero_crc(bs);
 	/*
 	 * One batch filling, one storing, and one per worker this pipeline can
 	 * expect: all of them alone, its share when others run.  Memory is

@@ -14,6 +14,7 @@
 
 . "$(dirname "$0")/../common/lib.sh"
 . "$(dirname "$0")/cons-lib.bash"
+. "$(dirname "$0")/guard.bash"	# the freeze guard's check (thaw)
 requires_vm
 requires_root
 requires_cmd dmsetup mkfs.ext4 e2fsck mkfs.xfs xfs_repair mount
@@ -71,6 +72,8 @@ one_fs() {
 	workload "$work/mnt" "$work/stop" &
 	wl=$!
 	for i in $(seq 0 "$CYCLES"); do
+		# The freeze guard (thaw); this cycle then repairs what the kill left.
+		[ -n "$hook" ] && [ "$i" = "$CYCLES" ] && guard_kill_check "$fs" "$name" "$cow"
 		must "$CBTSHIP" replicate --store "$work/$fs.store" --key "$work/key" \
 			--state-dir "$work/$fs.state" --cow "$cow" \
 			${hook:+--fsfreeze "$work/mnt"} --once "/dev/mapper/$name"

@@ -16,13 +16,17 @@
 # In the snapshot series one more run is killed (SIGKILL from its post
 # hook) while its snapshot is active: that must leave ow on ow-cbtso, the
 # snapshot and the frozen cycle (checked), and the next run must put ow
-# back on its disk with no snapshot; all points stay consistent.  CONS_CYCLES (default 2 deltas) gives more points.
+# back on its disk with no snapshot; all points stay consistent.  Last, the
+# snapshot goes as soon as the cycle is read: with a store on a slow
+# (dm-delay) file system, a poller sees the snapshot gone while the cycle's
+# manifest is not written yet.  CONS_CYCLES (default 2 deltas) gives more
+# points.
 
 . "$(dirname "$0")/../common/lib.sh"
 . "$(dirname "$0")/cons-lib.bash"
 requires_vm
 requires_root
-requires_cmd dmsetup cc blockdev
+requires_cmd dmsetup cc blockdev mkfs.ext4
 cons_modules
 
 SEED=4242
@@ -132,3 +136,59 @@ grep -q INCONSISTENT "$work/live.res" ||
 check_during "$work/during-ow" "ow disk - active" $((CYCLES + 1))
 info "snapshot points: $(tr '\n' ';' <"$work/snap.res")"
 info "live points:     $(tr '\n' ';' <"$work/live.res")"
+
+info "the snapshot lives only until the cycle's last block is read"
+# The store on ext4 over dm-delay (writes 250 ms late): the cycle's last
+# uploads, its manifest (written last) and the commit outlast the reads.
+# A poller samples whether the snapshot exists, then whether the cycle's
+# manifest does, while replicate runs: it must see the snapshot active (the control: it
+# can see it), and after that the snapshot gone while the manifest is not
+# there yet.
+modprobe dm-delay || fail "modprobe dm-delay failed"
+modprobe ext4 || fail "modprobe ext4 failed"
+sdisk=$(make_ramdisk 32)
+mkfs.ext4 -q "$sdisk" || fail "mkfs.ext4 $sdisk failed"
+dmsetup create ow-slow --table "0 $(blockdev --getsz "$sdisk") delay $sdisk 0 0 $sdisk 0 250" ||
+	fail "dmsetup create ow-slow (dm-delay) failed"
+at_exit "dmsetup remove --retry ow-slow"
+mkdir "$work/slow"
+mount /dev/mapper/ow-slow "$work/slow" || fail "mount of the delayed store file system failed"
+at_exit "umount '$work/slow'"
+# The snapshot options and the snapshot's dm name, as in the series above.
+snapopts=(--cow "$cow")
+snapname=ow-cbtsnap
+"$CBTSHIP" -v replicate --store "$work/slow/store" --key "$work/key" \
+	--state-dir "$work/slow.state" --volume ow "${snapopts[@]}" --once \
+	/dev/mapper/ow >"$work/slow.out" 2>&1 &
+rp=$!
+# Shell builtins only, so that a sample takes milliseconds even under TCG:
+# "snapshot" or "none" (is a dm device of that name there?), then 1 or 0
+# (is the cycle's manifest there?); a line at each change.
+: >"$work/samples"
+last=
+while kill -0 "$rp" 2>/dev/null; do
+	s=none
+	for f in /sys/block/dm-*/dm/name; do
+		{ read -r n <"$f"; } 2>/dev/null && [ "$n" = "$snapname" ] && s=snapshot
+	done
+	m=0
+	compgen -G "$work/slow/store/volumes/ow/cycles/*/manifest" >/dev/null && m=1
+	[ "$s $m" = "$last" ] || echo "$s $m" >>"$work/samples"
+	last="$s $m"
+done
+wait "$rp" || fail "replicate to the delayed store failed: $(cat "$work/slow.out")"
+info "samples (snapshot, manifest): $(tr '\n' ';' <"$work/samples")"
+compgen -G "$work/slow/store/volumes/ow/cycles/*/manifest" >/dev/null ||
+	fail "the cycle to the delayed store has no manifest"
+between_cycles ow "$disk"
+grep -qx 'snapshot 0' "$work/samples" ||
+	fail "the poller never saw the cycle's snapshot: it cannot tell when it goes"
+# After the snapshot was seen (before the freeze there is none either).
+awk '$0 == "snapshot 0" { s = 1 } s && $0 == "none 0" { f = 1 } END { exit !f }' \
+	"$work/samples" ||
+	fail "the snapshot was never seen gone before the cycle's manifest was written: it lived until the cycle was stored"
+life=$(sed -n 's/.*the snapshot of tracking cycle [0-9]* lived \([0-9.]*\) s; the cycle went on \([0-9.]*\) s after the freeze.*/\1 \2/p' "$work/slow.out")
+[ -n "$life" ] || fail "no debug line with the snapshot's life: $(cat "$work/slow.out")"
+awk '{ exit !($1 < $2) }' <<<"$life" ||
+	fail "the snapshot lived as long as the cycle ($life s)"
+info "snapshot life / cycle after the freeze (s): $life"

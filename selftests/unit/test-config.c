@@ -83,11 +83,13 @@ static void test_good(void)
 	config_free(&c);
 	ret = config_parse("[volume a]\ndevice=/d\nstore=/s\nkey=/k\n"
 			   "snapshot_cow = /dev/sdc\nhook = /etc/cbtship/db-hook\nfsfreeze = /data\n"
-			   "hook_timeout = 30\napp_interval = 3600\n", "cons.conf", &c, err, sizeof(err));
+			   "hook_timeout = 30\napp_interval = 3600\nfsfreeze_timeout = 7\n", "cons.conf",
+			   &c, err, sizeof(err));
 	tap_ok(ret == 0 && !strcmp(c.vol[0].snapshot_cow, "/dev/sdc") &&
 	       !strcmp(c.vol[0].hook, "/etc/cbtship/db-hook") && !strcmp(c.vol[0].fsfreeze, "/data") &&
-	       c.vol[0].hook_timeout == 30 && c.vol[0].app_interval == 3600,
-	       "consistent cycles: snapshot_cow, hook, fsfreeze, timeout, interval (%s)",
+	       c.vol[0].hook_timeout == 30 && c.vol[0].app_interval == 3600 &&
+	       c.vol[0].fsfreeze_timeout == 7,
+	       "consistent cycles: snapshot_cow, hook, fsfreeze, timeouts, interval (%s)",
 	       err);
 	if (!ret) {
 		struct volume_config copy;
@@ -287,6 +289,9 @@ static void test_groups(void)
 	check_bad("[group g]\nparallel = 2\n", "t.conf:2:1:", "unknown key 'parallel' in [group g]");
 	check_bad("[group g]\nmin_interval = soon\n", "t.conf:2:16:", "duration");
 	check_bad("[group g]\napp_interval = -1\n", "t.conf:2:16:", "number");
+	check_bad("[group g]\nfsfreeze_timeout = 0\n", "t.conf:2:20:", "from 1 to 3600");
+	check_bad(GVOL("a") "fsfreeze_timeout = 5\n" GVOL("b") "[group g]\nvolumes = a b\n",
+		  "t.conf:1:1:", "set fsfreeze_timeout in [group g]");
 	check_bad("[group g]\n[global]\n", "t.conf:2:1:", "must come first");
 	check_bad("[group g]\nvolumes = a b c d e f g h i j k l m n o p q\n", "t.conf:2:43:",
 		  "more than 16 volumes");
