@@ -2,12 +2,12 @@
 # The freeze guard on the real stack (docs/CONSISTENCY.md "The freeze
 # bound"), run inside fs.sh's ext4 pass (its guest boot, its mounted file
 # system, stack and store): cbtship replicate --fsfreeze is held inside the
-# freeze, after FIFREEZE and before the origin's suspend
+# freeze, after FIFREEZE and before the dm-cbt device's suspend
 # (selftests/common/fsfreeze.bash), and killed with SIGKILL: a write to the
 # file system that hung (the control) completes, the guard exits.  fs.sh's
-# next cycle then repairs what the kill left (snapshot-origin in the
-# origin's inactive slot), must leave the stack as between cycles and take
-# an app-consistent point, checked with the others.
+# next cycle then repairs what the kill left (NAME-cbtso waiting with
+# snapshot-origin in its inactive slot), must leave the stack as between
+# cycles and take an app-consistent point, checked with the others.
 
 . "$(dirname "${BASH_SOURCE[0]}")/../common/fsfreeze.bash"
 
@@ -22,7 +22,7 @@ guard_kill_check() {
 		cd "$work/guard" || fail "cd $work/guard"
 		fsfreeze_setup
 		fsfreeze_kill_check "$work/mnt" "$CBTSHIP" -v replicate --store "$work/$fs.store" \
-			--key "$work/key" --state-dir "$work/$fs.state" --origin "$name-origin" \
+			--key "$work/key" --state-dir "$work/$fs.state" \
 			--cow "$cow" --fsfreeze "$work/mnt" --hook "$work/guard/fill" --once \
 			"/dev/mapper/$name"
 	) || exit 1
