@@ -161,8 +161,8 @@ int cons_group_commit_vote(struct cons_group *g, bool ok);
 int cons_snapshot_valid(struct cons_volume *v, bool *valid);
 
 /*
- * Once the cycle is stored (or given up): remove v's snapshot, then put
- * NAME back on the disk and remove NAME-cbtso.  An error if the snapshot
+ * Once the cycle's blocks are read (or it is given up): remove v's
+ * snapshot, then put NAME back on the disk and remove NAME-cbtso.  An error if the snapshot
  * could not be torn down (NAME then stays on NAME-cbtso, which is safe;
  * the next cons_freeze tries again) or NAME could not be put back (logged;
  * it stays on NAME-cbtso: slower, never wrong; the next cycle retries).
