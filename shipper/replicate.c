@@ -597,10 +597,11 @@ static int read_blocks(struct replicator *r, const struct cbt_extent_list *read,
 }
 
 /*
- * Remove the instant's snapshot and put the origin back on linear, once per
- * cycle: right after the reads (nothing reads the snapshot later, so users
- * stop paying its copy-on-write while the cycle is still uploading), or at
- * the end of a cycle that failed before them or had nothing to read.
+ * Remove the instant's snapshot and put the dm-cbt device back on its
+ * disk, once per cycle: right after the reads (nothing reads the snapshot
+ * later, so users stop paying its copy-on-write while the cycle is still
+ * uploading), or at the end of a cycle that failed before them or had
+ * nothing to read.
  */
 static int release_once(struct replicator *r, bool *released, double *t_released)
 {
